@@ -1,0 +1,193 @@
+"""Load an indexed series into a `Series`: decode slice by slice into one float32 volume.
+
+The volume is allocated once and each file is decoded and copied in before the next is opened,
+so a large series never sits in memory twice (raw and converted). A file that fails leaves its
+slices as NaN and a line in `Series.problems`; only a series with no decodable slice raises.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections import defaultdict
+from collections.abc import Callable
+
+import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
+
+from spineview.core.series import Series, StudyContext
+from spineview.core.windowing import VoiLut, WindowPreset
+from spineview.dicom.decode import iter_frames, open_for_pixels
+from spineview.dicom.header import FileHeader
+from spineview.dicom.index import SeriesInfo, SliceRef
+from spineview.dicom.limits import DEFAULT_LIMITS, SafetyLimits
+from spineview.errors import CorruptPixelDataError, DicomLoadError, SafetyLimitError, SpineViewError
+
+logger = logging.getLogger(__name__)
+
+SliceCallback = Callable[[int, int], None]  # (slice index, slices decoded so far)
+
+_TAG_VALUE_LIMIT = 160
+_BINARY_VRS = frozenset({"SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN"})
+
+
+class LoadCancelled(SpineViewError):
+    """The user cancelled loading a series."""
+
+
+def load_series(
+    info: SeriesInfo,
+    *,
+    study: StudyContext | None = None,
+    limits: SafetyLimits = DEFAULT_LIMITS,
+    on_slice: SliceCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Series:
+    """Decode every slice of `info` (sorted order) into a `Series`.
+
+    `on_slice(index, decoded)` runs after each slice is stored, so a viewer can show the first
+    slice while the rest decodes; `cancel` is checked between files.
+    """
+    n, rows, cols = info.n_slices, *info.matrix
+    if n * rows * cols * 4 > limits.max_series_volume_bytes:
+        raise SafetyLimitError(
+            info.first.path,
+            f"series of {n}×{rows}×{cols} would need {n * rows * cols * 4 / 2**30:.1f} GiB",
+        )
+    volume = np.full((n, rows, cols), np.nan, dtype=np.float32)
+    slice_tags: list[dict[str, str]] = [{} for _ in range(n)]
+    problems: list[str] = []
+    voi_luts: list[VoiLut] = []
+    decoded = 0
+    first_error: DicomLoadError | None = None
+    for header, wanted in _slices_by_file(info.slices).items():
+        if cancel is not None and cancel.is_set():
+            raise LoadCancelled(f"loading series {info.description or info.key} cancelled")
+        try:
+            ds = open_for_pixels(header, limits)
+            frames = [ref.frame for _, ref in wanted]
+            tags = dataset_tags(ds)
+            if not voi_luts:
+                voi_luts = voi_luts_of(ds)
+            for (index, ref), frame in zip(wanted, iter_frames(ds, header, frames), strict=False):
+                if frame.shape != (rows, cols):
+                    raise CorruptPixelDataError(
+                        header.path, f"frame {ref.frame + 1} decoded as {frame.shape}"
+                    )
+                volume[index] = frame
+                slice_tags[index] = {**tags, "Frame": str(ref.frame + 1)} if header.frames > 1 else tags
+                decoded += 1
+                if on_slice is not None:
+                    on_slice(index, decoded)
+        except DicomLoadError as error:
+            first_error = first_error or error
+            problems.append(str(error))
+            logger.warning("slice decode failed: %s", error.reason)
+    if decoded == 0 and first_error is not None:
+        raise first_error
+    return _make_series(info, volume, slice_tags, voi_luts, problems, study)
+
+
+def _slices_by_file(slices: list[SliceRef]) -> dict[FileHeader, list[tuple[int, SliceRef]]]:
+    """Slice indices grouped per file, so each file is opened once (multi-frame files)."""
+    grouped: dict[FileHeader, list[tuple[int, SliceRef]]] = defaultdict(list)
+    for index, ref in enumerate(slices):
+        grouped[ref.header].append((index, ref))
+    for members in grouped.values():
+        members.sort(key=lambda item: item[1].frame)
+    return grouped
+
+
+def _make_series(
+    info: SeriesInfo,
+    volume: np.ndarray,
+    slice_tags: list[dict[str, str]],
+    voi_luts: list[VoiLut],
+    problems: list[str],
+    study: StudyContext | None,
+) -> Series:
+    first = info.first
+    positions = np.array(
+        [ref.position if ref.position is not None else (np.nan,) * 3 for ref in info.slices],
+        dtype=np.float64,
+    )
+    orientation = info.slices[0].orientation
+    return Series(
+        series_uid=info.series_uid,
+        description=info.description,
+        series_number=info.series_number,
+        modality=info.modality,
+        series_type=info.series_type.label,
+        volume=volume,
+        pixel_spacing=first.pixel_spacing,
+        slice_thickness=first.slice_thickness,
+        positions=positions,
+        orientation=None if orientation is None else np.asarray(orientation, dtype=np.float64),
+        photometric=first.photometric,
+        voi_presets=header_presets(first),
+        voi_luts=voi_luts,
+        slice_tags=slice_tags,
+        source_files=[ref.path for ref in info.slices],
+        order_uncertain=info.order_uncertain,
+        order_note=info.order_note,
+        problems=[*info.notes, *problems],
+        study=study or StudyContext(study_uid=info.study_uid),
+    )
+
+
+def header_presets(header: FileHeader) -> list[WindowPreset]:
+    """The window centre/width pairs a header recommends, named by their explanation."""
+    presets = []
+    function = header.voi_function if header.voi_function in ("LINEAR_EXACT", "SIGMOID") else "LINEAR"
+    pairs = zip(header.window_centers, header.window_widths, strict=False)
+    for number, (center, width) in enumerate(pairs, start=1):
+        if width <= 0:
+            continue
+        explanations = header.window_explanations
+        name = explanations[number - 1] if number <= len(explanations) else ""
+        presets.append(
+            WindowPreset(center, width, name or f"Header {number}", function)  # type: ignore[arg-type]
+        )
+    return presets
+
+
+def voi_luts_of(ds: Dataset) -> list[VoiLut]:
+    """The VOI LUT Sequence items of a dataset that are complete enough to apply."""
+    luts = []
+    for item in ds.get("VOILUTSequence") or []:
+        descriptor = item.get("LUTDescriptor")
+        data = item.get("LUTData")
+        if not descriptor or data is None or len(descriptor) < 3:
+            continue
+        values = np.frombuffer(data, dtype="<u2") if isinstance(data, bytes) else np.asarray(data)
+        if values.size == 0:
+            continue
+        try:
+            luts.append(
+                VoiLut(
+                    first_mapped=int(descriptor[1]),
+                    bits=int(descriptor[2]),
+                    data=values.astype(np.int64),
+                    explanation=str(item.get("LUTExplanation", "")),
+                )
+            )
+        except ValueError as error:
+            logger.debug("VOI LUT item ignored: %s", error)
+    return luts
+
+
+def dataset_tags(ds: Dataset) -> dict[str, str]:
+    """Top-level attributes as short strings (no pixel data, binary values or sequences)."""
+    tags: dict[str, str] = {}
+    for tag in list(ds.keys()):
+        try:
+            element = ds[tag]
+            if element.VR in _BINARY_VRS or not element.keyword:
+                continue
+            value = element.value
+        except Exception:  # pydicom converts lazily; an unparsable value must not stop the load
+            continue
+        text = "\\".join(str(v) for v in value) if isinstance(value, MultiValue) else str(value)
+        tags[element.keyword] = text[:_TAG_VALUE_LIMIT]
+    return tags

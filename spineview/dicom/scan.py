@@ -1,0 +1,247 @@
+"""Scan files and folder trees into studies and series (headers only, files opened read-only).
+
+Any file name is accepted; files that are not DICOM are skipped and counted, DICOM objects
+without pixels (reports, plans, DICOMDIR) are listed apart, and unreadable files are reported as
+problems. One bad file never stops the rest. A DICOMDIR is honoured (the files it lists are
+included even when the walk misses them, e.g. case differences on a case-sensitive disk, and
+entries pointing at missing files are reported) but never required.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from multiprocessing import get_context
+from pathlib import Path
+
+from spineview.dicom.header import FileHeader, read_dataset, read_header
+from spineview.dicom.index import StudyInfo, group_headers
+from spineview.dicom.limits import DEFAULT_LIMITS, SafetyLimits
+from spineview.errors import DicomLoadError, NotAnImageError, NotDicomError, SpineViewError
+
+logger = logging.getLogger(__name__)
+
+ProgressCallback = Callable[[int, int], None]
+
+DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".ima"})
+# Below this many files a process pool costs more to start than it saves.
+PARALLEL_THRESHOLD = 3000
+_CHUNK = 256
+
+
+class ScanCancelled(SpineViewError):
+    """The user cancelled the scan."""
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    path: Path
+    reason: str
+    kind: str
+
+
+@dataclass
+class ScanResult:
+    roots: list[Path]
+    studies: list[StudyInfo] = field(default_factory=list)
+    problems: list[FileProblem] = field(default_factory=list)
+    non_images: list[FileProblem] = field(default_factory=list)
+    skipped_non_dicom: int = 0
+    files_seen: int = 0
+    dicomdirs: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def series_count(self) -> int:
+        return sum(len(study.series) for study in self.studies)
+
+    @property
+    def image_files(self) -> int:
+        return sum(len(series.files) for study in self.studies for series in study.series)
+
+
+def scan_paths(
+    paths: Sequence[Path],
+    *,
+    limits: SafetyLimits = DEFAULT_LIMITS,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    workers: int | None = None,
+) -> ScanResult:
+    """Index every file under `paths` (files or folders) into studies and series."""
+    start = time.perf_counter()
+    result = ScanResult(roots=[Path(p) for p in paths])
+    files = list(_unique(_expand(result.roots, result)))
+    result.files_seen = len(files)
+    headers: list[FileHeader] = []
+    for path, outcome in _read_all(files, limits, progress, cancel, workers):
+        if isinstance(outcome, FileHeader):
+            headers.append(outcome)
+        else:
+            _record_failure(result, path, outcome)
+    result.studies = group_headers(headers)
+    result.seconds = time.perf_counter() - start
+    logger.info(
+        "scanned %d files: %d series, %d problems, %d non-DICOM skipped in %.2f s",
+        result.files_seen, result.series_count, len(result.problems),
+        result.skipped_non_dicom, result.seconds,
+    )
+    return result
+
+
+def read_header_safely(path: Path, limits: SafetyLimits) -> FileHeader | DicomLoadError:
+    """The header, or the error that explains why there is none (never raises DicomLoadError)."""
+    try:
+        return read_header(path, limits)
+    except DicomLoadError as error:
+        return error
+    except OSError as error:
+        return DicomLoadError(path, f"cannot read: {error.strerror or error}")
+
+
+def _read_all(
+    files: list[Path],
+    limits: SafetyLimits,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+    workers: int | None,
+) -> Iterator[tuple[Path, FileHeader | DicomLoadError]]:
+    total = len(files)
+    pool_size = workers if workers is not None else min(os.cpu_count() or 1, 4)
+    if pool_size > 1 and total >= PARALLEL_THRESHOLD:
+        outcomes = _read_in_processes(files, limits, pool_size, cancel)
+    else:
+        outcomes = ((path, read_header_safely(path, limits)) for path in files)
+    for done, (path, outcome) in enumerate(outcomes, start=1):
+        if cancel is not None and cancel.is_set():
+            raise ScanCancelled("scan cancelled")
+        yield path, outcome
+        if progress is not None and (done % 64 == 0 or done == total):
+            progress(done, total)
+
+
+def _read_chunk(
+    paths: list[Path], limits: SafetyLimits
+) -> list[tuple[Path, FileHeader | DicomLoadError]]:
+    return [(path, read_header_safely(path, limits)) for path in paths]
+
+
+def _read_in_processes(
+    files: list[Path], limits: SafetyLimits, pool_size: int, cancel: threading.Event | None
+) -> Iterator[tuple[Path, FileHeader | DicomLoadError]]:
+    # "spawn" (not fork): the GUI process has threads, and forking those is unsafe.
+    chunks = [files[i : i + _CHUNK] for i in range(0, len(files), _CHUNK)]
+    with ProcessPoolExecutor(pool_size, mp_context=get_context("spawn")) as pool:
+        futures = [pool.submit(_read_chunk, chunk, limits) for chunk in chunks]
+        try:
+            for future in futures:
+                yield from future.result()
+                if cancel is not None and cancel.is_set():
+                    break
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+def _record_failure(result: ScanResult, path: Path, error: DicomLoadError) -> None:
+    if isinstance(error, NotDicomError):
+        if path.suffix.lower() in DICOM_SUFFIXES:
+            result.problems.append(FileProblem(path, error.reason, "not DICOM"))
+        else:
+            result.skipped_non_dicom += 1
+        return
+    if isinstance(error, NotAnImageError):
+        if "DICOMDIR" in error.reason:
+            return  # already honoured by _expand
+        result.non_images.append(FileProblem(path, error.reason, "not an image"))
+        return
+    result.problems.append(FileProblem(path, error.reason, type(error).__name__))
+
+
+def _expand(roots: list[Path], result: ScanResult) -> Iterator[Path]:
+    for root in roots:
+        if root.is_dir():
+            yield from _walk(root, result)
+        elif root.is_file():
+            if root.name.upper() == "DICOMDIR":
+                yield from _walk(root.parent, result)
+            else:
+                yield root
+        else:
+            result.problems.append(FileProblem(root, "no such file or folder", "missing"))
+
+
+def _walk(folder: Path, result: ScanResult) -> Iterator[Path]:
+    """Every regular file under `folder` (sorted, symlinked folders not followed)."""
+    walked: list[Path] = []
+    for directory, subdirs, names in os.walk(folder, followlinks=False):
+        subdirs.sort()
+        for name in sorted(names):
+            path = Path(directory) / name
+            if path.is_file():
+                walked.append(path)
+    yield from walked
+    seen = set(walked)
+    for path in walked:
+        if path.name.upper() == "DICOMDIR":
+            result.dicomdirs.append(path)
+            for listed in _dicomdir_files(path, result):
+                if listed not in seen:
+                    seen.add(listed)
+                    yield listed
+
+
+def _dicomdir_files(dicomdir: Path, result: ScanResult) -> list[Path]:
+    """Files a DICOMDIR lists, resolved case-insensitively; missing ones become problems."""
+    try:
+        ds = read_dataset(dicomdir, stop_before_pixels=True)
+        records = ds.get("DirectoryRecordSequence") or []
+        file_ids = [record.get("ReferencedFileID") for record in records]
+    except (DicomLoadError, AttributeError, TypeError, ValueError) as error:
+        result.problems.append(FileProblem(dicomdir, f"DICOMDIR unreadable: {error}", "DICOMDIR"))
+        return []
+    found = []
+    for file_id in file_ids:
+        if not file_id:
+            continue
+        parts = [file_id] if isinstance(file_id, str) else [str(p) for p in file_id]
+        resolved = _resolve_case_insensitive(dicomdir.parent, parts)
+        if resolved is None:
+            listed = Path(dicomdir.parent, *parts)
+            result.problems.append(
+                FileProblem(listed, f"listed in {dicomdir.name} but missing", "missing")
+            )
+        else:
+            found.append(resolved)
+    return found
+
+
+def _resolve_case_insensitive(base: Path, parts: list[str]) -> Path | None:
+    current = base
+    for part in parts:
+        candidate = current / part
+        if candidate.exists():
+            current = candidate
+            continue
+        try:
+            matches = [p for p in current.iterdir() if p.name.lower() == part.lower()]
+        except OSError:
+            return None
+        if not matches:
+            return None
+        current = matches[0]
+    return current if current.is_file() else None
+
+
+def _unique(paths: Iterator[Path]) -> Iterator[Path]:
+    seen: set[Path] = set()
+    for path in paths:
+        key = path.resolve()
+        if key not in seen:
+            seen.add(key)
+            yield path

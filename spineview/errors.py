@@ -1,0 +1,58 @@
+"""The error family of spineview.
+
+Every error a user can meet is a `SpineViewError` whose message names the file (or tag) and the
+problem in words a user understands. Code below the UI raises these; the UI and the CLI catch
+them at their boundary and show the message.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+class SpineViewError(Exception):
+    """Base class of every error spineview reports to a user."""
+
+
+class DicomLoadError(SpineViewError):
+    """A DICOM file (or folder) could not be read, or its pixels could not be decoded.
+
+    `path` is the file concerned and `reason` the problem alone; `str(error)` joins both.
+    """
+
+    def __init__(self, path: Path | str, reason: str) -> None:
+        self.path = Path(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+class NotDicomError(DicomLoadError):
+    """The file is not DICOM at all (no preamble, no recognisable data elements)."""
+
+
+class UnreadableDicomError(DicomLoadError):
+    """The file looks like DICOM but its header cannot be parsed."""
+
+
+class NotAnImageError(DicomLoadError):
+    """A valid DICOM object without pixels (RT Plan, Structured Report, DICOMDIR, ...)."""
+
+
+class MissingTagError(DicomLoadError):
+    """An attribute that decoding needs (Rows, Columns, BitsAllocated, ...) is absent or invalid."""
+
+
+class UnsupportedTransferSyntaxError(DicomLoadError):
+    """The pixels are encoded in a transfer syntax no installed decoder handles."""
+
+
+class CorruptPixelDataError(DicomLoadError):
+    """The pixel data is present but truncated or malformed."""
+
+
+class SafetyLimitError(DicomLoadError):
+    """A declared size (matrix, frames, inflated payload) is beyond what spineview will allocate."""
+
+
+class NoImagesError(SpineViewError):
+    """A folder holds no DICOM image that can be shown."""
