@@ -8,12 +8,13 @@ from typing import Literal
 import numpy as np
 
 Plane = Literal["sagittal", "coronal", "axial"]
+Floats = Sequence[float] | np.ndarray
 
 # Axis of the slice normal → anatomical plane (x: left-right, y: front-back, z: head-feet).
 _PLANE_BY_AXIS: tuple[Plane, Plane, Plane] = ("sagittal", "coronal", "axial")
 
 
-def row_col_normal(orientation: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def row_col_normal(orientation: Floats) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Row and column direction cosines of ImageOrientationPatient and their unit normal."""
     cosines = np.asarray(orientation, dtype=np.float64)
     row, col = cosines[:3], cosines[3:6]
@@ -22,11 +23,11 @@ def row_col_normal(orientation: Sequence[float]) -> tuple[np.ndarray, np.ndarray
     return row, col, normal / length if length > 0 else normal
 
 
-def slice_normal(orientation: Sequence[float]) -> np.ndarray:
+def slice_normal(orientation: Floats) -> np.ndarray:
     return row_col_normal(orientation)[2]
 
 
-def plane_of(orientation: Sequence[float]) -> tuple[Plane, float]:
+def plane_of(orientation: Floats) -> tuple[Plane, float]:
     """The standard plane closest to the image plane, and the angle between them in degrees."""
     normal = np.abs(slice_normal(orientation))
     axis = int(np.argmax(normal))
@@ -40,8 +41,8 @@ def distances_along(positions: np.ndarray, normal: np.ndarray) -> np.ndarray:
 
 
 def pixel_to_patient(
-    position: Sequence[float],
-    orientation: Sequence[float],
+    position: Floats,
+    orientation: Floats,
     spacing: tuple[float, float],
     row: float,
     column: float,

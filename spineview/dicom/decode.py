@@ -110,7 +110,8 @@ def load_file_pixels(path: Path, limits: SafetyLimits = DEFAULT_LIMITS) -> np.nd
 def _store(volume: np.ndarray, index: int, frame: np.ndarray, header: FileHeader) -> None:
     if frame.shape != volume.shape[1:]:
         raise CorruptPixelDataError(
-            header.path, f"frame {index + 1} decoded as {frame.shape}, header says {volume.shape[1:]}"
+            header.path,
+            f"frame {index + 1} decoded as {frame.shape}, header says {volume.shape[1:]}",
         )
     volume[index] = frame
 
@@ -149,8 +150,10 @@ def _apply_modality_transform(frame: np.ndarray, ds: Dataset, index: int) -> np.
 
 def _functional_group_transform(ds: Dataset, index: int) -> Dataset | None:
     """Enhanced objects keep rescale values in (per-frame or shared) functional groups."""
-    for groups, item_index in (("PerFrameFunctionalGroupsSequence", index),
-                               ("SharedFunctionalGroupsSequence", 0)):
+    for groups, item_index in (
+        ("PerFrameFunctionalGroupsSequence", index),
+        ("SharedFunctionalGroupsSequence", 0),
+    ):
         sequence = ds.get(groups)
         if not sequence or item_index >= len(sequence):
             continue

@@ -29,11 +29,34 @@ IMPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2"
 EXPLICIT_VR_BIG_ENDIAN = "1.2.840.10008.1.2.2"
 DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN = "1.2.840.10008.1.2.1.99"
 
-_LONG_VRS = frozenset({b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN",
-                       b"UR", b"UT", b"UV"})
-_ALL_VRS = _LONG_VRS | frozenset({b"AE", b"AS", b"AT", b"CS", b"DA", b"DS", b"DT", b"FD",
-                                   b"FL", b"IS", b"LO", b"LT", b"PN", b"SH", b"SL", b"SS",
-                                   b"ST", b"TM", b"UI", b"UL", b"US"})
+_LONG_VRS = frozenset(
+    {b"OB", b"OD", b"OF", b"OL", b"OV", b"OW", b"SQ", b"SV", b"UC", b"UN", b"UR", b"UT", b"UV"}
+)
+_ALL_VRS = _LONG_VRS | frozenset(
+    {
+        b"AE",
+        b"AS",
+        b"AT",
+        b"CS",
+        b"DA",
+        b"DS",
+        b"DT",
+        b"FD",
+        b"FL",
+        b"IS",
+        b"LO",
+        b"LT",
+        b"PN",
+        b"SH",
+        b"SL",
+        b"SS",
+        b"ST",
+        b"TM",
+        b"UI",
+        b"UL",
+        b"US",
+    }
+)
 _UNDEFINED = 0xFFFFFFFF
 _ITEM = 0xFFFEE000
 _ITEM_END = 0xFFFEE00D
@@ -131,12 +154,16 @@ def _walk(
         if tag <= previous_tag:
             raise FallBack("elements out of order")
         previous_tag = tag
-        vr, length, header_size = _element_header(data, pos, explicit)
+        _vr, length, header_size = _element_header(data, pos, explicit)
         if tag in PIXEL_DATA_TAGS:
             header.has_pixel_data = True
             header.pixel_data_length = None if length == _UNDEFINED else length
             return pos
-        if tag in (SHARED_FUNCTIONAL_GROUPS, PER_FRAME_FUNCTIONAL_GROUPS, DIRECTORY_RECORD_SEQUENCE):
+        if tag in (
+            SHARED_FUNCTIONAL_GROUPS,
+            PER_FRAME_FUNCTIONAL_GROUPS,
+            DIRECTORY_RECORD_SEQUENCE,
+        ):
             raise FallBack("nested functional groups or directory records")
         value_start = pos + header_size
         if length == _UNDEFINED:

@@ -234,16 +234,21 @@ def functional_group_geometry(ds: Dataset) -> dict[str, Any] | None:
     orientations: list[Orientation | None] = []
     for index in range(frames):
         item = per_frame[index] if per_frame is not None and index < len(per_frame) else Dataset()
-        positions.append(_vector(_group_value(item, shared, "PlanePositionSequence",
-                                              "ImagePositionPatient"), 3))
-        orientations.append(_vector(_group_value(item, shared, "PlaneOrientationSequence",
-                                                 "ImageOrientationPatient"), 6))
+        positions.append(
+            _vector(_group_value(item, shared, "PlanePositionSequence", "ImagePositionPatient"), 3)
+        )
+        orientations.append(
+            _vector(
+                _group_value(item, shared, "PlaneOrientationSequence", "ImageOrientationPatient"), 6
+            )
+        )
     first = per_frame[0] if per_frame else Dataset()
     spacing = _group_value(first, shared, "PixelMeasuresSequence", "PixelSpacing")
     thickness = _group_value(first, shared, "PixelMeasuresSequence", "SliceThickness")
     echo = _group_value(first, shared, "MREchoSequence", "EffectiveEchoTime")
-    repetition = _group_value(first, shared, "MRTimingAndRelatedParametersSequence",
-                              "RepetitionTime")
+    repetition = _group_value(
+        first, shared, "MRTimingAndRelatedParametersSequence", "RepetitionTime"
+    )
     return {
         "positions": tuple(positions),
         "orientations": tuple(orientations),
@@ -309,7 +314,10 @@ def _sop_class_label(sop_class: str) -> str:
     name = UID(sop_class).name
     if name == sop_class:
         return f"SOP Class {sop_class} without pixel data"
-    return name.removesuffix(" Storage")
+    label = name.removesuffix(" Storage")
+    if "Image" in label:
+        return f"{label} object without pixel data"
+    return label
 
 
 def _short(exc: BaseException) -> str:
@@ -329,8 +337,8 @@ def _raw_text(source: Dataset, keyword: str) -> str:
 
 def _value_form(value: Any, vr: str) -> HeaderValue:
     if vr == "US":
-        if isinstance(value, list | tuple) or hasattr(value, "__iter__") and not isinstance(
-            value, str | bytes
+        if isinstance(value, list | tuple) or (
+            hasattr(value, "__iter__") and not isinstance(value, str | bytes)
         ):
             value = next(iter(value), 0)
         return int(value)
@@ -403,7 +411,9 @@ class _Parser:
     def required(self, keyword: str, path: Path) -> int:
         value = self.integer(keyword)
         if value is None or value <= 0:
-            raise MissingTagError(path, f"{keyword} is missing or invalid; the pixels cannot be decoded")
+            raise MissingTagError(
+                path, f"{keyword} is missing or invalid; the pixels cannot be decoded"
+            )
         return value
 
 

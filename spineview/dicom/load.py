@@ -76,7 +76,9 @@ def load_series(
                         header.path, f"frame {ref.frame + 1} decoded as {frame.shape}"
                     )
                 volume[index] = frame
-                slice_tags[index] = {**tags, "Frame": str(ref.frame + 1)} if header.frames > 1 else tags
+                slice_tags[index] = (
+                    {**tags, "Frame": str(ref.frame + 1)} if header.frames > 1 else tags
+                )
                 decoded += 1
                 if on_slice is not None:
                     on_slice(index, decoded)
@@ -86,7 +88,14 @@ def load_series(
             logger.warning("slice decode failed: %s", error.reason)
     if decoded == 0 and first_error is not None:
         raise first_error
-    return _make_series(info, volume, slice_tags, voi_luts, problems, study)
+    return _make_series(
+        info,
+        volume=volume,
+        slice_tags=slice_tags,
+        voi_luts=voi_luts,
+        problems=problems,
+        study=study,
+    )
 
 
 def _slices_by_file(slices: list[SliceRef]) -> dict[FileHeader, list[tuple[int, SliceRef]]]:
@@ -101,6 +110,7 @@ def _slices_by_file(slices: list[SliceRef]) -> dict[FileHeader, list[tuple[int, 
 
 def _make_series(
     info: SeriesInfo,
+    *,
     volume: np.ndarray,
     slice_tags: list[dict[str, str]],
     voi_luts: list[VoiLut],
@@ -139,7 +149,9 @@ def _make_series(
 def header_presets(header: FileHeader) -> list[WindowPreset]:
     """The window centre/width pairs a header recommends, named by their explanation."""
     presets = []
-    function = header.voi_function if header.voi_function in ("LINEAR_EXACT", "SIGMOID") else "LINEAR"
+    function = (
+        header.voi_function if header.voi_function in ("LINEAR_EXACT", "SIGMOID") else "LINEAR"
+    )
     pairs = zip(header.window_centers, header.window_widths, strict=False)
     for number, (center, width) in enumerate(pairs, start=1):
         if width <= 0:

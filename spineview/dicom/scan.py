@@ -14,9 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
-from multiprocessing import get_context
 from pathlib import Path
 
 from spineview.dicom.header import FileHeader, read_dataset, read_header
@@ -29,9 +27,6 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".ima"})
-# Below this many files a process pool costs more to start than it saves.
-PARALLEL_THRESHOLD = 3000
-_CHUNK = 256
 
 
 class ScanCancelled(SpineViewError):
@@ -71,7 +66,6 @@ def scan_paths(
     limits: SafetyLimits = DEFAULT_LIMITS,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
-    workers: int | None = None,
 ) -> ScanResult:
     """Index every file under `paths` (files or folders) into studies and series."""
     start = time.perf_counter()
@@ -79,7 +73,7 @@ def scan_paths(
     files = list(_unique(_expand(result.roots, result)))
     result.files_seen = len(files)
     headers: list[FileHeader] = []
-    for path, outcome in _read_all(files, limits, progress, cancel, workers):
+    for path, outcome in _read_all(files, limits, progress, cancel):
         if isinstance(outcome, FileHeader):
             headers.append(outcome)
         else:
@@ -88,8 +82,11 @@ def scan_paths(
     result.seconds = time.perf_counter() - start
     logger.info(
         "scanned %d files: %d series, %d problems, %d non-DICOM skipped in %.2f s",
-        result.files_seen, result.series_count, len(result.problems),
-        result.skipped_non_dicom, result.seconds,
+        result.files_seen,
+        result.series_count,
+        len(result.problems),
+        result.skipped_non_dicom,
+        result.seconds,
     )
     return result
 
@@ -109,43 +106,19 @@ def _read_all(
     limits: SafetyLimits,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
-    workers: int | None,
 ) -> Iterator[tuple[Path, FileHeader | DicomLoadError]]:
+    """Headers in file order, in this process.
+
+    A process pool was measured and rejected: on 2,000 files it took 1.0-1.3 s against 0.5 s
+    here (spawning workers and pickling headers cost more than the parsing they share).
+    """
     total = len(files)
-    pool_size = workers if workers is not None else min(os.cpu_count() or 1, 4)
-    if pool_size > 1 and total >= PARALLEL_THRESHOLD:
-        outcomes = _read_in_processes(files, limits, pool_size, cancel)
-    else:
-        outcomes = ((path, read_header_safely(path, limits)) for path in files)
-    for done, (path, outcome) in enumerate(outcomes, start=1):
+    for done, path in enumerate(files, start=1):
         if cancel is not None and cancel.is_set():
             raise ScanCancelled("scan cancelled")
-        yield path, outcome
+        yield path, read_header_safely(path, limits)
         if progress is not None and (done % 64 == 0 or done == total):
             progress(done, total)
-
-
-def _read_chunk(
-    paths: list[Path], limits: SafetyLimits
-) -> list[tuple[Path, FileHeader | DicomLoadError]]:
-    return [(path, read_header_safely(path, limits)) for path in paths]
-
-
-def _read_in_processes(
-    files: list[Path], limits: SafetyLimits, pool_size: int, cancel: threading.Event | None
-) -> Iterator[tuple[Path, FileHeader | DicomLoadError]]:
-    # "spawn" (not fork): the GUI process has threads, and forking those is unsafe.
-    chunks = [files[i : i + _CHUNK] for i in range(0, len(files), _CHUNK)]
-    with ProcessPoolExecutor(pool_size, mp_context=get_context("spawn")) as pool:
-        futures = [pool.submit(_read_chunk, chunk, limits) for chunk in chunks]
-        try:
-            for future in futures:
-                yield from future.result()
-                if cancel is not None and cancel.is_set():
-                    break
-        finally:
-            for future in futures:
-                future.cancel()
 
 
 def _record_failure(result: ScanResult, path: Path, error: DicomLoadError) -> None:

@@ -20,7 +20,9 @@ SERIES_TYPES = (SAGITTAL_T1, SAGITTAL_T2_STIR, AXIAL_T2, OTHER)
 
 # STIR nulls fat with a short inversion time: ~150 ms at 1.5 T, ~230 ms at 3 T.
 _STIR_TI_MS = (80.0, 300.0)
-_LOCALISER_WORDS = re.compile(r"\b(LOC|LOCALI[SZ]ER|SCOUT|SURVEY|3[ -]?PLANE|(TRI[ -]?)?PILOT)", re.I)
+_LOCALISER_WORDS = re.compile(
+    r"\b(LOC|LOCALI[SZ]ER|SCOUT|SURVEY|3[ -]?PLANE|(TRI[ -]?)?PILOT)", re.I
+)
 _DERIVED_PROJECTIONS = frozenset({"PROJECTION IMAGE", "MIP", "MPR"})
 _STIR_WORDS = re.compile(r"STIR|TIRM|\bIR\b|T2[ _-]?FS|SPAIR|DIXON", re.I)
 _T2_WORDS = re.compile(r"T2|\bPD\b|FSE[ _-]?T2|MYELO", re.I)
@@ -82,7 +84,11 @@ def _weighting_from_timing(facts: SequenceFacts) -> tuple[str, str]:
     timing = ", ".join(
         f"{name}={value:g} ms" for name, value in (("TE", te), ("TR", tr), ("TI", ti)) if value
     )
-    if ti is not None and _STIR_TI_MS[0] <= ti <= _STIR_TI_MS[1] and "IR" in facts.scanning_sequence:
+    if (
+        ti is not None
+        and _STIR_TI_MS[0] <= ti <= _STIR_TI_MS[1]
+        and "IR" in facts.scanning_sequence
+    ):
         return "STIR", f"STIR by short inversion time ({timing})"
     if te is None or tr is None:
         return "", "weighting unknown: no description keyword and no TE/TR"

@@ -17,10 +17,10 @@ from typing import Literal
 import numpy as np
 from pydicom.dataset import Dataset, FileMetaDataset
 from pydicom.uid import (
-    ExplicitVRLittleEndian,
-    MRImageStorage,
     PYDICOM_IMPLEMENTATION_UID,
     UID,
+    ExplicitVRLittleEndian,
+    MRImageStorage,
     generate_uid,
 )
 
@@ -191,3 +191,60 @@ def _file_names(count: int, naming: FileNaming, rng: random.Random) -> list[str]
         numbers = rng.sample(range(10_000, 99_999), count)
         return [f"IM{n}" for n in numbers]
     return [f"{i + 1}.dcm" for i in range(count)]
+
+
+def write_demo_study(folder: Path, *, seed: int = 0) -> list[Path]:
+    """A small three-series lumbar-like study (Sag T1, Sag T2, Ax T2) with matching geometry.
+
+    A stand-in until the procedural lumbar generator exists; the pixels are a phantom, the
+    headers (orientation, timing, UIDs) are those of a real lumbar protocol.
+    """
+    study_uid = generate_uid(entropy_srcs=[f"demo-study-{seed}"])
+    common: dict[str, object] = {
+        "study_uid": study_uid,
+        "study_description": "LUMBAR SPINE (synthetic demo)",
+        "patient_name": "DEMO^SYNTHETIC",
+        "patient_id": f"DEMO{seed:04d}",
+        "rows": 128,
+        "cols": 128,
+        "pixel_spacing": (2.0, 2.0),
+    }
+    sagittal_t1 = SeriesSpec(
+        **common,  # type: ignore[arg-type]
+        n_slices=15,
+        plane="sagittal",
+        first_position=(-28.0, -128.0, 128.0),
+        description="Sagittal T1",
+        series_number=1,
+        echo_time=10.0,
+        repetition_time=550.0,
+        window=(500.0, 1000.0),
+    )
+    sagittal_t2 = replace(
+        sagittal_t1,
+        description="Sagittal T2/STIR",
+        series_number=2,
+        echo_time=100.0,
+        repetition_time=3500.0,
+    )
+    axial_t2 = SeriesSpec(
+        **common,  # type: ignore[arg-type]
+        n_slices=12,
+        plane="axial",
+        first_position=(-128.0, -128.0, -60.0),
+        slice_spacing=10.0,
+        description="Axial T2",
+        series_number=3,
+        echo_time=100.0,
+        repetition_time=4000.0,
+    )
+    paths: list[Path] = []
+    for spec in (sagittal_t1, sagittal_t2, axial_t2):
+        series_uid = generate_uid(entropy_srcs=[study_uid, spec.description])
+        paths += write_series(
+            folder / f"series-{spec.series_number}",
+            replace(spec, series_uid=series_uid),
+            seed=seed,
+            naming="shuffled",
+        )
+    return paths

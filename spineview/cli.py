@@ -1,0 +1,261 @@
+"""Headless commands: `spineview info`, `spineview bench scan`.
+
+Output for people goes to stdout, progress to stderr, and JSON (with --json) to stdout alone, so
+`spineview info DIR --json | jq` works.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+from spineview import __version__
+from spineview.dicom.index import SeriesInfo, StudyInfo
+from spineview.dicom.scan import ScanResult, scan_paths
+from spineview.errors import SpineViewError
+
+EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="spineview",
+        description="Lumbar spine MRI viewer and classifier (DICOM).",
+    )
+    parser.add_argument("--version", action="version", version=f"spineview {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    info = commands.add_parser("info", help="list the studies and series in DICOM files or folders")
+    info.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
+    info.add_argument("--json", action="store_true", help="machine-readable output")
+    info.add_argument(
+        "--demo", action="store_true", help="describe a small synthetic lumbar study instead"
+    )
+    info.add_argument("--all-problems", action="store_true", help="list every problem file")
+
+    bench = commands.add_parser("bench", help="measure speed; prints JSON")
+    bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
+    scan = bench_commands.add_parser(
+        "scan", help="header index speed against a bare pydicom loop on a generated folder"
+    )
+    scan.add_argument("--files", type=int, default=2000, help="number of files (default 2000)")
+    scan.add_argument("--matrix", type=int, default=256, help="rows and columns (default 256)")
+    scan.add_argument("--repeats", type=int, default=3, help="best of N runs (default 3)")
+    return parser
+
+
+def run(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "info":
+            return command_info(args, sys.stdout, sys.stderr)
+        if args.command == "bench" and args.bench_command == "scan":
+            from spineview.bench import bench_scan
+
+            report = bench_scan(files=args.files, matrix=args.matrix, repeats=args.repeats)
+            print(json.dumps(report, indent=2))
+            return EXIT_OK
+    except SpineViewError as error:
+        print(f"spineview: {error}", file=sys.stderr)
+        return EXIT_ERROR
+    parser.print_help()
+    return EXIT_OK
+
+
+# --- info ----------------------------------------------------------------------------------
+
+
+def command_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    paths: list[Path] = list(args.paths)
+    with tempfile.TemporaryDirectory(prefix="spineview-demo-") as demo_dir:
+        if args.demo:
+            from spineview.dicom.write import write_demo_study
+
+            write_demo_study(Path(demo_dir))
+            paths.append(Path(demo_dir))
+        if not paths:
+            print("spineview info: give a file or folder (or --demo)", file=err)
+            return EXIT_ERROR
+        progress = TerminalProgress(err) if err.isatty() and not args.json else None
+        result = scan_paths(paths, progress=progress)
+        if progress is not None:
+            progress.finish()
+        if args.json:
+            json.dump(scan_to_json(result), out, indent=2)
+            out.write("\n")
+        else:
+            write_table(result, out, all_problems=args.all_problems)
+    if result.series_count == 0:
+        if not args.json:
+            where = ", ".join(str(p) for p in paths)
+            print(f"spineview: no DICOM images found in {where}", file=err)
+        return EXIT_NO_IMAGES
+    return EXIT_OK
+
+
+class TerminalProgress:
+    """A one-line progress bar on a terminal, redrawn at most ten times a second."""
+
+    def __init__(self, stream: TextIO, width: int = 30) -> None:
+        self.stream = stream
+        self.width = width
+        self._last = 0.0
+        self._shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if done < total and now - self._last < 0.1:
+            return
+        self._last = now
+        filled = self.width * done // max(total, 1)
+        bar = "#" * filled + "-" * (self.width - filled)
+        self.stream.write(f"\rreading headers [{bar}] {done}/{total} files")
+        self.stream.flush()
+        self._shown = True
+
+    def finish(self) -> None:
+        if self._shown:
+            self.stream.write("\r" + " " * (self.width + 40) + "\r")
+            self.stream.flush()
+
+
+_COLUMNS = (
+    "#",
+    "Series description",
+    "Type",
+    "Plane",
+    "Slices",
+    "Matrix",
+    "Spacing mm",
+    "Transfer syntax",
+    "Problems",
+)
+
+
+def write_table(result: ScanResult, out: TextIO, *, all_problems: bool = False) -> None:
+    for study in result.studies:
+        folder = _common_folder(study)
+        out.write(
+            f"\nStudy {_date(study.study_date)}  {study.description or '(no description)'}"
+            f"  [{len(study.series)} series]  in {folder}\n"
+        )
+        rows = [_COLUMNS, *(_series_row(series) for series in study.series)]
+        widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+        for row in rows:
+            out.write(
+                "  "
+                + "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip()
+                + "\n"
+            )
+    _write_file_list(out, "Problems", result.problems, all_problems)
+    _write_file_list(out, "DICOM objects without images", result.non_images, all_problems)
+    out.write(
+        f"\n{result.files_seen} files: {result.series_count} series in {len(result.studies)} "
+        f"studies, {len(result.problems)} problems, {len(result.non_images)} objects without "
+        f"images, {result.skipped_non_dicom} non-DICOM files skipped ({result.seconds:.2f} s)\n"
+    )
+
+
+def _common_folder(study: StudyInfo) -> str:
+    folders = {str(path.parent) for series in study.series for path in series.files}
+    return os.path.commonpath(sorted(folders)) if folders else "?"
+
+
+def _write_file_list(out: TextIO, title: str, items: Sequence[Any], everything: bool) -> None:
+    if not items:
+        return
+    limit = len(items) if everything else 20
+    out.write(f"\n{title} ({len(items)}):\n")
+    for item in items[:limit]:
+        out.write(f"  {item.path}: {item.reason}\n")
+    if len(items) > limit:
+        out.write(f"  ... {len(items) - limit} more (use --all-problems)\n")
+
+
+def _series_row(series: SeriesInfo) -> tuple[str, ...]:
+    first = series.first
+    spacing = first.pixel_spacing
+    spacing_text = f"{spacing[0]:.2f}×{spacing[1]:.2f}" if spacing else "-"
+    if series.order_uncertain:
+        spacing_text += " (order?)"
+    problems = [*series.notes]
+    if series.order_uncertain:
+        problems.append(series.order_note)
+    syntaxes = series.transfer_syntaxes
+    return (
+        "" if series.series_number is None else str(series.series_number),
+        (series.description or "(none)")[:40],
+        series.series_type.label,
+        series.plane or "-",
+        str(series.n_slices),
+        "{}×{}".format(*series.matrix),
+        spacing_text,
+        (syntaxes[0] if len(syntaxes) == 1 else f"{len(syntaxes)} syntaxes")[:38],
+        "; ".join(problems)[:80] or "-",
+    )
+
+
+def _date(value: str) -> str:
+    digits = value.replace(".", "").replace("-", "")
+    if len(digits) == 8 and digits.isdigit():
+        return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
+    return value or "(no date)"
+
+
+def scan_to_json(result: ScanResult) -> dict[str, Any]:
+    return {
+        "roots": [str(p) for p in result.roots],
+        "files_seen": result.files_seen,
+        "non_dicom_skipped": result.skipped_non_dicom,
+        "seconds": round(result.seconds, 3),
+        "studies": [_study_json(study) for study in result.studies],
+        "problems": [
+            {"path": str(p.path), "kind": p.kind, "reason": p.reason} for p in result.problems
+        ],
+        "objects_without_images": [
+            {"path": str(p.path), "reason": p.reason} for p in result.non_images
+        ],
+    }
+
+
+def _study_json(study: StudyInfo) -> dict[str, Any]:
+    return {
+        "study_uid": study.study_uid,
+        "study_date": study.study_date,
+        "description": study.description,
+        "series": [_series_json(series) for series in study.series],
+    }
+
+
+def _series_json(series: SeriesInfo) -> dict[str, Any]:
+    first = series.first
+    return {
+        "key": series.key,
+        "series_uid": series.series_uid,
+        "series_number": series.series_number,
+        "description": series.description,
+        "modality": series.modality,
+        "type": series.series_type.label,
+        "type_reason": series.series_type.reason,
+        "plane": series.plane,
+        "obliquity_degrees": round(series.obliquity, 1),
+        "slices": series.n_slices,
+        "files": len(series.files),
+        "matrix": list(series.matrix),
+        "pixel_spacing_mm": list(first.pixel_spacing) if first.pixel_spacing else None,
+        "slice_thickness_mm": first.slice_thickness,
+        "transfer_syntaxes": series.transfer_syntaxes,
+        "photometric": first.photometric,
+        "order_uncertain": series.order_uncertain,
+        "order_note": series.order_note,
+        "notes": series.notes,
+    }
