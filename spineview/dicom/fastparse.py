@@ -244,5 +244,8 @@ def _decode_value(raw: bytes, vr: str, charset: list[str]) -> HeaderValue:
     text = raw.rstrip(b"\x00 ")
     if vr in TEXT_VRS and not text.isascii():
         delimiters = _PN_DELIMITERS if vr == "PN" else {0x5C}
-        return decode_bytes(text, convert_encodings(charset), delimiters).strip()
-    return text.decode("latin-1").strip()
+        decoded = decode_bytes(text, convert_encodings(charset), delimiters).strip()
+    else:
+        decoded = text.decode("latin-1").strip()
+    # Empty trailing component groups carry nothing (pydicom drops them too).
+    return decoded.rstrip("=") if vr == "PN" else decoded

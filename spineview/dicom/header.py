@@ -17,6 +17,7 @@ from typing import Any
 
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
 from spineview.dicom import fastparse
@@ -123,8 +124,7 @@ def read_header(path: Path, limits: SafetyLimits = DEFAULT_LIMITS) -> FileHeader
         ds = read_dataset(path, limits, stop_before_pixels=False, defer_pixels=True)
         values = dataset_values(ds)
         geometry = functional_group_geometry(ds)
-        has_pixels = any(k in ds for k in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"))
-        pixel_length = None
+        has_pixels, pixel_length = _pixel_element(ds)
         transfer_syntax, assumed = _dataset_transfer_syntax(ds)
     sop_class = str(values.get("SOPClassUID") or values.get("MediaStorageSOPClassUID") or "")
     if sop_class == MEDIA_STORAGE_DIRECTORY:
@@ -262,6 +262,18 @@ def functional_group_geometry(ds: Dataset) -> dict[str, Any] | None:
 # --- helpers -------------------------------------------------------------------------------
 
 
+def _pixel_element(ds: Dataset) -> tuple[bool, int | None]:
+    """Whether the dataset has pixels, and their stored length when defined (not converted)."""
+    for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
+        if keyword in ds:
+            element = ds.get_item(keyword)
+            length = getattr(element, "length", None)  # a deferred (raw) element knows it
+            if length is None and element.value is None:
+                length = 0
+            return True, length if isinstance(length, int) and length != 0xFFFFFFFF else None
+    return False, None
+
+
 def _file_size(path: Path) -> int:
     try:
         size = os.stat(path).st_size
@@ -336,17 +348,15 @@ def _raw_text(source: Dataset, keyword: str) -> str:
 
 
 def _value_form(value: Any, vr: str) -> HeaderValue:
+    """pydicom's converted value in the fast walker's form: int for US, else the text."""
+    multiple = isinstance(value, MultiValue | list | tuple)
     if vr == "US":
-        if isinstance(value, list | tuple) or (
-            hasattr(value, "__iter__") and not isinstance(value, str | bytes)
-        ):
-            value = next(iter(value), 0)
-        return int(value)
-    if isinstance(value, str | bytes):
-        return value.decode("latin-1").strip() if isinstance(value, bytes) else value.strip()
-    if hasattr(value, "__iter__"):
+        return int(value[0] if multiple else value) if not multiple or value else 0
+    if isinstance(value, bytes):
+        return value.decode("latin-1").strip()
+    if multiple:
         return "\\".join(str(v) for v in value)
-    return str(value)
+    return str(value).strip()
 
 
 def _group_value(item: Dataset, shared: Dataset, sequence: str, keyword: str) -> Any:
