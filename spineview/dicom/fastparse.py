@@ -157,7 +157,9 @@ def _walk(
         _vr, length, header_size = _element_header(data, pos, explicit)
         if tag in PIXEL_DATA_TAGS:
             header.has_pixel_data = True
-            header.pixel_data_length = None if length == _UNDEFINED else length
+            # A declared length past the end of the file means the payload was cut short.
+            stored = file_size - (pos + header_size)
+            header.pixel_data_length = None if length == _UNDEFINED else min(length, stored)
             return pos
         if tag in (
             SHARED_FUNCTIONAL_GROUPS,

@@ -124,7 +124,7 @@ def read_header(path: Path, limits: SafetyLimits = DEFAULT_LIMITS) -> FileHeader
         ds = read_dataset(path, limits, stop_before_pixels=False, defer_pixels=True)
         values = dataset_values(ds)
         geometry = functional_group_geometry(ds)
-        has_pixels, pixel_length = _pixel_element(ds)
+        has_pixels, pixel_length = _pixel_element(ds, size)
         transfer_syntax, assumed = _dataset_transfer_syntax(ds)
     sop_class = str(values.get("SOPClassUID") or values.get("MediaStorageSOPClassUID") or "")
     if sop_class == MEDIA_STORAGE_DIRECTORY:
@@ -262,15 +262,29 @@ def functional_group_geometry(ds: Dataset) -> dict[str, Any] | None:
 # --- helpers -------------------------------------------------------------------------------
 
 
-def _pixel_element(ds: Dataset) -> tuple[bool, int | None]:
-    """Whether the dataset has pixels, and their stored length when defined (not converted)."""
+def _pixel_element(ds: Dataset, file_size: int) -> tuple[bool, int | None]:
+    """Whether the dataset has pixels, and how many bytes of them the file holds (if known).
+
+    Works on the deferred (unread) element: its declared length, cut to what is left of the
+    file after its value offset (a truncated file declares more than it holds).
+    """
     for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
-        if keyword in ds:
-            element = ds.get_item(keyword)
-            length = getattr(element, "length", None)  # a deferred (raw) element knows it
-            if length is None and element.value is None:
-                length = 0
-            return True, length if isinstance(length, int) and length != 0xFFFFFFFF else None
+        if keyword not in ds:
+            continue
+        element = ds.get_item(keyword)
+        length = getattr(element, "length", None)
+        if length is None:  # read, not deferred: the value itself tells
+            value = element.value
+            return True, len(value) if isinstance(value, bytes) else (0 if value is None else None)
+        if length == 0xFFFFFFFF:
+            return True, None
+        tell = getattr(element, "value_tell", None)
+        deflated = (
+            ds.file_meta.get("TransferSyntaxUID") == fastparse.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN
+        )
+        if isinstance(tell, int) and not deflated:
+            return True, min(length, file_size - tell)
+        return True, length
     return False, None
 
 

@@ -131,7 +131,7 @@ def build_slice_dataset(
     row, col, _ = spec.row_col_normal()
     ds.ImagePositionPatient = [round(float(v), 4) for v in spec.position(index)]
     ds.ImageOrientationPatient = [round(float(v), 6) for v in (*row, *col)]
-    ds.FrameOfReferenceUID = spec.study_uid + ".1" if spec.study_uid else generate_uid()
+    ds.FrameOfReferenceUID = generate_uid(entropy_srcs=[spec.study_uid, "frame of reference"])
     ds.SliceLocation = round(float(np.dot(spec.position(index), np.cross(row, col))), 4)
     ds.SamplesPerPixel = 1
     ds.PhotometricInterpretation = "MONOCHROME2"
