@@ -38,6 +38,10 @@ class NotAnImageError(DicomLoadError):
     """A valid DICOM object without pixels (RT Plan, Structured Report, DICOMDIR, ...)."""
 
 
+class MediaDirectoryFile(NotAnImageError):
+    """A DICOMDIR: an index of other files, not an image (scanning honours it)."""
+
+
 class MissingTagError(DicomLoadError):
     """An attribute that decoding needs (Rows, Columns, BitsAllocated, ...) is absent or invalid."""
 

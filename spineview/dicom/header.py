@@ -26,6 +26,7 @@ from spineview.dicom.limits import DEFAULT_LIMITS, SafetyLimits
 from spineview.dicom.tags import INDEXED_TAGS, MEDIA_STORAGE_DIRECTORY
 from spineview.errors import (
     CorruptPixelDataError,
+    MediaDirectoryFile,
     MissingTagError,
     NotAnImageError,
     NotDicomError,
@@ -128,7 +129,7 @@ def read_header(path: Path, limits: SafetyLimits = DEFAULT_LIMITS) -> FileHeader
         transfer_syntax, assumed = _dataset_transfer_syntax(ds)
     sop_class = str(values.get("SOPClassUID") or values.get("MediaStorageSOPClassUID") or "")
     if sop_class == MEDIA_STORAGE_DIRECTORY:
-        raise NotAnImageError(path, "not an image: DICOMDIR (a media directory)")
+        raise MediaDirectoryFile(path, "not an image: DICOMDIR (a media directory)")
     if not has_pixels:
         raise NotAnImageError(path, f"not an image: {_sop_class_label(sop_class)}")
     header = _build_header(path, values, geometry, transfer_syntax, assumed)

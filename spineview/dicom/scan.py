@@ -20,7 +20,13 @@ from pathlib import Path
 from spineview.dicom.header import FileHeader, read_dataset, read_header
 from spineview.dicom.index import StudyInfo, group_headers
 from spineview.dicom.limits import DEFAULT_LIMITS, SafetyLimits
-from spineview.errors import DicomLoadError, NotAnImageError, NotDicomError, SpineViewError
+from spineview.errors import (
+    DicomLoadError,
+    MediaDirectoryFile,
+    NotAnImageError,
+    NotDicomError,
+    SpineViewError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -71,13 +77,25 @@ def scan_paths(
     start = time.perf_counter()
     result = ScanResult(roots=[Path(p) for p in paths])
     files = list(_unique(_expand(result.roots, result)))
-    result.files_seen = len(files)
+    seen = {path.resolve() for path in files}
     headers: list[FileHeader] = []
-    for path, outcome in _read_all(files, limits, progress, cancel):
-        if isinstance(outcome, FileHeader):
-            headers.append(outcome)
-        else:
-            _record_failure(result, path, outcome)
+    pending = files
+    while pending:  # a second round reads files that only a DICOMDIR pointed to
+        dicomdirs_before = len(result.dicomdirs)
+        result.files_seen += len(pending)
+        for path, outcome in _read_all(pending, limits, progress, cancel):
+            if isinstance(outcome, FileHeader):
+                headers.append(outcome)
+            elif isinstance(outcome, MediaDirectoryFile):
+                result.dicomdirs.append(path)
+            else:
+                _record_failure(result, path, outcome)
+        pending = []
+        for dicomdir in result.dicomdirs[dicomdirs_before:]:
+            for listed in _dicomdir_files(dicomdir, result):
+                if listed.resolve() not in seen:
+                    seen.add(listed.resolve())
+                    pending.append(listed)
     result.studies = group_headers(headers)
     result.seconds = time.perf_counter() - start
     logger.info(
@@ -129,8 +147,6 @@ def _record_failure(result: ScanResult, path: Path, error: DicomLoadError) -> No
             result.skipped_non_dicom += 1
         return
     if isinstance(error, NotAnImageError):
-        if "DICOMDIR" in error.reason:
-            return  # already honoured by _expand
         result.non_images.append(FileProblem(path, error.reason, "not an image"))
         return
     result.problems.append(FileProblem(path, error.reason, type(error).__name__))
@@ -139,34 +155,22 @@ def _record_failure(result: ScanResult, path: Path, error: DicomLoadError) -> No
 def _expand(roots: list[Path], result: ScanResult) -> Iterator[Path]:
     for root in roots:
         if root.is_dir():
-            yield from _walk(root, result)
+            yield from _walk(root)
         elif root.is_file():
-            if root.name.upper() == "DICOMDIR":
-                yield from _walk(root.parent, result)
-            else:
-                yield root
+            # A DICOMDIR given by name stands for its file set: walk the folder it indexes.
+            yield from _walk(root.parent) if root.name.upper() == "DICOMDIR" else [root]
         else:
             result.problems.append(FileProblem(root, "no such file or folder", "missing"))
 
 
-def _walk(folder: Path, result: ScanResult) -> Iterator[Path]:
+def _walk(folder: Path) -> Iterator[Path]:
     """Every regular file under `folder` (sorted, symlinked folders not followed)."""
-    walked: list[Path] = []
     for directory, subdirs, names in os.walk(folder, followlinks=False):
         subdirs.sort()
         for name in sorted(names):
             path = Path(directory) / name
             if path.is_file():
-                walked.append(path)
-    yield from walked
-    seen = set(walked)
-    for path in walked:
-        if path.name.upper() == "DICOMDIR":
-            result.dicomdirs.append(path)
-            for listed in _dicomdir_files(path, result):
-                if listed not in seen:
-                    seen.add(listed)
-                    yield listed
+                yield path
 
 
 def _dicomdir_files(dicomdir: Path, result: ScanResult) -> list[Path]:

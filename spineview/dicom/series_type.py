@@ -20,12 +20,15 @@ SERIES_TYPES = (SAGITTAL_T1, SAGITTAL_T2_STIR, AXIAL_T2, OTHER)
 
 # STIR nulls fat with a short inversion time: ~150 ms at 1.5 T, ~230 ms at 3 T.
 _STIR_TI_MS = (80.0, 300.0)
+# Word edges that treat "_" as a separator too ("AAHead_Scout", "t2_tse_sag").
+_START, _END = r"(?<![A-Z0-9])", r"(?![A-Z0-9])"
 _LOCALISER_WORDS = re.compile(
-    r"\b(LOC|LOCALI[SZ]ER|SCOUT|SURVEY|3[ -]?PLANE|(TRI[ -]?)?PILOT)", re.I
+    rf"{_START}(LOC|LOCALI[SZ]ER|SCOUT|SURVEY|3[ -]?PLANE|(TRI[ -]?)?PILOT){_END}", re.I
 )
 _DERIVED_PROJECTIONS = frozenset({"PROJECTION IMAGE", "MIP", "MPR"})
-_STIR_WORDS = re.compile(r"STIR|TIRM|\bIR\b|T2[ _-]?FS|SPAIR|DIXON", re.I)
-_T2_WORDS = re.compile(r"T2|\bPD\b|FSE[ _-]?T2|MYELO", re.I)
+_STIR_WORDS = re.compile(rf"STIR|TIRM|{_START}IR{_END}", re.I)
+_PD_WORD = re.compile(rf"{_START}PD{_END}", re.I)
+_T2_WORDS = re.compile(rf"T2|{_START}PD{_END}|MYELO", re.I)
 _T1_WORDS = re.compile(r"T1", re.I)
 
 
@@ -74,7 +77,8 @@ def sequence_weighting(facts: SequenceFacts) -> tuple[str, str]:
         if _T1_WORDS.search(description) and not _T2_WORDS.search(description):
             return "T1", f"T1 named in description {description!r}"
         if _T2_WORDS.search(description) and not _T1_WORDS.search(description):
-            weighting = "PD" if re.search(r"\bPD\b", description, re.I) else "T2"
+            proton_density = _PD_WORD.search(description) and "T2" not in description.upper()
+            weighting = "PD" if proton_density else "T2"
             return weighting, f"{weighting} named in description {description!r}"
     return _weighting_from_timing(facts)
 
