@@ -59,7 +59,8 @@ def classify_series(facts: SequenceFacts) -> SeriesType:
         return SeriesType(OTHER, "", f"modality {facts.modality or 'unknown'}, not MR")
     if "LOCALIZER" in facts.image_type or _LOCALISER_WORDS.search(facts.description):
         return SeriesType(OTHER, "", "localiser/scout series")
-    if _DERIVED_PROJECTIONS.intersection(facts.image_type):
+    derived = "DERIVED" in facts.image_type or "PROJECTION IMAGE" in facts.image_type
+    if derived and _DERIVED_PROJECTIONS.intersection(facts.image_type):
         return SeriesType(OTHER, "", "derived projection or reformat, not an acquired stack")
     if facts.plane is None:
         return SeriesType(OTHER, "", "no ImageOrientationPatient: plane unknown")
