@@ -127,18 +127,6 @@ def parse_prefix(data: bytes, file_size: int) -> FastHeader:
     return header
 
 
-def read_meta_group(prefix: bytes) -> tuple[dict[str, HeaderValue], int] | None:
-    """The file meta group's indexed values and the offset where the data set starts."""
-    if prefix[128:132] != b"DICM":
-        return None
-    header = FastHeader()
-    try:
-        end = _walk(prefix, 132, header, explicit=True, meta_only=True, file_size=0)
-    except (FallBack, NeedMoreData):
-        return None
-    return header.values, end
-
-
 def _walk(
     data: bytes, pos: int, header: FastHeader, *, explicit: bool, meta_only: bool, file_size: int
 ) -> int:

@@ -13,10 +13,11 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import pydicom
 from pydicom.dataset import Dataset
+from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
@@ -116,15 +117,15 @@ def read_header(path: Path, limits: SafetyLimits = DEFAULT_LIMITS) -> FileHeader
             except fastparse.FallBack as fall_back:
                 reason = str(fall_back)
                 break
+    ds: Dataset | None = None
     if fast is not None:
-        values, geometry = fast.values, None
+        values = fast.values
         has_pixels, pixel_length = fast.has_pixel_data, fast.pixel_data_length
         transfer_syntax, assumed = _effective_transfer_syntax(fast)
     else:
         logger.debug("full header read (%s)", reason)
         ds = read_dataset(path, limits, stop_before_pixels=False, defer_pixels=True)
         values = dataset_values(ds)
-        geometry = functional_group_geometry(ds)
         has_pixels, pixel_length = _pixel_element(ds, size)
         transfer_syntax, assumed = _dataset_transfer_syntax(ds)
     sop_class = str(values.get("SOPClassUID") or values.get("MediaStorageSOPClassUID") or "")
@@ -132,8 +133,17 @@ def read_header(path: Path, limits: SafetyLimits = DEFAULT_LIMITS) -> FileHeader
         raise MediaDirectoryFile(path, "not an image: DICOMDIR (a media directory)")
     if not has_pixels:
         raise NotAnImageError(path, f"not an image: {_sop_class_label(sop_class)}")
-    header = _build_header(path, values, geometry, transfer_syntax, assumed)
-    check_declared_size(header, limits)
+    declared = declared_size(path, values)
+    check_declared_size(path, declared, limits)  # before anything is sized by the frame count
+    geometry = functional_group_geometry(ds) if ds is not None else None
+    header = _build_header(
+        path,
+        values,
+        declared=declared,
+        geometry=geometry,
+        transfer_syntax=transfer_syntax,
+        assumed=assumed,
+    )
     _check_native_length(header, pixel_length)
     return header
 
@@ -165,8 +175,7 @@ def read_dataset(
 def check_inflated_size(path: Path, limits: SafetyLimits) -> None:
     """Refuse a deflated file whose payload inflates past the cap, without holding it in memory."""
     with path.open("rb") as stream:
-        prefix = stream.read(_PREFIX_SIZES[0])
-        start = _deflate_start(prefix)
+        start = _deflate_start(path, stream)
         if start is None:
             return
         stream.seek(start)
@@ -187,21 +196,72 @@ def check_inflated_size(path: Path, limits: SafetyLimits) -> None:
                 return
 
 
-def check_declared_size(header: FileHeader, limits: SafetyLimits) -> None:
-    """Refuse matrices, frame counts and pixel payloads beyond the caps (before any decode)."""
-    h = header
-    if h.rows > limits.max_dimension or h.columns > limits.max_dimension:
-        raise SafetyLimitError(
-            h.path, f"declared matrix {h.rows}×{h.columns} exceeds {limits.max_dimension} pixels"
+def _deflate_start(path: Path, stream: BinaryIO) -> int | None:
+    """Offset of the deflated data set when the file uses the deflated transfer syntax.
+
+    Reads the preamble and meta group exactly as pydicom's reader does, so every file pydicom
+    would inflate is checked first (with or without preamble, any meta group length).
+    """
+    try:
+        read_preamble(stream, force=True)
+        meta = _read_file_meta_info(stream)
+    except Exception as exc:  # pydicom on untrusted bytes
+        raise UnreadableDicomError(path, f"cannot parse the file meta: {_short(exc)}") from exc
+    if meta.get("TransferSyntaxUID") != fastparse.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
+        return None
+    return stream.tell()
+
+
+@dataclass(frozen=True)
+class DeclaredSize:
+    """The pixel matrix a header declares (checked against the caps before any use)."""
+
+    rows: int
+    columns: int
+    frames: int
+    samples: int
+    bits_allocated: int
+
+    @property
+    def decoded_frame_bytes(self) -> int:
+        """Bytes of one decoded frame: stored size, or float32 per sample if larger."""
+        return self.rows * self.columns * self.samples * max(self.bits_allocated // 8, 4)
+
+
+def declared_size(path: Path, values: Mapping[str, HeaderValue]) -> DeclaredSize:
+    """Rows, Columns, frames, samples and BitsAllocated, or a MissingTagError naming the tag."""
+    p = _Parser(values)
+    rows = p.required("Rows", path)
+    columns = p.required("Columns", path)
+    bits_allocated = p.integer("BitsAllocated") or 0
+    if bits_allocated not in (1, 8, 16, 32, 64):
+        detail = " (packed ACR-NEMA pixels)" if bits_allocated == 12 else ""
+        raise MissingTagError(
+            path, f"BitsAllocated {bits_allocated or 'missing'}{detail} is not supported"
         )
-    if h.frames > limits.max_frames:
-        raise SafetyLimitError(h.path, f"declared {h.frames} frames exceed {limits.max_frames}")
-    frame_bytes = h.rows * h.columns * h.samples_per_pixel * max(h.bits_allocated, 8) // 8
-    if frame_bytes > limits.max_frame_bytes or frame_bytes * h.frames > limits.max_file_pixel_bytes:
+    samples = p.integer("SamplesPerPixel") or 1
+    frames = max(p.integer("NumberOfFrames") or 1, 1)
+    return DeclaredSize(rows, columns, frames, samples, bits_allocated)
+
+
+def check_declared_size(path: Path, size: DeclaredSize, limits: SafetyLimits) -> None:
+    """Refuse matrices, frame counts and decoded sizes beyond the caps (before any decode)."""
+    if size.rows > limits.max_dimension or size.columns > limits.max_dimension:
         raise SafetyLimitError(
-            h.path,
-            f"declared size {h.rows}×{h.columns}×{h.frames} frames "
-            f"({frame_bytes * h.frames / 2**20:.0f} MiB) is over the safety cap",
+            path,
+            f"declared matrix {size.rows}×{size.columns} exceeds {limits.max_dimension} pixels",
+        )
+    if size.frames > limits.max_frames:
+        raise SafetyLimitError(path, f"declared {size.frames} frames exceed {limits.max_frames}")
+    frame_bytes = size.decoded_frame_bytes
+    if (
+        frame_bytes > limits.max_frame_bytes
+        or frame_bytes * size.frames > limits.max_file_pixel_bytes
+    ):
+        raise SafetyLimitError(
+            path,
+            f"declared size {size.rows}×{size.columns}×{size.frames} frames "
+            f"({frame_bytes * size.frames / 2**20:.0f} MiB decoded) is over the safety cap",
         )
 
 
@@ -272,7 +332,7 @@ def _pixel_element(ds: Dataset, file_size: int) -> tuple[bool, int | None]:
     for keyword in ("PixelData", "FloatPixelData", "DoubleFloatPixelData"):
         if keyword not in ds:
             continue
-        element = ds.get_item(keyword)
+        element = ds.get_item(keyword, keep_deferred=True)  # never read the payload here
         length = getattr(element, "length", None)
         if length is None:  # read, not deferred: the value itself tells
             value = element.value
@@ -303,17 +363,6 @@ def _not_dicom_reason(data: bytes) -> str:
     if data[:1] in (b"{", b"<") or data.isascii():
         return "not DICOM: a text file (no DICM marker, no data elements)"
     return "not DICOM: no DICM marker and no recognisable data elements"
-
-
-def _deflate_start(prefix: bytes) -> int | None:
-    """Offset of the deflated data set when the file uses the deflated transfer syntax."""
-    meta = fastparse.read_meta_group(prefix)
-    if meta is None:
-        return None
-    values, end = meta
-    if values.get("TransferSyntaxUID") != fastparse.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
-        return None
-    return end
 
 
 def _effective_transfer_syntax(fast: fastparse.FastHeader) -> tuple[str, bool]:
@@ -445,21 +494,14 @@ class _Parser:
 def _build_header(
     path: Path,
     values: Mapping[str, HeaderValue],
+    *,
+    declared: DeclaredSize,
     geometry: Mapping[str, Any] | None,
     transfer_syntax: str,
     assumed: bool,
 ) -> FileHeader:
     p = _Parser(values)
-    rows = p.required("Rows", path)
-    columns = p.required("Columns", path)
-    bits_allocated = p.integer("BitsAllocated") or 0
-    if bits_allocated not in (1, 8, 16, 32, 64):
-        detail = " (packed ACR-NEMA pixels)" if bits_allocated == 12 else ""
-        raise MissingTagError(
-            path, f"BitsAllocated {bits_allocated or 'missing'}{detail} is not supported"
-        )
-    samples = p.integer("SamplesPerPixel") or 1
-    frames = max(p.integer("NumberOfFrames") or 1, 1)
+    samples, frames = declared.samples, declared.frames
     photometric = p.text("PhotometricInterpretation").upper()
     if not photometric:
         photometric = "MONOCHROME2" if samples == 1 else "RGB"
@@ -512,11 +554,11 @@ def _build_header(
         inversion_time=p.decimal("InversionTime"),
         slice_thickness=thickness,
         spacing_between_slices=p.decimal("SpacingBetweenSlices"),
-        rows=rows,
-        columns=columns,
+        rows=declared.rows,
+        columns=declared.columns,
         frames=frames,
         samples_per_pixel=samples,
-        bits_allocated=bits_allocated,
+        bits_allocated=declared.bits_allocated,
         photometric=photometric,
         pixel_spacing=pixel_spacing,
         window_centers=p.decimals("WindowCenter"),
