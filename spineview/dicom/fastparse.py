@@ -135,9 +135,8 @@ def _walk(
     charset: list[str] = ["iso8859"]
     previous_tag = -1
     while pos + 8 <= end:
-        group, element = struct.unpack_from("<HH", data, pos)
-        tag = group << 16 | element
-        if meta_only and group != 0x0002:
+        tag = _tag_at(data, pos)
+        if meta_only and tag >> 16 != 0x0002:
             return pos
         if tag <= previous_tag:
             raise FallBack("elements out of order")
@@ -190,14 +189,17 @@ def _element_header(data: bytes, pos: int, explicit: bool) -> tuple[bytes, int, 
     return vr, int.from_bytes(data[pos + 6 : pos + 8], "little"), 8
 
 
+def _tag_at(data: bytes, pos: int) -> int:
+    group, element = struct.unpack_from("<HH", data, pos)
+    return int(group) << 16 | int(element)
+
+
 def _skip_undefined_sequence(data: bytes, pos: int, explicit: bool) -> int:
     """Skip the items of an undefined-length sequence starting at `pos`; return the end."""
     while True:
         if pos + 8 > len(data):
             raise NeedMoreData
-        tag = int.from_bytes(data[pos : pos + 2], "little") << 16 | int.from_bytes(
-            data[pos + 2 : pos + 4], "little"
-        )
+        tag = _tag_at(data, pos)
         length = int.from_bytes(data[pos + 4 : pos + 8], "little")
         pos += 8
         if tag == _SEQUENCE_END:
@@ -214,9 +216,7 @@ def _skip_undefined_item(data: bytes, pos: int, explicit: bool) -> int:
     while True:
         if pos + 8 > len(data):
             raise NeedMoreData
-        tag = int.from_bytes(data[pos : pos + 2], "little") << 16 | int.from_bytes(
-            data[pos + 2 : pos + 4], "little"
-        )
+        tag = _tag_at(data, pos)
         if tag == _ITEM_END:
             return pos + 8
         vr, length, header_size = _element_header(data, pos, explicit)
