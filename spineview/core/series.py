@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spineview.core.geometry import distances_along, row_col_normal, typical_spacing
+from spineview.core.geometry import SlicePlane, distances_along, row_col_normal, typical_spacing
 from spineview.core.windowing import VoiLut, WindowPreset
 
 
@@ -80,3 +80,11 @@ class Series:
     def slice_spacing(self) -> float | None:
         distances = self.slice_distances()
         return None if distances is None else typical_spacing(distances)
+
+    def plane(self, index: int) -> SlicePlane | None:
+        """The plane of slice `index`, or None without geometry."""
+        if self.orientation is None or not np.isfinite(self.positions[index]).all():
+            return None
+        x, y, z = (float(v) for v in self.positions[index])
+        o = tuple(float(v) for v in self.orientation)
+        return SlicePlane((x, y, z), (o[0], o[1], o[2], o[3], o[4], o[5]))

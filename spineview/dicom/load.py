@@ -49,6 +49,19 @@ def load_series(
     `on_slice(index, decoded)` runs after each slice is stored, so a viewer can show the first
     slice while the rest decodes; `cancel` is checked between files.
     """
+    series = new_series(info, study=study, limits=limits)
+    fill_series(series, info, limits=limits, on_slice=on_slice, cancel=cancel)
+    return series
+
+
+def new_series(
+    info: SeriesInfo, *, study: StudyContext | None = None, limits: SafetyLimits = DEFAULT_LIMITS
+) -> Series:
+    """A `Series` with its geometry and an all-NaN volume, ready for `fill_series`.
+
+    Split from loading so a viewer can hold the series (and draw decoded slices) while a
+    worker thread fills it.
+    """
     n, rows, cols = info.n_slices, *info.matrix
     if n * rows * cols * 4 > limits.max_series_volume_bytes:
         raise SafetyLimitError(
@@ -56,9 +69,23 @@ def load_series(
             f"series of {n}×{rows}×{cols} would need {n * rows * cols * 4 / 2**30:.1f} GiB",
         )
     volume = np.full((n, rows, cols), np.nan, dtype=np.float32)
-    slice_tags: list[dict[str, str]] = [{} for _ in range(n)]
-    problems: list[str] = []
-    voi_luts: list[VoiLut] = []
+    return _make_series(info, volume=volume, study=study)
+
+
+def fill_series(
+    series: Series,
+    info: SeriesInfo,
+    *,
+    limits: SafetyLimits = DEFAULT_LIMITS,
+    on_slice: SliceCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> None:
+    """Decode the slices of `info` into `series.volume`, one file at a time.
+
+    A file that fails leaves its slices NaN and a line in `series.problems`; if no slice at all
+    could be decoded, the first error is raised.
+    """
+    rows, cols = info.matrix
     decoded = 0
     first_error: DicomLoadError | None = None
     for header, wanted in _slices_by_file(info.slices).items():
@@ -66,36 +93,27 @@ def load_series(
             raise LoadCancelled(f"loading series {info.description or info.key} cancelled")
         try:
             ds = open_for_pixels(header, limits)
-            frames = [ref.frame for _, ref in wanted]
             tags = dataset_tags(ds)
-            if not voi_luts:
-                voi_luts = voi_luts_of(ds)
+            if not series.voi_luts:
+                series.voi_luts.extend(voi_luts_of(ds))
+            frames = [ref.frame for _, ref in wanted]
             for (index, ref), frame in zip(wanted, iter_frames(ds, header, frames), strict=False):
                 if frame.shape != (rows, cols):
                     raise CorruptPixelDataError(
                         header.path, f"frame {ref.frame + 1} decoded as {frame.shape}"
                     )
-                volume[index] = frame
-                slice_tags[index] = (
-                    {**tags, "Frame": str(ref.frame + 1)} if header.frames > 1 else tags
-                )
+                series.volume[index] = frame
+                multi = header.frames > 1
+                series.slice_tags[index] = {**tags, "Frame": str(ref.frame + 1)} if multi else tags
                 decoded += 1
                 if on_slice is not None:
                     on_slice(index, decoded)
         except DicomLoadError as error:
             first_error = first_error or error
-            problems.append(str(error))
+            series.problems.append(str(error))
             logger.warning("slice decode failed: %s", error.reason)
     if decoded == 0 and first_error is not None:
         raise first_error
-    return _make_series(
-        info,
-        volume=volume,
-        slice_tags=slice_tags,
-        voi_luts=voi_luts,
-        problems=problems,
-        study=study,
-    )
 
 
 def _slices_by_file(slices: list[SliceRef]) -> dict[FileHeader, list[tuple[int, SliceRef]]]:
@@ -108,15 +126,7 @@ def _slices_by_file(slices: list[SliceRef]) -> dict[FileHeader, list[tuple[int, 
     return grouped
 
 
-def _make_series(
-    info: SeriesInfo,
-    *,
-    volume: np.ndarray,
-    slice_tags: list[dict[str, str]],
-    voi_luts: list[VoiLut],
-    problems: list[str],
-    study: StudyContext | None,
-) -> Series:
+def _make_series(info: SeriesInfo, *, volume: np.ndarray, study: StudyContext | None) -> Series:
     first = info.first
     positions = np.array(
         [ref.position if ref.position is not None else (np.nan,) * 3 for ref in info.slices],
@@ -136,12 +146,12 @@ def _make_series(
         orientation=None if orientation is None else np.asarray(orientation, dtype=np.float64),
         photometric=first.photometric,
         voi_presets=header_presets(first),
-        voi_luts=voi_luts,
-        slice_tags=slice_tags,
+        voi_luts=[],
+        slice_tags=[{} for _ in info.slices],
         source_files=[ref.path for ref in info.slices],
         order_uncertain=info.order_uncertain,
         order_note=info.order_note,
-        problems=[*info.notes, *problems],
+        problems=list(info.notes),
         study=study or StudyContext(study_uid=info.study_uid),
     )
 
