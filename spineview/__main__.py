@@ -51,9 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     _guard_frozen_stdio()
     arguments = list(sys.argv[1:] if argv is None else argv)
     setup_logging(verbose="-v" in arguments or "--verbose" in arguments)
-    from spineview.cli import run
+    from spineview.cli import COMMANDS, build_gui_parser, run
 
-    return run(arguments)
+    if arguments and (arguments[0] in COMMANDS or arguments[0] in ("-h", "--help", "--version")):
+        return run(arguments)
+    options = build_gui_parser().parse_args(arguments)
+    from spineview.app import run_gui
+
+    return run_gui(options.paths, demo=options.demo)
 
 
 if __name__ == "__main__":

@@ -97,3 +97,76 @@ def _time_index(root: Path) -> tuple[float, float, int]:
     decode_frame(first_series.slices[0].header, first_series.slices[0].frame)
     first_slice = time.perf_counter() - started
     return indexed, first_slice, result.series_count
+
+
+def bench_ui(files: int = 2000, matrix: int = 256) -> dict[str, Any]:
+    """Event-loop stalls while the main window opens a generated folder.
+
+    A 10 ms heartbeat timer runs on the GUI thread; the longest gap between its ticks is the
+    longest time the window was frozen. Runs offscreen unless a display is available.
+    """
+    if not os.environ.get("DISPLAY") and not os.environ.get("WAYLAND_DISPLAY"):
+        os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+    from PySide6.QtCore import QElapsedTimer, QTimer
+
+    from spineview.config import Config
+    from spineview.ui.application import create_application
+    from spineview.ui.main_window import MainWindow
+
+    with tempfile.TemporaryDirectory(prefix="spineview-bench-ui-") as tmp:
+        root = Path(tmp)
+        paths = _write_folder(root, files, matrix)
+        started = time.perf_counter()
+        application = create_application()
+        window = MainWindow(Config())
+        window.show()
+        application.processEvents()
+        window_shown = time.perf_counter() - started
+
+        clock = QElapsedTimer()
+        gaps: list[float] = []
+        marks: dict[str, float] = {}
+
+        def heartbeat() -> None:
+            gaps.append(clock.restart() / 1000.0)
+
+        def watch() -> None:
+            elapsed = time.perf_counter() - load_started
+            if "first_image" not in marks and window.active.view.series is not None:
+                marks["first_image"] = elapsed
+            if "scan" not in marks and window.scan_result is not None:
+                marks["scan"] = elapsed
+            if window.scan_result is not None and window.runner.running() == 0:
+                marks["all"] = elapsed
+                application.quit()
+            elif elapsed > 600:
+                application.quit()
+
+        beat = QTimer()
+        beat.timeout.connect(heartbeat)
+        poll = QTimer()
+        poll.timeout.connect(watch)
+        load_started = time.perf_counter()
+        window.open_paths([root])
+        clock.start()
+        beat.start(10)
+        poll.start(20)
+        application.exec()
+        beat.stop()
+        poll.stop()
+        window.close()
+    intervals = sorted(gaps[1:]) or [0.0]
+    return {
+        "benchmark": "ui",
+        "files": len(paths),
+        "matrix": matrix,
+        "window_shown_seconds": round(window_shown, 3),
+        "first_image_seconds": round(marks.get("first_image", -1.0), 3),
+        "scan_finished_seconds": round(marks.get("scan", -1.0), 3),
+        "all_done_seconds": round(marks.get("all", -1.0), 3),
+        "heartbeats": len(intervals),
+        "longest_stall_ms": round(intervals[-1] * 1000, 1),
+        "p99_interval_ms": round(intervals[int(0.99 * (len(intervals) - 1))] * 1000, 1),
+        "note": "longest_stall_ms = longest gap between ticks of a 10 ms timer on the GUI "
+        "thread from opening the folder until scan, first series load and thumbnails end",
+    }

@@ -17,17 +17,32 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from spineview import __version__
+from spineview.core.text import format_dicom_date
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.scan import ScanResult, scan_paths
 from spineview.errors import SpineViewError
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
+COMMANDS = ("info", "bench")
+
+
+def build_gui_parser() -> argparse.ArgumentParser:
+    """`spineview [PATH ...] [--demo]`: the viewer (any other first word is a command)."""
+    parser = argparse.ArgumentParser(
+        prog="spineview",
+        description="Open the viewer. Commands: " + ", ".join(COMMANDS) + " (spineview --help).",
+    )
+    parser.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
+    parser.add_argument("--demo", action="store_true", help="open a synthetic lumbar study")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="spineview",
-        description="Lumbar spine MRI viewer and classifier (DICOM).",
+        description="Lumbar spine MRI viewer and classifier (DICOM). "
+        "`spineview [PATH ...] [--demo]` opens the viewer; the commands below run headless.",
     )
     parser.add_argument("--version", action="version", version=f"spineview {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="log debug messages")
@@ -49,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--files", type=int, default=2000, help="number of files (default 2000)")
     scan.add_argument("--matrix", type=int, default=256, help="rows and columns (default 256)")
     scan.add_argument("--repeats", type=int, default=3, help="best of N runs (default 3)")
+    ui = bench_commands.add_parser(
+        "ui", help="longest event-loop stall while the window opens a generated folder"
+    )
+    ui.add_argument("--files", type=int, default=2000, help="number of files (default 2000)")
+    ui.add_argument("--matrix", type=int, default=256, help="rows and columns (default 256)")
     return parser
 
 
@@ -63,6 +83,11 @@ def run(argv: Sequence[str] | None = None) -> int:
 
             report = bench_scan(files=args.files, matrix=args.matrix, repeats=args.repeats)
             print(json.dumps(report, indent=2))
+            return EXIT_OK
+        if args.command == "bench" and args.bench_command == "ui":
+            from spineview.bench import bench_ui
+
+            print(json.dumps(bench_ui(files=args.files, matrix=args.matrix), indent=2))
             return EXIT_OK
     except SpineViewError as error:
         print(f"spineview: {error}", file=sys.stderr)
@@ -144,10 +169,9 @@ _COLUMNS = (
 def write_table(result: ScanResult, out: TextIO, *, all_problems: bool = False) -> None:
     for study in result.studies:
         folder = _common_folder(study)
-        out.write(
-            f"\nStudy {_date(study.study_date)}  {study.description or '(no description)'}"
-            f"  [{len(study.series)} series]  in {folder}\n"
-        )
+        date = format_dicom_date(study.study_date) or "(no date)"
+        description = study.description or "(no description)"
+        out.write(f"\nStudy {date}  {description}  [{len(study.series)} series]  in {folder}\n")
         rows = [_COLUMNS, *(_series_row(series) for series in study.series)]
         widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
         for row in rows:
@@ -202,13 +226,6 @@ def _series_row(series: SeriesInfo) -> tuple[str, ...]:
         (syntaxes[0] if len(syntaxes) == 1 else f"{len(syntaxes)} syntaxes")[:38],
         "; ".join(problems)[:80] or "-",
     )
-
-
-def _date(value: str) -> str:
-    digits = value.replace(".", "").replace("-", "")
-    if len(digits) == 8 and digits.isdigit():
-        return f"{digits[:4]}-{digits[4:6]}-{digits[6:]}"
-    return value or "(no date)"
 
 
 def scan_to_json(result: ScanResult) -> dict[str, Any]:

@@ -20,6 +20,10 @@ class PercentilePreset:
     high: float
 
     def window_for(self, values: np.ndarray) -> WindowPreset:
+        if self.low <= 0.0 and self.high >= 100.0:  # everything, background included
+            finite = values[np.isfinite(values)]
+            low, high = (float(finite.min()), float(finite.max())) if finite.size else (0.0, 1.0)
+            return WindowPreset((low + high) / 2 + 0.5, max(high - low + 1, 1.0), self.name)
         return replace(auto_window(values, self.low, self.high), name=self.name)
 
 

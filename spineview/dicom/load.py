@@ -213,3 +213,26 @@ def dataset_tags(ds: Dataset) -> dict[str, str]:
         text = "\\".join(str(v) for v in value) if isinstance(value, MultiValue) else str(value)
         tags[element.keyword] = text[:_TAG_VALUE_LIMIT]
     return tags
+
+
+def preview_series(header: FileHeader, pixels: np.ndarray, study: StudyContext) -> Series:
+    """A one-slice `Series` for the first image of a folder, shown while the scan goes on."""
+    position = header.frame_positions[0]
+    orientation = header.frame_orientations[0]
+    return Series(
+        series_uid=header.series_uid,
+        description=header.series_description or header.path.name,
+        series_number=header.series_number,
+        modality=header.modality,
+        series_type="preview",
+        volume=pixels[np.newaxis].astype(np.float32, copy=False),
+        pixel_spacing=header.pixel_spacing,
+        slice_thickness=header.slice_thickness,
+        positions=np.array([position if position is not None else (np.nan,) * 3], dtype=float),
+        orientation=None if orientation is None else np.asarray(orientation, dtype=np.float64),
+        photometric=header.photometric,
+        voi_presets=header_presets(header),
+        slice_tags=[{}],
+        source_files=[header.path],
+        study=study,
+    )

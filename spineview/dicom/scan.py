@@ -72,8 +72,12 @@ def scan_paths(
     limits: SafetyLimits = DEFAULT_LIMITS,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    on_header: Callable[[FileHeader], None] | None = None,
 ) -> ScanResult:
-    """Index every file under `paths` (files or folders) into studies and series."""
+    """Index every file under `paths` (files or folders) into studies and series.
+
+    `on_header` sees each image header as soon as it is read (a viewer previews the first).
+    """
     start = time.perf_counter()
     result = ScanResult(roots=[Path(p) for p in paths])
     files = list(_unique(_expand(result.roots, result)))
@@ -90,6 +94,8 @@ def scan_paths(
         for path, outcome in reads:
             if isinstance(outcome, FileHeader):
                 headers.append(outcome)
+                if on_header is not None:
+                    on_header(outcome)
             elif isinstance(outcome, MediaDirectoryFile):
                 result.dicomdirs.append(path)
             else:

@@ -1,0 +1,182 @@
+"""The user's settings: one dataclass saved as JSON under the platformdirs config folder.
+
+QSettings keeps window geometry and recent folders; everything else lives here. Loading never
+fails: a missing file gives the defaults, a field of the wrong type (or out of range) gives that
+field's default, and a file that is not a JSON object is moved aside (never deleted) and replaced
+by the defaults. Saving is atomic: a temporary file in the same folder, flushed and fsynced, then
+`os.replace`. Pure Python, no Qt, so headless code can read it too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import logging
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from spineview.paths import user_config_dir
+
+logger = logging.getLogger(__name__)
+
+CONFIG_FILE_NAME = "config.json"
+LAYOUTS = ("1x1", "1x2")
+MAX_CINE_FRAMES_PER_SECOND = 60.0
+
+
+@dataclass
+class Config:
+    hide_patient_data: bool = False
+    """Whether patient data starts hidden on screen (the P toggle's initial state)."""
+    export_hides_patient_data: bool = True
+    """Whether exported PNGs leave patient data out, whatever the screen shows."""
+    cine_frames_per_second: float = 8.0
+    default_layout: str = "1x1"
+    """"1x1" (one viewport) or "1x2" (two side by side)."""
+    max_recent_folders: int = 10
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_frames_per_second(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0 < value <= MAX_CINE_FRAMES_PER_SECOND
+    )
+
+
+def _is_layout(value: Any) -> bool:
+    return value in LAYOUTS
+
+
+def _is_recent_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100
+
+
+_VALID: dict[str, Callable[[Any], bool]] = {
+    "hide_patient_data": _is_bool,
+    "export_hides_patient_data": _is_bool,
+    "cine_frames_per_second": _is_frames_per_second,
+    "default_layout": _is_layout,
+    "max_recent_folders": _is_recent_count,
+}
+
+
+def config_path() -> Path:
+    """Where the config file lives (SPINEVIEW_HOME/config/config.json under tests)."""
+    return user_config_dir() / CONFIG_FILE_NAME
+
+
+def config_from_dict(data: dict[str, Any]) -> Config:
+    """A Config from parsed JSON: unknown keys ignored, invalid values replaced by defaults."""
+    defaults = Config()
+    values: dict[str, Any] = {}
+    for field in dataclasses.fields(Config):
+        if field.name not in data:
+            continue
+        value = data[field.name]
+        if _VALID[field.name](value):
+            is_float = isinstance(getattr(defaults, field.name), float)
+            values[field.name] = float(value) if is_float else value
+        else:
+            logger.warning(
+                "config: invalid value for %s (%s), using the default %r",
+                field.name,
+                type(value).__name__,
+                getattr(defaults, field.name),
+            )
+    ignored = sorted(set(data) - set(_VALID))
+    if ignored:
+        logger.info("config: ignoring unknown keys %s", ", ".join(ignored))
+    return Config(**values)
+
+
+def load_config(path: Path | None = None) -> Config:
+    """The saved config, or the defaults; never raises for a missing or broken file."""
+    path = config_path() if path is None else path
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return Config()
+    except (OSError, UnicodeDecodeError) as error:
+        if isinstance(error, UnicodeDecodeError):
+            _move_aside(path, "not UTF-8 text")
+        else:
+            logger.warning("config: cannot read %s (%s), using defaults", path, error)
+        return Config()
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as error:
+        _move_aside(path, f"not valid JSON ({error.msg}, line {error.lineno})")
+        return Config()
+    if not isinstance(data, dict):
+        _move_aside(path, f"a JSON {type(data).__name__}, not an object")
+        return Config()
+    return config_from_dict(data)
+
+
+def save_config(config: Config, path: Path | None = None) -> None:
+    """Write `config` atomically (the old file stays whole if anything fails).
+
+    Raises OSError when the folder cannot be created or the file cannot be written.
+    """
+    path = config_path() if path is None else path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(dataclasses.asdict(config), indent=2) + "\n"
+    descriptor, temporary_name = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    temporary = Path(temporary_name)
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
+            stream.write(text)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            temporary.unlink()
+        raise
+    _sync_folder(path.parent)
+    logger.debug("config saved to %s", path)
+
+
+def _sync_folder(folder: Path) -> None:
+    """Make the rename durable where the OS allows opening a folder (POSIX)."""
+    if os.name != "posix":
+        return
+    with contextlib.suppress(OSError):
+        descriptor = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)
+
+
+def _move_aside(path: Path, why: str) -> None:
+    """Rename a broken config file to `<name>.corrupt-<timestamp>` (never delete it)."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    target = path.with_name(f"{path.name}.corrupt-{stamp}")
+    number = 1
+    while target.exists():
+        target = path.with_name(f"{path.name}.corrupt-{stamp}-{number}")
+        number += 1
+    try:
+        path.rename(target)
+    except OSError as error:
+        logger.error(
+            "config: %s is %s and could not be moved aside (%s); using defaults", path, why, error
+        )
+        return
+    logger.warning("config: %s is %s; moved it to %s and using defaults", path, why, target.name)

@@ -1,0 +1,645 @@
+"""The main window: open, browse, view (1×1 or 1×2 with cross-reference), tags, problems."""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import (
+    QAction,
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeySequence,
+)
+from PySide6.QtWidgets import (
+    QDockWidget,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMainWindow,
+    QMenu,
+    QProgressBar,
+    QPushButton,
+    QWidget,
+)
+
+from spineview import paths
+from spineview.config import Config
+from spineview.core.series import Series, StudyContext
+from spineview.dicom.header import FileHeader
+from spineview.dicom.index import SeriesInfo, StudyInfo
+from spineview.dicom.load import preview_series
+from spineview.dicom.scan import ScanResult
+from spineview.ui.problems_panel import ProblemItem, ProblemsPanel
+from spineview.ui.series_browser import SeriesBrowser
+from spineview.ui.shortcuts import BY_ACTION
+from spineview.ui.shortcuts_dialog import ShortcutsDialog
+from spineview.ui.slice_view import SliceView
+from spineview.ui.tag_browser import TagBrowser
+from spineview.ui.viewport import Viewport
+from spineview.workers import JobRunner, LoadSeriesJob, ScanJob, ThumbnailJob
+
+logger = logging.getLogger(__name__)
+
+LOADED_SERIES_CACHE = 4
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, config: Config | None = None) -> None:
+        super().__init__()
+        self.config = config or Config()
+        self.setWindowTitle("spineview")
+        self.setAcceptDrops(True)
+        self.resize(1400, 900)
+        self.runner = JobRunner(self)
+        self.settings = QSettings(
+            str(paths.user_config_dir() / "window.ini"), QSettings.Format.IniFormat
+        )
+        self.scan_result: ScanResult | None = None
+        self._series_info: dict[str, tuple[SeriesInfo, StudyInfo]] = {}
+        self._loaded: OrderedDict[str, tuple[Series, np.ndarray]] = OrderedDict()
+        self._loading: dict[Viewport, LoadSeriesJob] = {}
+        self._scan_job: ScanJob | None = None
+        self._thumbnail_job: ThumbnailJob | None = None
+        self.actions_by_name: dict[str, QAction] = {}
+
+        self.viewports = [Viewport("viewport-1"), Viewport("viewport-2")]
+        self.active = self.viewports[0]
+        self._build_viewports()
+        self._build_docks()
+        self._build_status_bar()
+        self._build_menus()
+        self.set_layout(self.config.default_layout)
+        self._set_active(self.viewports[0])
+        self._restore_geometry()
+
+    # --- construction --------------------------------------------------------------------
+
+    def _build_viewports(self) -> None:
+        central = QWidget(self)
+        layout = QHBoxLayout(central)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(2)
+        for viewport in self.viewports:
+            layout.addWidget(viewport)
+            viewport.view.cine_frames_per_second = self.config.cine_frames_per_second
+            viewport.view.activated.connect(self._view_activated)
+            viewport.view.slice_changed.connect(self._view_slice_changed)
+            viewport.view.window_changed.connect(self._view_window_changed)
+            viewport.view.cursor_text_changed.connect(self._show_cursor_text)
+            viewport.view.set_patient_data_visible(not self.config.hide_patient_data)
+        self.setCentralWidget(central)
+
+    def _build_docks(self) -> None:
+        self.browser = SeriesBrowser()
+        self.browser.series_selected.connect(self.show_series)
+        self.tags = TagBrowser()
+        self.problems = ProblemsPanel()
+        self.problems.count_changed.connect(self._problems_count_changed)
+        self.histogram = pg.HistogramLUTWidget()
+        self.histogram.item.gradient.hide()
+        self.histogram.item.sigLevelsChanged.connect(self._histogram_levels_changed)
+        self.docks = {
+            "series": self._dock("Series", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
+            "tags": self._dock("Tags", self.tags, Qt.DockWidgetArea.RightDockWidgetArea),
+            "histogram": self._dock(
+                "Histogram", self.histogram, Qt.DockWidgetArea.RightDockWidgetArea
+            ),
+            "problems": self._dock(
+                "Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea
+            ),
+        }
+        self.docks["problems"].hide()
+
+    def _build_status_bar(self) -> None:
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(260)
+        self.progress.setTextVisible(True)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_loading)
+        self.cursor_label = QLabel()
+        self.status_label = QLabel("Open a folder with Ctrl+O or drop it on the window")
+        status = self.statusBar()
+        status.addWidget(self.status_label, 1)
+        status.addPermanentWidget(self.cursor_label)
+        status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.cancel_button)
+        self._set_busy(False)
+
+    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{title.lower()}")
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _action(
+        self, name: str, text: str, slot: Callable[..., object], *, checkable: bool = False
+    ) -> QAction:
+        action = QAction(text, self)
+        shortcut = BY_ACTION.get(name)
+        if shortcut is not None:
+            action.setShortcuts([QKeySequence(key) for key in shortcut.keys])
+            action.setToolTip(f"{shortcut.description} ({' / '.join(shortcut.keys)})")
+        action.setCheckable(checkable)
+        action.triggered.connect(slot)
+        self.addAction(action)  # shortcuts work even when the menu bar is hidden
+        self.actions_by_name[name] = action
+        return action
+
+    def _build_menus(self) -> None:
+        menu = self.menuBar()
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self._action("open", "&Open folder…", self.choose_folder))
+        file_menu.addAction(self._action("open_files", "Open &files…", self.choose_files))
+        self.recent_menu = QMenu("Open &recent", self)
+        file_menu.addMenu(self.recent_menu)
+        self._refresh_recent_menu()
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("export", "&Export view as PNG…", self.export_view))
+        file_menu.addSeparator()
+        file_menu.addAction(self._action("quit", "&Quit", self.close))
+
+        view_menu = menu.addMenu("&View")
+        for name, text in (("layout_1x1", "Layout 1×1"), ("layout_1x2", "Layout 1×2")):
+            layout_name = name.removeprefix("layout_")
+            view_menu.addAction(
+                self._action(name, text, lambda _=False, n=layout_name: self.set_layout(n))
+            )
+        view_menu.addAction(self._action("next_viewport", "Next viewport", self.next_viewport))
+        view_menu.addSeparator()
+        for name, text, method in (
+            ("fit", "&Fit to window", "fit"),
+            ("actual_size", "&1:1 pixels", "actual_size"),
+            ("invert", "&Invert", "toggle_invert"),
+            ("reset", "&Reset view", "reset"),
+        ):
+            view_menu.addAction(self._action(name, text, self._on_active(method)))
+        view_menu.addAction(
+            self._action("zoom_in", "Zoom in", lambda: self.active.view.zoom_by(1.25))
+        )
+        view_menu.addAction(
+            self._action("zoom_out", "Zoom out", lambda: self.active.view.zoom_by(0.8))
+        )
+        view_menu.addSeparator()
+        patient = self._action(
+            "patient_data", "Show &patient data", self.set_patient_data_visible, checkable=True
+        )
+        patient.setChecked(not self.config.hide_patient_data)
+        view_menu.addAction(patient)
+
+        window_menu = menu.addMenu("&Window")
+        for number in range(1, 8):
+            name = f"preset_{number}"
+            window_menu.addAction(
+                self._action(
+                    name,
+                    BY_ACTION[name].description.removeprefix("Window: "),
+                    lambda _=False, n=number: self.active.view.apply_preset_number(n),
+                )
+            )
+
+        slices_menu = menu.addMenu("&Slices")
+        slices_menu.addAction(
+            self._action("cine_menu", "Cine play / pause (Space)", self._on_active("toggle_cine"))
+        )
+
+        panels = menu.addMenu("&Panels")
+        for name, dock in self.docks.items():
+            toggle = dock.toggleViewAction()
+            if name in BY_ACTION:
+                toggle.setShortcuts([QKeySequence(k) for k in BY_ACTION[name].keys])
+                self.addAction(toggle)
+            panels.addAction(toggle)
+
+        help_menu = menu.addMenu("&Help")
+        help_menu.addAction(self._action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts))
+
+    def _on_active(self, method: str) -> Callable[..., None]:
+        def call(*_: object) -> None:
+            getattr(self.active.view, method)()
+
+        return call
+
+    # --- opening -------------------------------------------------------------------------
+
+    def choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Open a DICOM folder", self._last_folder())
+        if folder:
+            self.open_paths([Path(folder)])
+
+    def choose_files(self) -> None:
+        files, _ = QFileDialog.getOpenFileNames(self, "Open DICOM files", self._last_folder())
+        if files:
+            self.open_paths([Path(f) for f in files])
+
+    def open_paths(self, paths_to_open: Sequence[Path]) -> None:
+        """Scan files/folders in the background; the first image shows as soon as it decodes."""
+        self.cancel_loading()
+        self.scan_result = None
+        self._series_info.clear()
+        self._loaded.clear()
+        self.browser.set_studies([])
+        self.problems.clear()
+        self.tags.clear()
+        for viewport in self.viewports:
+            viewport.view.set_series(None)
+            viewport.sync_slider()
+        folders = [p if p.is_dir() else p.parent for p in paths_to_open]
+        if folders:
+            self._remember_folder(folders[0])
+        shown = ", ".join(p.name or str(p) for p in paths_to_open)
+        self.setWindowTitle(f"spineview — {shown}")
+        job = ScanJob(paths_to_open)
+        job.signals.progress.connect(self._scan_progress)
+        job.signals.preview.connect(self._scan_preview)
+        job.signals.finished.connect(self._scan_finished)
+        job.signals.failed.connect(self._job_failed)
+        job.signals.cancelled.connect(self._scan_cancelled)
+        self._scan_job = job
+        self._set_busy(True, f"Reading {shown}…")
+        self.runner.start(job)
+
+    def cancel_loading(self) -> None:
+        if self._scan_job is not None:
+            self._scan_job.cancel()
+        for job in self._loading.values():
+            job.cancel()
+        if self._thumbnail_job is not None:
+            self._thumbnail_job.cancel()
+
+    def _scan_progress(self, done: int, total: int) -> None:
+        self.progress.setRange(0, total)
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{done}/{total} files")
+
+    def _scan_preview(self, pixels: np.ndarray, header: FileHeader) -> None:
+        if self.active.view.series is not None:
+            return
+        study = StudyContext(
+            header.study_uid,
+            header.study_date,
+            header.study_description,
+            header.patient_name,
+            header.patient_id,
+        )
+        self.active.view.set_series(preview_series(header, pixels, study))
+        self.active.sync_slider()
+
+    def _scan_finished(self, result: ScanResult) -> None:
+        self._scan_job = None
+        self.scan_result = result
+        self._set_busy(False)
+        items = [ProblemItem(str(p.path), p.reason, p.kind) for p in result.problems]
+        items += [ProblemItem(str(p.path), p.reason, p.kind) for p in result.non_images]
+        self.problems.set_problems(items)
+        if result.problems:
+            self.docks["problems"].show()
+        for study in result.studies:
+            for info in study.series:
+                self._series_info[info.key] = (info, study)
+        self.browser.set_studies(result.studies)
+        summary = (
+            f"{result.files_seen} files: {result.series_count} series in "
+            f"{len(result.studies)} studies, {len(result.problems)} unreadable, "
+            f"{result.skipped_non_dicom} non-DICOM skipped"
+        )
+        if result.series_count == 0:
+            where = ", ".join(str(p) for p in result.roots)
+            message = f"No DICOM images found in {where}\n{summary}"
+            for viewport in self.viewports:
+                viewport.view.set_series(None)
+                viewport.view.show_message(message)
+                viewport.sync_slider()
+            self.status_label.setText(f"No DICOM images found — {summary}")
+            return
+        self.status_label.setText(summary)
+        all_series = [info for study in result.studies for info in study.series]
+        self._thumbnail_job = ThumbnailJob(all_series)
+        self._thumbnail_job.signals.thumbnail.connect(self.browser.set_thumbnail)
+        self.runner.start(self._thumbnail_job, self.runner.thumbnails)
+        self._show_initial_series(all_series)
+
+    def _show_initial_series(self, all_series: list[SeriesInfo]) -> None:
+        """First series in the active view; in 1×2 a sagittal on the left, an axial on the right."""
+        if self.viewports[1].isVisible():
+            sagittal = next((s for s in all_series if s.plane == "sagittal"), all_series[0])
+            axial = next((s for s in all_series if s.plane == "axial"), None)
+            self._set_active(self.viewports[0])
+            self.show_series(sagittal.key)
+            if axial is not None:
+                self._set_active(self.viewports[1])
+                self.show_series(axial.key)
+                self._set_active(self.viewports[0])
+        else:
+            self.show_series(all_series[0].key)
+        self.browser.blockSignals(True)
+        self.browser.select(self.active.view.series_key)
+        self.browser.blockSignals(False)
+
+    def _scan_cancelled(self) -> None:
+        self._scan_job = None
+        self._set_busy(False)
+        self.status_label.setText("Reading cancelled")
+
+    def _job_failed(self, message: str) -> None:
+        self._scan_job = None
+        self._set_busy(False)
+        self.status_label.setText(message)
+        self.problems.add_problems([ProblemItem("", message, "error")])
+        self.docks["problems"].show()
+
+    # --- series --------------------------------------------------------------------------
+
+    def show_series(self, key: str) -> None:
+        """Show a series in the active viewport (from the cache, or load it in the background)."""
+        if key not in self._series_info:
+            return
+        viewport = self.active
+        previous = self._loading.pop(viewport, None)
+        if previous is not None:
+            previous.cancel()
+        viewport.view.series_key = key
+        cached = self._loaded.get(key)
+        if cached is not None:
+            self._loaded.move_to_end(key)
+            series, loaded = cached
+            viewport.view.set_series(series, loaded)
+            self._after_series_shown(viewport)
+            return
+        info, study = self._series_info[key]
+        context = StudyContext(
+            study.study_uid,
+            study.study_date,
+            study.description,
+            study.patient_name,
+            study.patient_id,
+        )
+        job = LoadSeriesJob(info, context)
+        job.signals.started.connect(self._load_started)
+        job.signals.slice_loaded.connect(self._slice_loaded)
+        job.signals.finished.connect(self._load_finished)
+        job.signals.failed.connect(self._load_failed)
+        self._loading[viewport] = job
+        self.runner.start(job)
+
+    def _viewport_of_job(self) -> Viewport | None:
+        sender = self.sender()
+        for viewport, job in self._loading.items():
+            if job.signals is sender:
+                return viewport
+        return None
+
+    def _load_started(self, series: Series) -> None:
+        viewport = self._viewport_of_job()
+        if viewport is None:
+            return
+        loaded = np.zeros(series.n_slices, dtype=bool)
+        key = viewport.view.series_key
+        self._loaded[key] = (series, loaded)
+        while len(self._loaded) > LOADED_SERIES_CACHE:
+            self._loaded.popitem(last=False)
+        viewport.view.set_series(series, loaded)
+        self._after_series_shown(viewport)
+
+    def _slice_loaded(self, index: int, done: int) -> None:
+        viewport = self._viewport_of_job()
+        if viewport is None:
+            return
+        viewport.view.slice_arrived(index)
+        if done == 1 or viewport.view.index == index:
+            self._update_tags()
+            self._update_cross_reference()
+
+    def _load_finished(self, series: Series) -> None:
+        viewport = self._viewport_of_job()
+        if viewport is not None:
+            del self._loading[viewport]
+            self._update_tags()
+        if series.problems:
+            self.problems.add_problems(
+                [
+                    ProblemItem("", problem, "series")
+                    for problem in series.problems
+                    if ": " in problem
+                ]
+            )
+
+    def _load_failed(self, message: str) -> None:
+        viewport = self._viewport_of_job()
+        if viewport is not None:
+            del self._loading[viewport]
+            viewport.view.show_message(message)
+        self.problems.add_problems([ProblemItem("", message, "series")])
+        self.docks["problems"].show()
+
+    def _after_series_shown(self, viewport: Viewport) -> None:
+        viewport.sync_slider()
+        self._update_tags()
+        self._update_cross_reference()
+        self._update_histogram()
+
+    # --- viewports -----------------------------------------------------------------------
+
+    def set_layout(self, name: str) -> None:
+        two = name == "1x2"
+        self.viewports[1].setVisible(two)
+        if not two and self.active is self.viewports[1]:
+            self._set_active(self.viewports[0])
+        self._update_cross_reference()
+
+    def next_viewport(self) -> None:
+        visible = [v for v in self.viewports if v.isVisible()]
+        if len(visible) > 1:
+            self._set_active(visible[(visible.index(self.active) + 1) % len(visible)])
+
+    def _set_active(self, viewport: Viewport) -> None:
+        self.active = viewport
+        for other in self.viewports:
+            other.set_active(other is viewport)
+        key = viewport.view.series_key
+        if key:
+            self.browser.blockSignals(True)
+            self.browser.select(key)
+            self.browser.blockSignals(False)
+        self._update_tags()
+        self._update_histogram()
+
+    def _view_activated(self) -> None:
+        view = self.sender()
+        for viewport in self.viewports:
+            if viewport.view is view and viewport is not self.active:
+                self._set_active(viewport)
+
+    def _view_slice_changed(self, _index: int) -> None:
+        if self.sender() is self.active.view:
+            self._update_tags()
+            self._update_histogram()
+        self._update_cross_reference()
+
+    def _view_window_changed(self, center: float, width: float) -> None:
+        if self.sender() is self.active.view:
+            low, high = self.active.view.levels()
+            self.histogram.item.blockSignals(True)
+            self.histogram.item.setLevels(low, high)
+            self.histogram.item.blockSignals(False)
+
+    def _update_cross_reference(self) -> None:
+        """Each visible view shows the line where the other view's current slice cuts it."""
+        first, second = (viewport.view for viewport in self.viewports)
+        if not self.viewports[1].isVisible():
+            first.set_reference_plane(None)
+            second.set_reference_plane(None)
+            return
+        first.set_reference_plane(_current_plane(second))
+        second.set_reference_plane(_current_plane(first))
+
+    def _update_tags(self) -> None:
+        view = self.active.view
+        series = view.series
+        if series is None or not view.loaded.any() or not view.loaded[view.index]:
+            self.tags.clear()
+            return
+        source = series.source_files[view.index]
+        title = f"Slice {view.index + 1}/{series.n_slices} · {source.name}"
+        self.tags.set_tags(series.slice_tags[view.index], title)
+
+    def _update_histogram(self) -> None:
+        view = self.active.view
+        values = view._current_values()
+        if values is None:
+            self.histogram.item.plot.setData([], [])
+            return
+        finite = values[np.isfinite(values)]
+        counts, edges = np.histogram(finite[:: max(1, finite.size // 200_000)], bins=256)
+        # Log counts: the dark background would otherwise flatten every other bin.
+        self.histogram.item.plot.setData(edges[:-1], np.log1p(counts.astype(float)))
+        low, high = view.levels()
+        self.histogram.item.blockSignals(True)
+        self.histogram.item.setHistogramRange(float(edges[0]), float(edges[-1]))
+        self.histogram.item.setLevels(low, high)
+        self.histogram.item.blockSignals(False)
+
+    def _histogram_levels_changed(self) -> None:
+        low, high = self.histogram.item.getLevels()
+        self.active.view.set_levels_from_histogram(float(low), float(high))
+
+    def _show_cursor_text(self, text: str) -> None:
+        self.cursor_label.setText(text.replace("\n", "   "))
+
+    # --- patient data, export, help ------------------------------------------------------
+
+    def set_patient_data_visible(self, visible: bool) -> None:
+        for viewport in self.viewports:
+            viewport.view.set_patient_data_visible(visible)
+        action = self.actions_by_name["patient_data"]
+        if action.isChecked() != visible:
+            action.setChecked(visible)
+
+    def export_view(self) -> None:
+        view = self.active.view
+        if view.series is None:
+            self.status_label.setText("Nothing to export: open a series first")
+            return
+        name = f"spineview-series{view.series.series_number or ''}-slice{view.index + 1}.png"
+        target, _ = QFileDialog.getSaveFileName(
+            self, "Export view as PNG", str(Path(self._last_folder()) / name), "PNG (*.png)"
+        )
+        if target:
+            self.export_view_to(Path(target))
+
+    def export_view_to(self, path: Path) -> None:
+        try:
+            self.active.view.export_png(
+                path, hide_patient_data=self.config.export_hides_patient_data
+            )
+        except OSError as error:
+            self.status_label.setText(f"Export failed: {error}")
+            return
+        hidden = " (patient data hidden)" if self.config.export_hides_patient_data else ""
+        self.status_label.setText(f"Saved {path}{hidden}")
+
+    def show_shortcuts(self) -> None:
+        ShortcutsDialog(self).exec()
+
+    # --- recent folders and window state -------------------------------------------------
+
+    def recent_folders(self) -> list[str]:
+        value = self.settings.value("recent_folders", [])
+        if isinstance(value, str):
+            return [value]
+        return [str(v) for v in value] if isinstance(value, list) else []
+
+    def _remember_folder(self, folder: Path) -> None:
+        text = str(folder.resolve())
+        recent = [text, *(f for f in self.recent_folders() if f != text)]
+        self.settings.setValue("recent_folders", recent[: self.config.max_recent_folders])
+        self._refresh_recent_menu()
+
+    def _refresh_recent_menu(self) -> None:
+        self.recent_menu.clear()
+        for folder in self.recent_folders():
+            action = self.recent_menu.addAction(folder)
+            action.triggered.connect(lambda _=False, f=folder: self.open_paths([Path(f)]))
+        self.recent_menu.setEnabled(bool(self.recent_folders()))
+
+    def _last_folder(self) -> str:
+        recent = self.recent_folders()
+        return recent[0] if recent else str(Path.home())
+
+    def _restore_geometry(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("state")
+        if state is not None:
+            self.restoreState(state)
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("state", self.saveState())
+        self.settings.sync()
+        if not self.runner.wait(10_000):
+            logger.warning("background jobs still running at close")
+        super().closeEvent(event)
+
+    # --- drag and drop -------------------------------------------------------------------
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if any(url.isLocalFile() for url in event.mimeData().urls()):
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        dropped = [Path(url.toLocalFile()) for url in event.mimeData().urls() if url.isLocalFile()]
+        if dropped:
+            event.acceptProposedAction()
+            QTimer.singleShot(0, lambda: self.open_paths(dropped))
+
+    # --- status --------------------------------------------------------------------------
+
+    def _set_busy(self, busy: bool, message: str = "") -> None:
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if busy:
+            self.progress.setRange(0, 0)
+        if message:
+            self.status_label.setText(message)
+
+    def _problems_count_changed(self, count: int) -> None:
+        self.docks["problems"].setWindowTitle(f"Problems ({count})" if count else "Problems")
+
+    def is_busy(self) -> bool:
+        return self._scan_job is not None or bool(self._loading)
+
+
+def _current_plane(view: SliceView) -> object:
+    series = view.series
+    if series is None or not view.isVisible():
+        return None
+    return series.plane(view.index)

@@ -1,0 +1,123 @@
+"""The study/series tree: a thumbnail, the detected type, description and slice count per series."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import QSize, Qt, Signal
+from PySide6.QtGui import QColor, QIcon, QImage, QPainter, QPixmap
+from PySide6.QtWidgets import QHeaderView, QTreeWidget, QTreeWidgetItem, QWidget
+
+from spineview.core.text import format_dicom_date
+from spineview.dicom.index import SeriesInfo, StudyInfo
+from spineview.workers import THUMBNAIL_SIZE
+
+KEY_ROLE = Qt.ItemDataRole.UserRole
+ICON_SIZE = 64
+
+
+class SeriesBrowser(QTreeWidget):
+    """Studies as top-level rows, their series below; selecting a series emits its key."""
+
+    series_selected = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setColumnCount(3)
+        self.setHeaderLabels(["Series", "Type", "Slices"])
+        self.setIconSize(QSize(ICON_SIZE, ICON_SIZE))
+        self.setRootIsDecorated(True)
+        self.setUniformRowHeights(False)
+        self.setAlternatingRowColors(True)
+        header = self.header()
+        header.setSectionResizeMode(0, QHeaderView.ResizeMode.Stretch)
+        header.setSectionResizeMode(1, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
+        header.setStretchLastSection(False)
+        self._items: dict[str, QTreeWidgetItem] = {}
+        self._placeholder = _placeholder_icon()
+        self.itemSelectionChanged.connect(self._selection_changed)
+
+    def set_studies(self, studies: list[StudyInfo]) -> None:
+        self.clear()
+        self._items.clear()
+        for study in studies:
+            date = format_dicom_date(study.study_date) or "no date"
+            title = f"{date}  {study.description or '(no study description)'}"
+            study_item = QTreeWidgetItem(self, [title])
+            study_item.setFirstColumnSpanned(True)
+            study_item.setToolTip(0, f"{title}\n{len(study.series)} series")
+            study_item.setFlags(study_item.flags() & ~Qt.ItemFlag.ItemIsSelectable)
+            font = study_item.font(0)
+            font.setBold(True)
+            study_item.setFont(0, font)
+            for series in study.series:
+                self._items[series.key] = self._series_item(study_item, series)
+            study_item.setExpanded(True)
+
+    def _series_item(self, parent: QTreeWidgetItem, series: SeriesInfo) -> QTreeWidgetItem:
+        number = f"{series.series_number}  " if series.series_number is not None else ""
+        item = QTreeWidgetItem(
+            parent,
+            [f"{number}{series.description or '(no description)'}", series.series_type.label,
+             str(series.n_slices)],
+        )  # fmt: skip
+        item.setData(0, KEY_ROLE, series.key)
+        item.setIcon(0, self._placeholder)
+        item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        notes = [series.series_type.reason, *series.notes]
+        if series.order_uncertain:
+            notes.append(series.order_note)
+        item.setToolTip(0, "\n".join(n for n in notes if n))
+        item.setToolTip(1, series.series_type.reason)
+        return item
+
+    def set_thumbnail(self, key: str, pixels: np.ndarray) -> None:
+        item = self._items.get(key)
+        if item is not None:
+            item.setIcon(0, QIcon(_pixmap(pixels)))
+
+    def select(self, key: str) -> None:
+        item = self._items.get(key)
+        if item is not None:
+            self.setCurrentItem(item)
+
+    def selected_key(self) -> str | None:
+        item = self.currentItem()
+        value = item.data(0, KEY_ROLE) if item is not None else None
+        return str(value) if value else None
+
+    def series_keys(self) -> list[str]:
+        return list(self._items)
+
+    def has_thumbnail(self, key: str) -> bool:
+        item = self._items.get(key)
+        return item is not None and item.icon(0).cacheKey() != self._placeholder.cacheKey()
+
+    def _selection_changed(self) -> None:
+        key = self.selected_key()
+        if key is not None:
+            self.series_selected.emit(key)
+
+
+def _pixmap(pixels: np.ndarray) -> QPixmap:
+    """A square icon with the thumbnail centred (QImage copies the buffer)."""
+    data = np.ascontiguousarray(pixels, dtype=np.uint8)
+    height, width = data.shape
+    image = QImage(data.data, width, height, width, QImage.Format.Format_Grayscale8).copy()
+    canvas = QPixmap(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+    canvas.fill(QColor("black"))
+    painter = QPainter(canvas)
+    scaled = QPixmap.fromImage(image).scaled(
+        THUMBNAIL_SIZE, THUMBNAIL_SIZE, Qt.AspectRatioMode.KeepAspectRatio,
+        Qt.TransformationMode.SmoothTransformation,
+    )  # fmt: skip
+    painter.drawPixmap((THUMBNAIL_SIZE - scaled.width()) // 2,
+                       (THUMBNAIL_SIZE - scaled.height()) // 2, scaled)  # fmt: skip
+    painter.end()
+    return canvas
+
+
+def _placeholder_icon() -> QIcon:
+    canvas = QPixmap(THUMBNAIL_SIZE, THUMBNAIL_SIZE)
+    canvas.fill(QColor(40, 40, 40))
+    return QIcon(canvas)

@@ -1,0 +1,613 @@
+"""One viewport: a series slice with window/level, zoom/pan, cine, annotations, cross-reference.
+
+Scene units are millimetres in the image plane (pixel (r, c) covers [c·cs, (c+1)·cs] ×
+[r·rs, (r+1)·rs]), so non-square pixels keep their aspect and the cross-reference line can be
+drawn from patient geometry. LINEAR windows go to pyqtgraph as levels (so the histogram widget
+can drive them); SIGMOID windows and VOI LUTs are applied by `core.windowing` to 8 bits.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QPen, QResizeEvent
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from spineview.core.geometry import pixel_to_patient, plane_intersection_in_image, row_col_normal
+from spineview.core.presets import AUTO, MR_PRESETS
+from spineview.core.series import Series
+from spineview.core.text import format_dicom_date
+from spineview.core.windowing import (
+    VoiLut,
+    WindowPreset,
+    apply_preset,
+    apply_voi_lut,
+    needs_inversion,
+    window_from_drag,
+)
+from spineview.ui.shortcuts import BY_ACTION
+
+GREY = np.arange(256, dtype=np.uint8)
+GREY_INVERTED = GREY[::-1].copy()
+PAGE_STEP = 10
+REFERENCE_PEN = QPen(QColor(255, 210, 0), 0)
+WINDOW_DRAG_SCREEN_PIXELS = 512  # a drag of this many pixels changes W or L by the data range
+
+_ANNOTATION_STYLE = (
+    "QLabel { color: #e6e6e6; background: rgba(0, 0, 0, 110); padding: 2px 4px;"
+    " font-family: monospace; font-size: 11px; }"
+)
+_MARKER_STYLE = "QLabel { color: #ffd200; font-weight: bold; font-size: 13px; background: none; }"
+
+
+@dataclass
+class WindowState:
+    center: float
+    width: float
+    function: str = "LINEAR"
+    name: str = ""
+    lut: VoiLut | None = None
+
+
+def _navigation_keys() -> dict[int, str]:
+    """Key code → action, for the slice keys of the shortcut table (one source of truth)."""
+    keys: dict[int, str] = {}
+    for action in ("next_slice", "previous_slice", "page_forward", "page_back", "first_slice",
+                   "last_slice", "cine"):  # fmt: skip
+        for text in BY_ACTION[action].keys:
+            combination = QKeySequence(text)[0]  # type: ignore[index]  # stubs lack __getitem__
+            keys[combination.key().value] = action
+    return keys
+
+
+class _SliceViewBox(pg.ViewBox):
+    """A ViewBox with clinical-viewer mouse bindings."""
+
+    def __init__(self, view: SliceView) -> None:
+        super().__init__(lockAspect=True, invertY=True, enableMenu=False)
+        self._view = view
+
+    def wheelEvent(self, ev: Any, axis: Any = None) -> None:
+        if ev.modifiers() & Qt.KeyboardModifier.ControlModifier:
+            super().wheelEvent(ev, axis)  # zoom around the pointer
+            self._view.view_changed()
+            return
+        steps = -1 if ev.delta() > 0 else 1
+        self._view.step_slices(steps)
+        ev.accept()
+
+    def mouseDragEvent(self, ev: Any, axis: Any = None) -> None:
+        if ev.button() == Qt.MouseButton.RightButton:
+            ev.accept()
+            delta = ev.screenPos() - ev.lastScreenPos()
+            self._view.drag_window(delta.x(), delta.y())
+            return
+        super().mouseDragEvent(ev, axis)  # left and middle buttons pan
+        self._view.view_changed()
+
+    def mouseClickEvent(self, ev: Any) -> None:
+        ev.accept()
+        self._view.activated.emit()
+
+
+class SliceView(QWidget):
+    """Shows one slice of a `Series`; the main window drives it and listens to its signals."""
+
+    slice_changed = Signal(int)
+    window_changed = Signal(float, float)
+    cursor_text_changed = Signal(str)
+    activated = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
+        self.setMinimumSize(200, 200)
+        self.series: Series | None = None
+        self.index = 0
+        self.loaded = np.zeros(0, dtype=bool)
+        self.window_state: WindowState | None = None
+        self.inverted = False
+        self.patient_data_visible = True
+        self.wl_sensitivity = 1.0  # data units per screen pixel of right-drag
+        self._reference_segment: tuple[tuple[float, float], tuple[float, float]] | None = None
+        self._navigation = _navigation_keys()
+        self._user_zoomed = False
+        self._cursor_text = ""
+        self._message_override = ""
+        self.series_key = ""  # the main window's name for the series shown
+
+        self.graphics = pg.GraphicsView(self)
+        self.graphics.setBackground("k")
+        self.viewbox = _SliceViewBox(self)
+        self.graphics.setCentralItem(self.viewbox)
+        self.image = pg.ImageItem(axisOrder="row-major")
+        self.viewbox.addItem(self.image)
+        self.reference_line = pg.PlotCurveItem(pen=REFERENCE_PEN)
+        self.reference_line.setZValue(10)
+        self.viewbox.addItem(self.reference_line)
+        self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.graphics)
+
+        self.corner = {
+            name: self._label(alignment)
+            for name, alignment in (
+                ("top_left", Qt.AlignmentFlag.AlignLeft),
+                ("top_right", Qt.AlignmentFlag.AlignRight),
+                ("bottom_left", Qt.AlignmentFlag.AlignLeft),
+                ("bottom_right", Qt.AlignmentFlag.AlignRight),
+            )
+        }
+        self.markers = {side: self._marker() for side in ("left", "right", "top", "bottom")}
+        self.message = self._label(Qt.AlignmentFlag.AlignCenter)
+        self.cine_timer = QTimer(self)
+        self.cine_timer.timeout.connect(self._cine_step)
+        self.cine_frames_per_second = 8.0
+        self._update_annotations()
+
+    # --- building ------------------------------------------------------------------------
+
+    def _label(self, alignment: Qt.AlignmentFlag) -> QLabel:
+        label = QLabel(self)
+        label.setStyleSheet(_ANNOTATION_STYLE)
+        label.setAlignment(alignment | Qt.AlignmentFlag.AlignTop)
+        label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        return label
+
+    def _marker(self) -> QLabel:
+        label = QLabel(self)
+        label.setStyleSheet(_MARKER_STYLE)
+        label.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+        return label
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        self._place_overlays()
+        if self.series is not None and not self._user_zoomed:
+            self.fit()
+
+    def _place_overlays(self) -> None:
+        width, height = self.width(), self.height()
+        margin = 4
+        for name, label in self.corner.items():
+            label.adjustSize()
+            x = margin if name.endswith("left") else width - label.width() - margin
+            y = margin if name.startswith("top") else height - label.height() - margin
+            label.move(x, y)
+        for side, marker in self.markers.items():
+            marker.adjustSize()
+            positions = {
+                "left": (margin, (height - marker.height()) // 2),
+                "right": (width - marker.width() - margin, (height - marker.height()) // 2),
+                "top": ((width - marker.width()) // 2, margin),
+                "bottom": ((width - marker.width()) // 2, height - marker.height() - margin),
+            }
+            marker.move(*positions[side])
+        self.message.adjustSize()
+        self.message.move(
+            (width - self.message.width()) // 2, (height - self.message.height()) // 2
+        )
+
+    # --- series and slices ---------------------------------------------------------------
+
+    def set_series(self, series: Series | None, loaded: np.ndarray | None = None) -> None:
+        """Show `series` (slices marked False in `loaded` are still decoding)."""
+        self.stop_cine()
+        self.series = series
+        self._message_override = ""
+        self._reference_segment = None
+        self.inverted = False
+        self.window_state = None
+        self._user_zoomed = False
+        if series is None:
+            self.loaded = np.zeros(0, dtype=bool)
+            self.image.clear()
+            self._update_annotations()
+            return
+        self.loaded = loaded if loaded is not None else np.ones(series.n_slices, dtype=bool)
+        self.index = series.n_slices // 2 if self.loaded.all() else int(np.argmax(self.loaded))
+        self._set_orientation_markers()
+        self._render()
+        self.fit()
+
+    def slice_arrived(self, index: int) -> None:
+        """A worker stored slice `index`: draw it if it is the one shown (or nothing is yet)."""
+        if self.series is None or index >= len(self.loaded):
+            return
+        first = not self.loaded.any()
+        self.loaded[index] = True
+        if first:
+            self.index = index
+        if first or index == self.index:
+            self._render()
+        else:
+            self._update_annotations()
+
+    def set_slice(self, index: int) -> None:
+        if self.series is None:
+            return
+        index = max(0, min(self.series.n_slices - 1, index))
+        if index == self.index:
+            return
+        self.index = index
+        self._render()
+        self.slice_changed.emit(index)
+
+    def step_slices(self, steps: int) -> None:
+        self.set_slice(self.index + steps)
+
+    @property
+    def n_slices(self) -> int:
+        return 0 if self.series is None else self.series.n_slices
+
+    # --- window / level ------------------------------------------------------------------
+
+    def set_window(
+        self, center: float, width: float, function: str = "LINEAR", name: str = ""
+    ) -> None:
+        self.window_state = WindowState(center, max(width, 1.0), function, name)
+        self._render()
+        self.window_changed.emit(self.window_state.center, self.window_state.width)
+
+    def apply_preset(self, preset: WindowPreset) -> None:
+        self.set_window(preset.center, preset.width, preset.function, preset.name)
+
+    def apply_preset_number(self, number: int) -> bool:
+        """Number keys: 1–4 the MR percentile presets, 5+ the DICOM header presets."""
+        values = self._current_values()
+        if values is None:
+            return False
+        if number <= len(MR_PRESETS):
+            self.apply_preset(MR_PRESETS[number - 1].window_for(values))
+            return True
+        header = self.series.voi_presets if self.series is not None else []
+        position = number - len(MR_PRESETS) - 1
+        if position < len(header):
+            self.apply_preset(header[position])
+            return True
+        if position == len(header) and self.series is not None and self.series.voi_luts:
+            lut = self.series.voi_luts[0]
+            self.window_state = WindowState(0, 1, "VOI LUT", lut.explanation or "VOI LUT", lut)
+            self._render()
+            return True
+        return False
+
+    def drag_window(self, dx: float, dy: float) -> None:
+        """Right-drag: horizontal changes the width, vertical the level (see window_from_drag)."""
+        if self.window_state is None:
+            return
+        center, width = window_from_drag(
+            self.window_state.center, self.window_state.width, dx, dy, self.wl_sensitivity
+        )
+        self.set_window(
+            center, width, self.window_state.function if self.window_state.lut is None else "LINEAR"
+        )
+
+    def set_levels_from_histogram(self, low: float, high: float) -> None:
+        """The histogram widget moved the LINEAR levels."""
+        center, width = (low + high) / 2 + 0.5, high - low + 1
+        if (
+            self.window_state
+            and math.isclose(center, self.window_state.center)
+            and math.isclose(width, self.window_state.width)
+        ):
+            return
+        self.set_window(center, width, "LINEAR", "Manual")
+
+    def toggle_invert(self) -> None:
+        self.inverted = not self.inverted
+        self._render()
+
+    def reset(self) -> None:
+        self.inverted = False
+        self.window_state = None
+        self._render()
+        self.fit()
+
+    # --- zoom and pan --------------------------------------------------------------------
+
+    def fit(self) -> None:
+        self._user_zoomed = False
+        self.viewbox.setRange(self.image_rect(), padding=0.02)
+        self.view_changed()
+
+    def actual_size(self) -> None:
+        """1:1: one image pixel per screen pixel, centred where the view is centred."""
+        if self.series is None:
+            return
+        spacing = self.series.pixel_spacing or (1.0, 1.0)
+        view_rect = self.viewbox.viewRect()
+        center = view_rect.center()
+        width_mm = self.viewbox.width() * spacing[1]
+        height_mm = self.viewbox.height() * spacing[1]
+        self.viewbox.setRange(
+            QRectF(center.x() - width_mm / 2, center.y() - height_mm / 2, width_mm, height_mm),
+            padding=0.0,
+        )
+        self._user_zoomed = True
+        self.view_changed()
+
+    def zoom_by(self, factor: float) -> None:
+        self.viewbox.scaleBy((1 / factor, 1 / factor))
+        self._user_zoomed = True
+        self.view_changed()
+
+    def zoom_factor(self) -> float:
+        """Screen pixels per image pixel along the row direction."""
+        if self.series is None:
+            return 1.0
+        spacing = self.series.pixel_spacing or (1.0, 1.0)
+        visible_mm = self.viewbox.viewRect().width()
+        return self.viewbox.width() / visible_mm * spacing[1] if visible_mm > 0 else 1.0
+
+    def view_changed(self) -> None:
+        self._update_annotations()
+
+    # --- cine ----------------------------------------------------------------------------
+
+    def toggle_cine(self) -> None:
+        if self.cine_timer.isActive():
+            self.stop_cine()
+        elif self.n_slices > 1:
+            self.cine_timer.start(max(1, round(1000 / self.cine_frames_per_second)))
+
+    def stop_cine(self) -> None:
+        self.cine_timer.stop()
+
+    def _cine_step(self) -> None:
+        if self.n_slices:
+            self.set_slice((self.index + 1) % self.n_slices)
+
+    # --- cross-reference -----------------------------------------------------------------
+
+    def set_reference_plane(self, other: Any) -> None:
+        """Draw where another viewport's current slice plane cuts this image (None hides)."""
+        segment = None
+        plane = self.series.plane(self.index) if self.series is not None else None
+        if other is not None and plane is not None and self.series is not None:
+            spacing = self.series.pixel_spacing or (1.0, 1.0)
+            segment = plane_intersection_in_image(plane, spacing, self.series.shape[1:], other)
+        self._reference_segment = segment
+        if segment is None:
+            self.reference_line.setData([], [])
+        else:
+            (x0, y0), (x1, y1) = segment
+            self.reference_line.setData([x0, x1], [y0, y1])
+
+    @property
+    def reference_segment(self) -> tuple[tuple[float, float], tuple[float, float]] | None:
+        return self._reference_segment
+
+    # --- patient data and export ---------------------------------------------------------
+
+    def set_patient_data_visible(self, visible: bool) -> None:
+        self.patient_data_visible = visible
+        self._update_annotations()
+
+    def export_png(self, path: Path, *, hide_patient_data: bool = True) -> None:
+        """Save what the viewport shows (annotations included) as PNG, written atomically."""
+        shown = self.patient_data_visible
+        self.set_patient_data_visible(shown and not hide_patient_data)
+        try:
+            pixmap = self.grab()
+        finally:
+            self.set_patient_data_visible(shown)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(suffix=".png", dir=path.parent)
+        os.close(handle)
+        try:
+            if not pixmap.save(temporary, "PNG"):
+                raise OSError(f"could not write {path}")
+            os.replace(temporary, path)
+        finally:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+
+    # --- keys and mouse ------------------------------------------------------------------
+
+    def keyPressEvent(self, event: QKeyEvent) -> None:
+        action = self._navigation.get(event.key())
+        if action is None or self.series is None:
+            super().keyPressEvent(event)
+            return
+        steps = {"next_slice": 1, "previous_slice": -1, "page_forward": PAGE_STEP,
+                 "page_back": -PAGE_STEP}  # fmt: skip
+        if action in steps:
+            self.step_slices(steps[action])
+        elif action == "first_slice":
+            self.set_slice(0)
+        elif action == "last_slice":
+            self.set_slice(self.n_slices - 1)
+        elif action == "cine":
+            self.toggle_cine()
+        event.accept()
+
+    def focusInEvent(self, event: Any) -> None:
+        super().focusInEvent(event)
+        self.activated.emit()
+
+    def _mouse_moved(self, scene_position: QPointF) -> None:
+        self.cursor_text_changed.emit(self.readout_at(self.viewbox.mapSceneToView(scene_position)))
+        self._update_annotations()
+
+    def readout_at(self, point: QPointF) -> str:
+        """Pixel value and patient position (mm) under a scene point, or "" outside the image."""
+        series = self.series
+        if series is None or not self.loaded.any():
+            return ""
+        row_spacing, column_spacing = series.pixel_spacing or (1.0, 1.0)
+        row, col = int(point.y() // row_spacing), int(point.x() // column_spacing)
+        rows, cols = series.shape[1:]
+        if not (0 <= row < rows and 0 <= col < cols):
+            return ""
+        value = float(series.volume[self.index, row, col])
+        text = f"({col}, {row})  value {value:.6g}"
+        plane = series.plane(self.index)
+        if plane is not None:
+            x, y, z = pixel_to_patient(
+                plane.position, plane.orientation, (row_spacing, column_spacing), row, col
+            )
+            text += f"\n{x:.1f}, {y:.1f}, {z:.1f} mm"
+        self._cursor_text = text
+        return text
+
+    # --- drawing -------------------------------------------------------------------------
+
+    def _current_values(self) -> np.ndarray | None:
+        if self.series is None or not self.loaded.any() or not self.loaded[self.index]:
+            return None
+        return self.series.volume[self.index]
+
+    def _render(self) -> None:
+        values = self._current_values()
+        if values is None:
+            self.image.clear()
+            self._update_annotations()
+            return
+        finite = np.nan_to_num(values)
+        if self.window_state is None:
+            header = self.series.voi_presets if self.series is not None else []
+            preset = header[0] if header else AUTO.window_for(values)
+            self.window_state = WindowState(
+                preset.center, preset.width, preset.function, preset.name
+            )
+            self.window_changed.emit(self.window_state.center, self.window_state.width)
+            self._update_sensitivity(finite)
+        invert = self.inverted != needs_inversion(self.series.photometric if self.series else "")
+        window = self.window_state
+        if window.lut is not None:
+            self.image.setImage(
+                apply_voi_lut(finite, window.lut, invert), levels=(0, 255), lut=GREY
+            )
+        elif window.function == "SIGMOID":
+            shown = apply_preset(finite, WindowPreset(window.center, window.width, "", "SIGMOID"))
+            self.image.setImage(shown, levels=(0, 255), lut=GREY_INVERTED if invert else GREY)
+        else:
+            low, high = self.levels()
+            lut = GREY_INVERTED if invert else GREY
+            self.image.setImage(finite, autoLevels=False, levels=(low, high), lut=lut)
+        self.image.setRect(self.image_rect())  # after setImage: the scale needs the image size
+        self._update_annotations()
+
+    def image_rect(self) -> QRectF:
+        """The image's extent in scene millimetres."""
+        if self.series is None:
+            return QRectF(0, 0, 1, 1)
+        rows, cols = self.series.shape[1:]
+        row_spacing, column_spacing = self.series.pixel_spacing or (1.0, 1.0)
+        return QRectF(0, 0, cols * column_spacing, rows * row_spacing)
+
+    def levels(self) -> tuple[float, float]:
+        """pyqtgraph levels equal to the current LINEAR (or LINEAR_EXACT) window."""
+        if self.window_state is None:
+            return 0.0, 1.0
+        center, width = self.window_state.center, self.window_state.width
+        if self.window_state.function == "LINEAR_EXACT":
+            return center - width / 2, center + width / 2
+        return center - 0.5 - (width - 1) / 2, center - 0.5 + (width - 1) / 2
+
+    def _update_sensitivity(self, values: np.ndarray) -> None:
+        low, high = np.percentile(values[:: max(1, values.shape[0] // 256)], [1, 99])
+        self.wl_sensitivity = max(float(high - low), 1.0) / WINDOW_DRAG_SCREEN_PIXELS
+
+    def _set_orientation_markers(self) -> None:
+        series = self.series
+        if series is None or series.orientation is None:
+            for marker in self.markers.values():
+                marker.setText("")
+            return
+        row_dir, col_dir, _ = row_col_normal(series.orientation)
+        texts = {
+            "right": _direction_letters(row_dir),
+            "left": _direction_letters(-row_dir),
+            "bottom": _direction_letters(col_dir),
+            "top": _direction_letters(-col_dir),
+        }
+        for side, marker in self.markers.items():
+            marker.setText(texts[side])
+
+    def _update_annotations(self) -> None:
+        series = self.series
+        if series is None:
+            for label in self.corner.values():
+                label.setText("")
+                label.setVisible(False)
+            self.message.setText(
+                self._message_override or "Open a folder (Ctrl+O) or drop one here"
+            )
+            self.message.setVisible(True)
+            self._place_overlays()
+            return
+        number = f"Se {series.series_number}  " if series.series_number is not None else ""
+        top_left = [f"{number}{series.description or '(no description)'}"]
+        if series.series_type not in series.description:
+            top_left.append(series.series_type)
+        slice_line = f"Im {self.index + 1}/{series.n_slices}"
+        distances = series.slice_distances()
+        if distances is not None:
+            slice_line += f"   Pos {distances[self.index]:.1f} mm"
+        if series.slice_thickness:
+            slice_line += f"   Th {series.slice_thickness:g} mm"
+        top_left.append(slice_line)
+        if series.order_uncertain:
+            top_left.append("order uncertain")
+        self.corner["top_left"].setText("\n".join(top_left))
+        study = series.study
+        patient = [
+            study.patient_name.replace("^", " "),
+            study.patient_id,
+            format_dicom_date(study.study_date),
+        ]
+        patient_text = "\n".join(line for line in patient if line)
+        self.corner["top_right"].setText(patient_text if self.patient_data_visible else "")
+        self.corner["top_right"].setVisible(self.patient_data_visible and bool(patient_text))
+        bottom_left = []
+        if self.window_state is not None:
+            if self.window_state.lut is not None:
+                bottom_left.append(f"VOI LUT {self.window_state.name}")
+            else:
+                state = self.window_state
+                name = f" ({state.name})" if state.name else ""
+                bottom_left.append(f"W {state.width:.0f}  L {state.center:.0f}{name}")
+        bottom_left.append(
+            f"Zoom {self.zoom_factor():.2f}×" + ("  inverted" if self.inverted else "")
+        )
+        self.corner["bottom_left"].setText("\n".join(bottom_left))
+        self.corner["bottom_right"].setText(self._cursor_text)
+        for name in ("top_left", "bottom_left", "bottom_right"):
+            self.corner[name].setVisible(bool(self.corner[name].text()))
+        waiting = not self.loaded.any() or not self.loaded[self.index]
+        text = self._message_override or ("Loading…" if waiting else "")
+        self.message.setText(text)
+        self.message.setVisible(bool(text))
+        self._place_overlays()
+
+    def show_message(self, text: str) -> None:
+        """A message in the middle of the view (no images found, load failed, ...)."""
+        self._message_override = text
+        self._update_annotations()
+
+    def visible_texts(self) -> list[str]:
+        """All annotation text currently on screen (tests; the patient-data toggle)."""
+        labels = [*self.corner.values(), self.message, *self.markers.values()]
+        return [label.text() for label in labels if label.isVisible() and label.text()]
+
+
+def _direction_letters(direction: np.ndarray) -> str:
+    """Patient direction letters (L/R, A/P, H/F) of an LPS vector, strongest first."""
+    letters = []
+    for axis in np.argsort(-np.abs(direction)):
+        if abs(direction[axis]) < 0.25:
+            break
+        positive, negative = (("L", "R"), ("P", "A"), ("H", "F"))[axis]
+        letters.append(positive if direction[axis] > 0 else negative)
+    return "".join(letters[:2])

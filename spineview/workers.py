@@ -1,0 +1,203 @@
+"""Background jobs: where Qt threads meet the DICOM (and later the ML) code.
+
+Each job is a QRunnable whose `signals` QObject lives in the GUI thread, so results reach
+widgets through queued signals; jobs never touch widgets. Cancel is a `threading.Event` that the
+loaders check between files. `JobRunner` owns the thread pools and waits for them on close.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+
+from spineview.core.presets import AUTO
+from spineview.core.series import StudyContext
+from spineview.core.windowing import apply_preset
+from spineview.dicom.decode import decode_frame
+from spineview.dicom.header import FileHeader
+from spineview.dicom.index import SeriesInfo
+from spineview.dicom.load import LoadCancelled, fill_series, new_series
+from spineview.dicom.scan import ScanCancelled, scan_paths
+from spineview.errors import SpineViewError
+
+logger = logging.getLogger(__name__)
+
+THUMBNAIL_SIZE = 96
+
+
+class JobSignals(QObject):
+    progress = Signal(int, int)  # done, total
+    finished = Signal(object)  # the job's result
+    failed = Signal(str)  # a message for the user
+    cancelled = Signal()
+
+
+class Job(QRunnable):
+    """A cancellable unit of background work; subclasses implement `work()`."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setAutoDelete(False)  # JobRunner keeps a reference until the job ends
+        self.signals = JobSignals()
+        self.cancel_event = threading.Event()
+
+    def cancel(self) -> None:
+        self.cancel_event.set()
+
+    def work(self) -> object:
+        raise NotImplementedError
+
+    def run(self) -> None:
+        try:
+            result = self.work()
+        except (ScanCancelled, LoadCancelled):
+            self.signals.cancelled.emit()
+            return
+        except SpineViewError as error:
+            self.signals.failed.emit(str(error))
+            return
+        except Exception as error:  # the worker boundary: report, never kill the thread
+            logger.exception("background job failed")
+            self.signals.failed.emit(f"unexpected error: {type(error).__name__}: {error}")
+            return
+        if self.cancel_event.is_set():
+            self.signals.cancelled.emit()
+        else:
+            self.signals.finished.emit(result)
+
+
+class ScanSignals(JobSignals):
+    preview = Signal(object, object)  # (float32 slice, FileHeader): the first image found
+
+
+class ScanJob(Job):
+    """Index files/folders; show the first image found at once, before the scan ends."""
+
+    def __init__(self, paths: Sequence[Path]) -> None:
+        super().__init__()
+        self.signals: ScanSignals = ScanSignals()
+        self.paths = list(paths)
+        self._previewed = False
+
+    def work(self) -> object:
+        return scan_paths(
+            self.paths,
+            progress=self.signals.progress.emit,
+            cancel=self.cancel_event,
+            on_header=self._preview_first,
+        )
+
+    def _preview_first(self, header: FileHeader) -> None:
+        if self._previewed:
+            return
+        self._previewed = True
+        try:
+            pixels = decode_frame(header, 0)
+        except SpineViewError as error:
+            logger.info("no preview: %s", error)
+            self._previewed = False  # try the next image
+            return
+        self.signals.preview.emit(pixels, header)
+
+
+class LoadSignals(JobSignals):
+    started = Signal(object)  # Series with an all-NaN volume, filled while loading
+    slice_loaded = Signal(int, int)  # slice index, slices decoded so far
+
+
+class LoadSeriesJob(Job):
+    def __init__(self, info: SeriesInfo, study: StudyContext) -> None:
+        super().__init__()
+        self.signals: LoadSignals = LoadSignals()
+        self.info = info
+        self.study = study
+
+    def work(self) -> object:
+        series = new_series(self.info, study=self.study)
+        self.signals.started.emit(series)
+        fill_series(
+            series,
+            self.info,
+            on_slice=self.signals.slice_loaded.emit,
+            cancel=self.cancel_event,
+        )
+        return series
+
+
+class ThumbnailSignals(JobSignals):
+    thumbnail = Signal(str, object)  # series key, uint8 (h, w) image
+
+
+class ThumbnailJob(Job):
+    """One small auto-windowed image per series (its middle slice), in list order."""
+
+    def __init__(self, series: Sequence[SeriesInfo]) -> None:
+        super().__init__()
+        self.signals: ThumbnailSignals = ThumbnailSignals()
+        self.series = list(series)
+
+    def work(self) -> object:
+        for done, info in enumerate(self.series, start=1):
+            if self.cancel_event.is_set():
+                break
+            middle = info.slices[len(info.slices) // 2]
+            try:
+                pixels = decode_frame(middle.header, middle.frame)
+            except SpineViewError as error:
+                logger.info("no thumbnail: %s", error)
+                continue
+            self.signals.thumbnail.emit(info.key, make_thumbnail(pixels))
+            self.signals.progress.emit(done, len(self.series))
+        return None
+
+
+def make_thumbnail(pixels: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:
+    """Auto-windowed uint8 image no larger than size×size (block-averaged, aspect kept)."""
+    finite = np.nan_to_num(pixels.astype(np.float32, copy=False))
+    step = max(1, int(np.ceil(max(finite.shape) / size)))
+    rows, cols = (finite.shape[0] // step) * step, (finite.shape[1] // step) * step
+    if rows == 0 or cols == 0:
+        return apply_preset(finite, AUTO.window_for(finite))
+    reduced = finite[:rows, :cols].reshape(rows // step, step, cols // step, step).mean(axis=(1, 3))
+    return apply_preset(reduced, AUTO.window_for(reduced))
+
+
+class JobRunner(QObject):
+    """Two single-thread pools (series loading, thumbnails) and the jobs running on them."""
+
+    def __init__(self, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.loads = QThreadPool(self)
+        self.loads.setMaxThreadCount(1)
+        self.thumbnails = QThreadPool(self)
+        self.thumbnails.setMaxThreadCount(1)
+        self._jobs: set[Job] = set()
+
+    def start(self, job: Job, pool: QThreadPool | None = None) -> Job:
+        self._jobs.add(job)
+        job.signals.finished.connect(self._forget_sender)
+        job.signals.failed.connect(self._forget_sender)
+        job.signals.cancelled.connect(self._forget_sender)
+        (pool or self.loads).start(job)
+        return job
+
+    def _forget_sender(self, *_: object) -> None:
+        sender = self.sender()
+        self._jobs = {job for job in self._jobs if job.signals is not sender}
+
+    def running(self) -> int:
+        return len(self._jobs)
+
+    def cancel_all(self) -> None:
+        for job in list(self._jobs):
+            job.cancel()
+
+    def wait(self, milliseconds: int = 30_000) -> bool:
+        """Cancel everything and wait for the threads; True when all have ended."""
+        self.cancel_all()
+        return self.loads.waitForDone(milliseconds) and self.thumbnails.waitForDone(milliseconds)

@@ -1,0 +1,57 @@
+"""Fixtures for the viewer tests: a main window on a demo study, waited on properly."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PySide6.QtWidgets import QApplication
+from pytestqt.qtbot import QtBot
+
+from spineview.config import Config
+from spineview.dicom.write import write_demo_study
+from spineview.ui.application import create_application
+from spineview.ui.main_window import MainWindow
+
+
+@pytest.fixture
+def application(qapp: QApplication) -> QApplication:
+    return create_application()
+
+
+@pytest.fixture(scope="session")
+def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("demo-study")
+    write_demo_study(folder)
+    return folder
+
+
+@pytest.fixture
+def window(application: QApplication, qtbot: QtBot) -> Iterator[MainWindow]:
+    main = MainWindow(Config())
+    qtbot.addWidget(main)
+    main.resize(1400, 900)
+    main.show()
+    qtbot.waitExposed(main)
+    yield main
+    main.close()
+    assert main.runner.running() == 0, "a background job outlived the window"
+    assert main.runner.loads.activeThreadCount() == 0
+    assert main.runner.thumbnails.activeThreadCount() == 0
+
+
+def wait_until_loaded(qtbot: QtBot, main: MainWindow, timeout: int = 20_000) -> None:
+    """Scan done, every viewport's series fully decoded, thumbnails made."""
+
+    def done() -> None:
+        assert main.scan_result is not None
+        assert not main.is_busy()
+        assert main.runner.running() == 0
+
+    qtbot.waitUntil(done, timeout=timeout)
+
+
+def open_and_wait(qtbot: QtBot, main: MainWindow, folder: Path) -> None:
+    main.open_paths([folder])
+    wait_until_loaded(qtbot, main)
