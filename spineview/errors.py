@@ -13,12 +13,16 @@ from pathlib import Path
 class SpineViewError(Exception):
     """Base class of every error spineview reports to a user."""
 
+    kind = "error"
+
 
 class DicomLoadError(SpineViewError):
     """A DICOM file (or folder) could not be read, or its pixels could not be decoded.
 
     `path` is the file concerned and `reason` the problem alone; `str(error)` joins both.
     """
+
+    kind = "unreadable"
 
     def __init__(self, path: Path | str, reason: str) -> None:
         self.path = Path(path)
@@ -29,34 +33,52 @@ class DicomLoadError(SpineViewError):
 class NotDicomError(DicomLoadError):
     """The file is not DICOM at all (no preamble, no recognisable data elements)."""
 
+    kind = "not DICOM"
+
 
 class UnreadableDicomError(DicomLoadError):
     """The file looks like DICOM but its header cannot be parsed."""
+
+    kind = "unreadable header"
 
 
 class NotAnImageError(DicomLoadError):
     """A valid DICOM object without pixels (RT Plan, Structured Report, DICOMDIR, ...)."""
 
+    kind = "not an image"
+
 
 class MediaDirectoryFile(NotAnImageError):
     """A DICOMDIR: an index of other files, not an image (scanning honours it)."""
+
+    kind = "DICOMDIR"
 
 
 class MissingTagError(DicomLoadError):
     """An attribute that decoding needs (Rows, Columns, BitsAllocated, ...) is absent or invalid."""
 
+    kind = "missing attribute"
+
 
 class UnsupportedTransferSyntaxError(DicomLoadError):
     """The pixels are encoded in a transfer syntax no installed decoder handles."""
+
+    kind = "no decoder"
 
 
 class CorruptPixelDataError(DicomLoadError):
     """The pixel data is present but truncated or malformed."""
 
+    kind = "corrupt pixel data"
+
 
 class SafetyLimitError(DicomLoadError):
     """A declared size (matrix, frames, inflated payload) is beyond what spineview will allocate."""
 
+    kind = "over a safety limit"
+
 
 class NoImagesError(SpineViewError):
     """A folder holds no DICOM image that can be shown."""
+
+    kind = "no images"

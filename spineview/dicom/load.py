@@ -117,9 +117,14 @@ def fill_series(
 
 
 def _slices_by_file(slices: list[SliceRef]) -> dict[FileHeader, list[tuple[int, SliceRef]]]:
-    """Slice indices grouped per file, so each file is opened once (multi-frame files)."""
+    """Slice indices grouped per file (each file is opened once), middle slices first.
+
+    A viewer opens a series on its middle slice (the midline of a sagittal stack), so decoding
+    outwards from the middle puts the useful image on screen first.
+    """
+    middle = (len(slices) - 1) / 2
     grouped: dict[FileHeader, list[tuple[int, SliceRef]]] = defaultdict(list)
-    for index, ref in enumerate(slices):
+    for index, ref in sorted(enumerate(slices), key=lambda item: abs(item[0] - middle)):
         grouped[ref.header].append((index, ref))
     for members in grouped.values():
         members.sort(key=lambda item: item[1].frame)

@@ -154,14 +154,14 @@ def _read_all(
 def _record_failure(result: ScanResult, path: Path, error: DicomLoadError) -> None:
     if isinstance(error, NotDicomError):
         if path.suffix.lower() in DICOM_SUFFIXES:
-            result.problems.append(FileProblem(path, error.reason, "not DICOM"))
+            result.problems.append(FileProblem(path, error.reason, error.kind))
         else:
             result.skipped_non_dicom += 1
         return
     if isinstance(error, NotAnImageError):
-        result.non_images.append(FileProblem(path, error.reason, "not an image"))
+        result.non_images.append(FileProblem(path, error.reason, error.kind))
         return
-    result.problems.append(FileProblem(path, error.reason, type(error).__name__))
+    result.problems.append(FileProblem(path, error.reason, error.kind))
 
 
 def _expand(roots: list[Path], result: ScanResult) -> Iterator[Path]:

@@ -116,6 +116,10 @@ class MainWindow(QMainWindow):
             ),
         }
         self.docks["problems"].hide()
+        self.docks["histogram"].hide()  # on request (Panels menu): most readers never need it
+        self.resizeDocks(
+            [self.docks["series"], self.docks["tags"]], [380, 360], Qt.Orientation.Horizontal
+        )
 
     def _build_status_bar(self) -> None:
         self.progress = QProgressBar()
@@ -308,6 +312,7 @@ class MainWindow(QMainWindow):
         summary = (
             f"{result.files_seen} files: {result.series_count} series in "
             f"{len(result.studies)} studies, {len(result.problems)} unreadable, "
+            f"{len(result.non_images)} without images, "
             f"{result.skipped_non_dicom} non-DICOM skipped"
         )
         if result.series_count == 0:

@@ -12,7 +12,7 @@ from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.workers import THUMBNAIL_SIZE
 
 KEY_ROLE = Qt.ItemDataRole.UserRole
-ICON_SIZE = 64
+ICON_SIZE = 56
 
 
 class SeriesBrowser(QTreeWidget):

@@ -124,7 +124,7 @@ def assert_scan_refuses(
     result = timed.value
     assert isinstance(result, ScanResult), f"scan_paths raised {result!r}"
     problems = [problem for problem in result.problems if problem.path == bomb]
-    assert [problem.kind for problem in problems] == ["SafetyLimitError"], result.problems
+    assert [problem.kind for problem in problems] == [SafetyLimitError.kind], result.problems
     indexed = {path for study in result.studies for series in study.series for path in series.files}
     assert indexed == set(good)
     assert result.series_count == 1
