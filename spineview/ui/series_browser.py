@@ -56,10 +56,12 @@ class SeriesBrowser(QTreeWidget):
 
     def _series_item(self, parent: QTreeWidgetItem, series: SeriesInfo) -> QTreeWidgetItem:
         number = f"{series.series_number}  " if series.series_number is not None else ""
+        label = series.series_type.label
+        if label == "other" and series.plane:
+            label = f"other, {series.plane}"
         item = QTreeWidgetItem(
             parent,
-            [f"{number}{series.description or '(no description)'}", series.series_type.label,
-             str(series.n_slices)],
+            [f"{number}{series.description or '(no description)'}", label, str(series.n_slices)],
         )  # fmt: skip
         item.setData(0, KEY_ROLE, series.key)
         item.setIcon(0, self._placeholder)
