@@ -47,7 +47,7 @@ from spineview.workers import JobRunner, LoadSeriesJob, ScanJob, ThumbnailJob
 
 logger = logging.getLogger(__name__)
 
-LOADED_SERIES_CACHE = 4
+LOADED_SERIES_CACHE_BYTES = 2 * 1024**3  # decoded series kept for instant re-selection
 
 
 class MainWindow(QMainWindow):
@@ -370,6 +370,9 @@ class MainWindow(QMainWindow):
         previous = self._loading.pop(viewport, None)
         if previous is not None:
             previous.cancel()
+            partial = self._loaded.get(previous.info.key)
+            if partial is not None and not partial[1].all():
+                del self._loaded[previous.info.key]  # never show a half-decoded series later
         viewport.view.series_key = key
         cached = self._loaded.get(key)
         if cached is not None:
@@ -401,6 +404,9 @@ class MainWindow(QMainWindow):
                 return viewport
         return None
 
+    def _cache_bytes(self) -> int:
+        return sum(series.volume.nbytes for series, _ in self._loaded.values())
+
     def _load_started(self, series: Series) -> None:
         viewport = self._viewport_of_job()
         if viewport is None:
@@ -408,7 +414,7 @@ class MainWindow(QMainWindow):
         loaded = np.zeros(series.n_slices, dtype=bool)
         key = viewport.view.series_key
         self._loaded[key] = (series, loaded)
-        while len(self._loaded) > LOADED_SERIES_CACHE:
+        while len(self._loaded) > 1 and self._cache_bytes() > LOADED_SERIES_CACHE_BYTES:
             self._loaded.popitem(last=False)
         viewport.view.set_series(series, loaded)
         self._after_series_shown(viewport)

@@ -264,3 +264,35 @@ def test_the_viewer_does_not_import_tensorflow(tmp_path: Path) -> None:
         env=environment, check=False,
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
+
+
+def test_cancel_stops_reading(window: MainWindow, qtbot: QtBot, tmp_path: Path) -> None:
+    for number in range(1, 4):
+        spec = SeriesSpec(n_slices=300, rows=32, cols=32, series_number=number)
+        write_series(tmp_path / f"s{number}", spec, seed=number)
+    window.open_paths([tmp_path])
+    assert window.cancel_button.isVisible()
+    window.cancel_button.click()
+    qtbot.waitUntil(lambda: not window.is_busy() and window.runner.running() == 0, timeout=20_000)
+    assert window.scan_result is None
+    assert "cancelled" in window.status_label.text()
+    assert not window.cancel_button.isVisible()
+    open_and_wait(qtbot, window, tmp_path)  # and the window still works afterwards
+    assert window.scan_result is not None and window.scan_result.series_count == 3
+
+
+def test_switching_series_mid_load_never_shows_a_half_loaded_one(
+    window: MainWindow, qtbot: QtBot, tmp_path: Path
+) -> None:
+    for number in (1, 2):
+        spec = SeriesSpec(n_slices=150, rows=64, cols=64, series_number=number)
+        write_series(tmp_path / f"s{number}", spec, seed=number)
+    open_and_wait(qtbot, window, tmp_path)
+    first, second = window.browser.series_keys()
+    window._loaded.clear()
+    window.show_series(second)
+    window.show_series(first)  # cancels the second load
+    wait_until_loaded(qtbot, window)
+    window.show_series(second)
+    wait_until_loaded(qtbot, window)
+    assert window.active.view.loaded.all()
