@@ -82,3 +82,9 @@ class NoImagesError(SpineViewError):
     """A folder holds no DICOM image that can be shown."""
 
     kind = "no images"
+
+
+class DatasetError(SpineViewError):
+    """A dataset (RSNA layout, class folders) or a split of it cannot be used as asked."""
+
+    kind = "dataset"

@@ -86,9 +86,17 @@ def phantom_pixels(index: int, spec: SeriesSpec) -> np.ndarray:
 
 
 def build_slice_dataset(
-    spec: SeriesSpec, index: int, pixels: np.ndarray, *, sop_uid: str | None = None
+    spec: SeriesSpec,
+    index: int,
+    pixels: np.ndarray,
+    *,
+    sop_uid: str | None = None,
+    instance_number: int | None = None,
 ) -> Dataset:
-    """One MR Image Storage dataset (with file meta) for slice `index` of `spec`."""
+    """One MR Image Storage dataset (with file meta) for slice `index` of `spec`.
+
+    `instance_number` defaults to index + 1 (scanners may number in any order).
+    """
     sop_uid = sop_uid or generate_uid()
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = MRImageStorage
@@ -127,7 +135,7 @@ def build_slice_dataset(
     ds.SeriesInstanceUID = spec.series_uid
     ds.StudyID = "1"
     ds.SeriesNumber = spec.series_number
-    ds.InstanceNumber = index + 1
+    ds.InstanceNumber = index + 1 if instance_number is None else instance_number
     row, col, _ = spec.row_col_normal()
     ds.ImagePositionPatient = [round(float(v), 4) for v in spec.position(index)]
     ds.ImageOrientationPatient = [round(float(v), 6) for v in (*row, *col)]
