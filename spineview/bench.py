@@ -176,3 +176,23 @@ def bench_ui(files: int = 2000, matrix: int = 256) -> dict[str, Any]:
         "gui_imports_and_window_seconds = importing Qt, pyqtgraph and the UI, then showing "
         "the window (launch adds Python start-up, see `time spineview --version`)",
     }
+
+
+def bench_synth(studies: int = 100, size: int = 256) -> dict[str, Any]:
+    """Synthetic study generation speed (all cores), default options."""
+    from spineview.data.synth import SynthOptions, synthesize
+
+    with tempfile.TemporaryDirectory(prefix="spineview-bench-synth-") as tmp:
+        started = time.perf_counter()
+        results = synthesize(Path(tmp) / "studies", SynthOptions(studies=studies, size=size))
+        seconds = time.perf_counter() - started
+        files = sum(1 for _ in (Path(tmp) / "studies").rglob("*.dcm"))
+    return {
+        "benchmark": "synth",
+        "studies": len(results),
+        "dicom_files": files,
+        "size": size,
+        "cpu_count": os.cpu_count(),
+        "seconds": round(seconds, 1),
+        "studies_per_minute": round(60 * len(results) / seconds, 1),
+    }

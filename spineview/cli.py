@@ -23,7 +23,7 @@ from spineview.dicom.scan import ScanResult, scan_paths
 from spineview.errors import SpineViewError
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
-COMMANDS = ("info", "bench")
+COMMANDS = ("info", "synth", "bench")
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
@@ -52,9 +52,24 @@ def build_parser() -> argparse.ArgumentParser:
     info.add_argument("paths", nargs="*", type=Path, metavar="PATH", help="files or folders")
     info.add_argument("--json", action="store_true", help="machine-readable output")
     info.add_argument(
-        "--demo", action="store_true", help="describe a small synthetic lumbar study instead"
+        "--demo", action="store_true", help="describe a synthetic lumbar study (RSNA layout)"
     )
     info.add_argument("--all-problems", action="store_true", help="list every problem file")
+
+    synth = commands.add_parser(
+        "synth", help="write synthetic lumbar MRI studies in the RSNA 2024 layout"
+    )
+    synth.add_argument("out", nargs="?", type=Path, help="new folder to write (must not exist)")
+    synth.add_argument("--studies", type=int, default=10, help="number of studies (default 10)")
+    synth.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    synth.add_argument("--size", type=int, default=256, help="base image matrix (default 256)")
+    synth.add_argument(
+        "--difficulty", type=float, default=0.5, help="0 clean .. 1 noisy/tilted (default 0.5)"
+    )
+    synth.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
+    synth.add_argument(
+        "--preview", type=Path, metavar="PNG", help="also write a montage of the first studies"
+    )
 
     bench = commands.add_parser("bench", help="measure speed; prints JSON")
     bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
@@ -64,6 +79,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--files", type=int, default=2000, help="number of files (default 2000)")
     scan.add_argument("--matrix", type=int, default=256, help="rows and columns (default 256)")
     scan.add_argument("--repeats", type=int, default=3, help="best of N runs (default 3)")
+    bench_synth = bench_commands.add_parser("synth", help="synthetic study generation speed")
+    bench_synth.add_argument("--studies", type=int, default=100, help="studies (default 100)")
+    bench_synth.add_argument("--size", type=int, default=256, help="base matrix (default 256)")
     ui = bench_commands.add_parser(
         "ui", help="longest event-loop stall while the window opens a generated folder"
     )
@@ -84,6 +102,13 @@ def run(argv: Sequence[str] | None = None) -> int:
             report = bench_scan(files=args.files, matrix=args.matrix, repeats=args.repeats)
             print(json.dumps(report, indent=2))
             return EXIT_OK
+        if args.command == "synth":
+            return command_synth(args, sys.stdout, sys.stderr)
+        if args.command == "bench" and args.bench_command == "synth":
+            from spineview.bench import bench_synth
+
+            print(json.dumps(bench_synth(studies=args.studies, size=args.size), indent=2))
+            return EXIT_OK
         if args.command == "bench" and args.bench_command == "ui":
             from spineview.bench import bench_ui
 
@@ -103,14 +128,14 @@ def command_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     paths: list[Path] = list(args.paths)
     with tempfile.TemporaryDirectory(prefix="spineview-demo-") as demo_dir:
         if args.demo:
-            from spineview.dicom.write import write_demo_study
+            from spineview.data.synth import SynthOptions, synthesize
 
-            write_demo_study(Path(demo_dir))
-            paths.append(Path(demo_dir))
+            synthesize(Path(demo_dir) / "study", SynthOptions(studies=1, seed=7), workers=1)
+            paths.append(Path(demo_dir) / "study" / "train_images")
         if not paths:
             print("spineview info: give a file or folder (or --demo)", file=err)
             return EXIT_ERROR
-        progress = TerminalProgress(err) if err.isatty() and not args.json else None
+        progress = None if args.json else TerminalProgress(err)
         result = scan_paths(paths, progress=progress)
         if progress is not None:
             progress.finish()
@@ -127,23 +152,58 @@ def command_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     return EXIT_OK
 
 
+def command_synth(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from spineview.data.montage import write_montage
+    from spineview.data.synth import SynthOptions, synthesize
+
+    if args.out is None and args.preview is None:
+        print("spineview synth: give an output folder (or --preview PNG)", file=err)
+        return EXIT_ERROR
+    options = SynthOptions(
+        studies=args.studies, seed=args.seed, size=args.size, difficulty=args.difficulty
+    )
+    progress = TerminalProgress(err, label="generating studies", unit="studies")
+    with tempfile.TemporaryDirectory(prefix="spineview-synth-") as scratch:
+        target = args.out if args.out is not None else Path(scratch) / "studies"
+        started = time.perf_counter()
+        results = synthesize(target, options, workers=args.workers, progress=progress)
+        progress.finish()
+        seconds = time.perf_counter() - started
+        series = sum(len(result.series) for result in results)
+        where = target if args.out is not None else "a temporary folder"
+        out.write(
+            f"{len(results)} studies, {series} series written to {where} in {seconds:.1f} s\n"
+        )
+        if args.preview is not None:
+            write_montage(target, args.preview)
+            out.write(f"montage: {args.preview}\n")
+    return EXIT_OK
+
+
 class TerminalProgress:
     """A one-line progress bar on a terminal, redrawn at most ten times a second."""
 
-    def __init__(self, stream: TextIO, width: int = 30) -> None:
+    def __init__(
+        self, stream: TextIO, width: int = 30, label: str = "reading headers", unit: str = "files"
+    ) -> None:
         self.stream = stream
         self.width = width
+        self.label = label
+        self.unit = unit
+        self.enabled = stream.isatty()
         self._last = 0.0
         self._shown = False
 
     def __call__(self, done: int, total: int) -> None:
+        if not self.enabled:
+            return
         now = time.monotonic()
         if done < total and now - self._last < 0.1:
             return
         self._last = now
         filled = self.width * done // max(total, 1)
         bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\rreading headers [{bar}] {done}/{total} files")
+        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {self.unit}")
         self.stream.flush()
         self._shown = True
 

@@ -167,6 +167,21 @@ def make_thumbnail(pixels: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray
     return apply_preset(reduced, AUTO.window_for(reduced))
 
 
+class DemoStudyJob(Job):
+    """Generate one synthetic lumbar study (RSNA layout) for `spineview --demo`."""
+
+    def __init__(self, folder: Path, seed: int = 7) -> None:
+        super().__init__()
+        self.folder = folder
+        self.seed = seed
+
+    def work(self) -> object:
+        from spineview.data.synth import SynthOptions, synthesize
+
+        synthesize(self.folder, SynthOptions(studies=1, seed=self.seed), workers=1)
+        return self.folder / "train_images"
+
+
 class JobRunner(QObject):
     """Two single-thread pools (series loading, thumbnails) and the jobs running on them."""
 

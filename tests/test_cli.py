@@ -16,11 +16,11 @@ from spineview.dicom.write import SeriesSpec, write_demo_study, write_series
 def test_info_table_on_the_demo_study(capsys: pytest.CaptureFixture[str]) -> None:
     assert run(["info", "--demo"]) == 0
     out = capsys.readouterr().out
-    assert "LUMBAR SPINE (synthetic demo)" in out
+    assert "LUMBAR SPINE (synthetic)" in out
     for label in ("Sagittal T1", "Sagittal T2/STIR", "Axial T2"):
         assert label in out
-    assert "3 series in 1 studies" in out
-    assert "DEMO^SYNTHETIC" not in out  # the table shows no patient names
+    assert "in 1 studies, 0 problems" in out
+    assert "SYNTHETIC^" not in out  # the table shows no patient names
 
 
 def test_info_json_describes_every_series(

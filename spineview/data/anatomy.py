@@ -66,6 +66,7 @@ class SpineModel:
     torso_half_depth: float = 115.0
     fat_thickness: float = 18.0
     psoas_growth: float = 1.0
+    warp_phases: tuple[float, ...] = (0.0, 1.0, 2.0, 3.0, 4.0, 5.0)  # soft-tissue irregularity
     segments: np.ndarray = field(init=False)  # s boundaries, top to bottom
 
     def __post_init__(self) -> None:
@@ -144,6 +145,16 @@ class _Sampler:
         self.u = (x - cx).astype(np.float32)
         self.v = (y - cy).astype(np.float32)
         self.s = (z + slope * (y - cy)).astype(np.float32)
+        # Soft tissues are not ellipses: a smooth 3-D warp (same for every plane) bends them.
+        p = model.warp_phases
+        self.warp_u = (
+            4.0 * np.sin(self.y / 41.0 + p[0]) * np.cos(z / 57.0 + p[1])
+            + 2.5 * np.sin(x / 23.0 + z / 71.0 + p[2])
+        ).astype(np.float32)
+        self.warp_v = (
+            4.0 * np.sin(self.x / 37.0 + p[3]) * np.cos(z / 63.0 + p[4])
+            + 2.5 * np.sin(y / 29.0 + z / 67.0 + p[5])
+        ).astype(np.float32)
         self.tissue = np.zeros(x.shape, dtype=np.uint8)
         self.lesion = np.zeros(x.shape, dtype=np.uint8)
         # segment index along the spine: even = vertebra, odd = disc; -1 above L1, beyond = sacrum
@@ -161,6 +172,11 @@ class _Sampler:
 
     def ellipse(self, cu: float, cv: float, au: float, av: float) -> np.ndarray:
         return ((self.u - cu) / au) ** 2 + ((self.v - cv) / av) ** 2 <= 1.0
+
+    def soft_ellipse(self, cu: float, cv: float, au: float, av: float) -> np.ndarray:
+        """An ellipse in warped coordinates: muscles, fat and vessels look organic."""
+        u, v = self.u + self.warp_u, self.v + self.warp_v
+        return ((u - cu) / au) ** 2 + ((v - cv) / av) ** 2 <= 1.0
 
     def run(self) -> tuple[np.ndarray, np.ndarray]:
         self._torso()
@@ -181,16 +197,17 @@ class _Sampler:
         m = self.m
         back = m.centre_y + m.canal_half_depth + 72.0  # skin of the back
         centre = back - m.torso_half_depth
-        rx = self.x / m.torso_half_width
-        outer = rx**2 + ((self.y - centre) / m.torso_half_depth) ** 2 <= 1.0
+        x = self.x + 2.0 * self.warp_u
+        y = self.y + 1.5 * self.warp_v - centre
+        outer = (x / m.torso_half_width) ** 2 + (y / m.torso_half_depth) ** 2 <= 1.0
         width, depth = m.torso_half_width - m.fat_thickness, m.torso_half_depth - m.fat_thickness
-        inner = (self.x / width) ** 2 + ((self.y - centre) / depth) ** 2 <= 1.0
+        inner = (x / width) ** 2 + (y / depth) ** 2 <= 1.0
         skin_w, skin_d = m.torso_half_width - 2.0, m.torso_half_depth - 2.0
-        skin = outer & ~((self.x / skin_w) ** 2 + ((self.y - centre) / skin_d) ** 2 <= 1.0)
+        skin = outer & ~((x / skin_w) ** 2 + (y / skin_d) ** 2 <= 1.0)
         self.paint(outer, FAT)
         self.paint(inner, SOFT_TISSUE)
         # fat around the spine and psoas (retroperitoneum), not a band across the whole body
-        around = self.ellipse(0.0, self.body_v + 4.0, 62.0, m.body_half_depth + 14.0)
+        around = self.soft_ellipse(0.0, self.body_v + 2.0, 58.0, m.body_half_depth + 10.0)
         self.paint(inner & around, FAT)
         self.paint(skin, SKIN)
 
@@ -201,21 +218,21 @@ class _Sampler:
         radius = (6.0 + 16.0 * depth * m.psoas_growth).astype(np.float32)
         for side in (-1.0, 1.0):
             cu = side * (m.body_half_width + radius * 0.8)
-            inside = ((self.u - cu) / radius) ** 2 + (
-                (self.v - self.body_v) / (radius * 0.85)
+            inside = ((self.u + 0.5 * self.warp_u - cu) / radius) ** 2 + (
+                (self.v + 0.5 * self.warp_v - self.body_v - 0.15 * radius) / (radius * 0.8)
             ) ** 2 <= 1.0
             self.paint(inside & (self.s < m.segments[0] + 10) & (self.s > m.segments[-2] - 10),
                        MUSCLE)  # fmt: skip
             # erector spinae and multifidus behind the laminae
             back = m.canal_half_depth + 27.0
-            self.paint(self.ellipse(side * 18.0, back, 21.0, 26.0), MUSCLE)
-            self.paint(self.ellipse(side * 60.0, 10.0, 15.0, 10.0), MUSCLE)  # quadratus lumborum
+            self.paint(self.soft_ellipse(side * 18.0, back, 21.0, 26.0), MUSCLE)
+            self.paint(self.soft_ellipse(side * 60.0, 10.0, 15.0, 10.0), MUSCLE)  # quadratus
 
     def _vessels(self) -> None:
         front = self.body_v - self.m.body_half_depth - 12.0
         above_bifurcation = self.s > self.m.segments[7]  # aorta divides at L4
-        self.paint(self.ellipse(8.0, front, 10.0, 10.0) & above_bifurcation, VESSEL)  # aorta
-        self.paint(self.ellipse(-14.0, front + 2, 11.0, 8.0) & above_bifurcation, VESSEL)  # IVC
+        self.paint(self.ellipse(9.0, front, 10.0, 10.0) & above_bifurcation, VESSEL)  # aorta
+        self.paint(self.soft_ellipse(-15.0, front + 2, 12.0, 7.0) & above_bifurcation, VESSEL)
         for side in (-1.0, 1.0):  # iliac vessels below the bifurcation
             self.paint(self.ellipse(side * 22.0, front, 7.0, 7.0) & ~above_bifurcation, VESSEL)
 
@@ -255,17 +272,22 @@ class _Sampler:
         self.paint(below & (self.s > m.segments[-1] - 70) & section, MARROW)
 
     def _vertebra_ellipsoid(
-        self, vertebra: int, centre: tuple[float, float, float], axes: tuple[float, float, float]
+        self,
+        vertebra: int,
+        centre: tuple[float, float, float],
+        axes: tuple[float, float, float],
+        power: int = 2,
     ) -> np.ndarray:
-        """Normalised radius of an ellipsoid placed relative to vertebra `vertebra`.
+        """Normalised radius of a (super)ellipsoid placed relative to vertebra `vertebra`.
 
         centre = (|u|, v, s offset from the vertebra's lower endplate); mirrored left/right.
+        power 4 gives the boxier outline of processes and pillars.
         """
         low = float(self.m.segments[2 * vertebra + 1])
         return (
-            ((np.abs(self.u) - centre[0]) / axes[0]) ** 2
-            + ((self.v - centre[1]) / axes[1]) ** 2
-            + ((self.s - low - centre[2]) / axes[2]) ** 2
+            np.abs((np.abs(self.u) - centre[0]) / axes[0]) ** power
+            + np.abs((self.v - centre[1]) / axes[1]) ** power
+            + np.abs((self.s - low - centre[2]) / axes[2]) ** power
         )
 
     def _paint_bone(self, radius: np.ndarray, axes: tuple[float, float, float]) -> None:
@@ -316,8 +338,8 @@ class _Sampler:
             spinous_axes = (4.5, 17.0, 0.34 * height)
             spinous = (
                 (self.u / spinous_axes[0]) ** 2
-                + ((back - 17.0) / spinous_axes[1]) ** 2
-                + ((self.s - centre_s) / spinous_axes[2]) ** 2
+                + ((back - 17.0) / spinous_axes[1]) ** 4
+                + ((self.s - centre_s) / spinous_axes[2]) ** 4
             )
             self._paint_bone(spinous, spinous_axes)
             transverse_axes = (15.0, 3.5, 5.0)

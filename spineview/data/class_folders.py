@@ -83,8 +83,10 @@ def read_class_folders(root: Path) -> ClassFolderDataset:
             raise DatasetError(f"{root / name}: class folder holds no DICOM file{detail}")
     logger.info(
         "class folders: %d classes, %d files, %d non-DICOM skipped",
-        len(class_names), len(dataset.examples), dataset.skipped_non_dicom,
-    )  # fmt: skip
+        len(class_names),
+        len(dataset.examples),
+        dataset.skipped_non_dicom,
+    )
     return dataset
 
 

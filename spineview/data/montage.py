@@ -92,7 +92,7 @@ def _tile(
 
 def _cross(image: np.ndarray, x: float, y: float, colour: tuple[int, int, int]) -> None:
     rows, cols = image.shape[:2]
-    r, c = int(round(y)), int(round(x))
+    r, c = round(y), round(x)
     arm = max(3, rows // 60)
     for dr in range(-arm, arm + 1):
         for rr, cc in ((r + dr, c), (r, c + dr)):

@@ -231,8 +231,11 @@ def read_rsna_dataset(root: Path, *, check_images: bool = True) -> RsnaDataset:
     dataset = RsnaDataset(root, studies, points, log.problems, images_checked=check_images)
     logger.info(
         "read RSNA layout: %d studies, %d coordinates, %d errors, %d warnings",
-        len(studies), len(points), len(dataset.errors), len(dataset.warnings),
-    )  # fmt: skip
+        len(studies),
+        len(points),
+        len(dataset.errors),
+        len(dataset.warnings),
+    )
     return dataset
 
 

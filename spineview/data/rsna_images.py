@@ -63,9 +63,11 @@ def _list_series(folder: Path, problems: ProblemLog) -> SeriesFolder:
             numbers.append(number)
         elif entry.is_dir(follow_symlinks=False):
             problems.add(
-                Path(entry.path), "unexpected-file", "folder inside a series folder is ignored",
+                Path(entry.path),
+                "unexpected-file",
+                "folder inside a series folder is ignored",
                 warning=True,
-            )  # fmt: skip
+            )
         else:
             problems.add(
                 Path(entry.path),
@@ -81,9 +83,11 @@ def _list_series(folder: Path, problems: ProblemLog) -> SeriesFolder:
 def _folder_id(entry: os.DirEntry[str], what: str, problems: ProblemLog) -> str | None:
     if not entry.is_dir():
         problems.add(
-            Path(entry.path), "unexpected-file", f"a file where a {what} folder is expected; "
-            "ignored", warning=True,
-        )  # fmt: skip
+            Path(entry.path),
+            "unexpected-file",
+            f"a file where a {what} folder is expected; ignored",
+            warning=True,
+        )
         return None
     folder_id = parse_id(entry.name)
     if folder_id is None:

@@ -151,9 +151,11 @@ def read_labels(path: Path, problems: ProblemLog) -> dict[str, dict[str, int | N
         study_id = parse_id(row.cells["study_id"])
         if study_id is None:
             problems.add(
-                path, "bad-id", f"line {row.line}: study_id {row.cells['study_id']!r} is not a "
-                "whole number; row skipped"
-            )  # fmt: skip
+                path,
+                "bad-id",
+                f"line {row.line}: study_id {row.cells['study_id']!r} is not a "
+                "whole number; row skipped",
+            )
             continue
         if study_id in labels:
             problems.add(

@@ -185,9 +185,10 @@ def slice_examples(dataset: RsnaDataset, rule: SliceRule) -> SliceExampleSet:
         instance_order_series=builder.fallbacks,
     )
     logger.info(
-        "slice examples: %d positive, %d negative slices", counts.positive_slices,
+        "slice examples: %d positive, %d negative slices",
+        counts.positive_slices,
         counts.negative_slices,
-    )  # fmt: skip
+    )
     return SliceExampleSet(rule, builder.examples, counts, builder.log.problems)
 
 

@@ -256,6 +256,7 @@ def random_spine(rng: np.random.Generator, difficulty: float) -> SpineModel:
         torso_half_depth=float(rng.uniform(100.0, 135.0)),
         fat_thickness=float(rng.uniform(8.0, 35.0)),
         psoas_growth=float(rng.uniform(0.7, 1.2)),
+        warp_phases=tuple(float(v) for v in rng.uniform(0, 2 * np.pi, 6)),
     )
 
 
@@ -273,7 +274,7 @@ def plan_series(
         _sagittal(rng, model, site, matrix, "T1", rsna_format.SAGITTAL_T1, 1),
         _sagittal(
             rng, model, site, matrix, "STIR" if stir else "T2", rsna_format.SAGITTAL_T2_STIR, 2
-        ),  # fmt: skip
+        ),
     ]
     if rng.random() < options.second_axial_rate:
         plans += [
@@ -312,7 +313,7 @@ def _sagittal(
     pixel = site.sagittal_fov / matrix
     mid_z = float((model.segments[0] + model.segments[-1]) / 2)
     cx, cy, _ = model.centre(np.array([mid_z]))
-    centre = np.array([float(cx[0]) + rng.normal(0, 2.0), float(cy[0]) + 25.0, mid_z - 10.0])
+    centre = np.array([float(cx[0]) + rng.normal(0, 2.0), float(cy[0]) + 12.0, mid_z - 10.0])
     corner = centre - row * pixel * (matrix - 1) / 2 - col * pixel * (matrix - 1) / 2
     first = corner - normal * spacing_between * (count - 1) / 2
     numbers = _numbering(rng, count)
@@ -409,7 +410,7 @@ def _write_series(
             "Manufacturer": site.manufacturer,
             "InstitutionName": f"Synthetic site {site.name}",
             "BodyPartExamined": "LSPINE",
-        },  # fmt: skip
+        },
     )
     for index, geometry in enumerate(plan.slices):
         spec = replace(

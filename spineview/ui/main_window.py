@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import shutil
+import tempfile
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -43,7 +45,7 @@ from spineview.ui.shortcuts_dialog import ShortcutsDialog
 from spineview.ui.slice_view import SliceView
 from spineview.ui.tag_browser import TagBrowser
 from spineview.ui.viewport import Viewport
-from spineview.workers import JobRunner, LoadSeriesJob, ScanJob, ThumbnailJob
+from spineview.workers import DemoStudyJob, JobRunner, LoadSeriesJob, ScanJob, ThumbnailJob
 
 logger = logging.getLogger(__name__)
 
@@ -68,6 +70,7 @@ class MainWindow(QMainWindow):
         self._scan_job: ScanJob | None = None
         self._thumbnail_job: ThumbnailJob | None = None
         self.actions_by_name: dict[str, QAction] = {}
+        self._temporary_folders: list[Path] = []
 
         self.viewports = [Viewport("viewport-1"), Viewport("viewport-2")]
         self.active = self.viewports[0]
@@ -269,6 +272,21 @@ class MainWindow(QMainWindow):
         self._scan_job = job
         self._set_busy(True, f"Reading {shown}…")
         self.runner.start(job)
+
+    def open_demo(self) -> None:
+        """Generate a synthetic lumbar study in a temporary folder, then open it."""
+        folder = Path(tempfile.mkdtemp(prefix="spineview-demo-")) / "study"
+        self._temporary_folders.append(folder.parent)
+        job = DemoStudyJob(folder)
+        job.signals.finished.connect(self._demo_ready)
+        job.signals.failed.connect(self._job_failed)
+        self._set_busy(True, "Generating a synthetic lumbar study…")
+        self.runner.start(job)
+
+    def _demo_ready(self, images: Path) -> None:
+        self._set_busy(False)
+        self.set_layout("1x2")
+        self.open_paths([images])
 
     def cancel_loading(self) -> None:
         if self._scan_job is not None:
@@ -618,6 +636,8 @@ class MainWindow(QMainWindow):
         self.settings.sync()
         if not self.runner.wait(10_000):
             logger.warning("background jobs still running at close")
+        for folder in self._temporary_folders:
+            shutil.rmtree(folder, ignore_errors=True)
         super().closeEvent(event)
 
     # --- drag and drop -------------------------------------------------------------------

@@ -296,3 +296,17 @@ def test_switching_series_mid_load_never_shows_a_half_loaded_one(
     window.show_series(second)
     wait_until_loaded(qtbot, window)
     assert window.active.view.loaded.all()
+
+
+def test_demo_opens_a_synthetic_lumbar_study(window: MainWindow, qtbot: QtBot) -> None:
+    window.open_demo()
+    qtbot.waitUntil(lambda: window.scan_result is not None, timeout=60_000)
+    wait_until_loaded(qtbot, window)
+    left, right = (viewport.view for viewport in window.viewports)
+    assert left.series is not None and left.series.series_type.startswith("Sagittal")
+    assert right.series is not None and right.series.series_type == "Axial T2"
+    assert left.reference_segment is not None  # the axial slice is drawn on the sagittal
+    temporary = list(window._temporary_folders)
+    assert temporary and all(folder.exists() for folder in temporary)
+    window.close()
+    assert not any(folder.exists() for folder in temporary)
