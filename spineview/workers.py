@@ -178,7 +178,8 @@ class DemoStudyJob(Job):
     def work(self) -> object:
         from spineview.data.synth import SynthOptions, synthesize
 
-        synthesize(self.folder, SynthOptions(studies=1, seed=self.seed), workers=1)
+        options = SynthOptions(studies=1, seed=self.seed, size=320, difficulty=0.3)
+        synthesize(self.folder, options, workers=1)
         return self.folder / "train_images"
 
 

@@ -327,18 +327,22 @@ def _check_coordinates(
     check_images: bool,
 ) -> None:
     csv_path = root / COORDINATES_CSV
+    index = {
+        (study.study_id, s.series_id): (s, frozenset(s.instance_numbers))
+        for study in studies.values()
+        for s in study.series
+    }
     for row in rows:
-        target = Path(IMAGES_FOLDER, row.study_id, row.series_id, f"{row.instance_number}.dcm")
-        study = studies.get(row.study_id)
-        series = study.series_by_id(row.series_id) if study is not None else None
+        series, instances = index.get((row.study_id, row.series_id), (None, frozenset()))
         reason = ""
-        if study is None:
+        if row.study_id not in studies:
             reason = f"study {row.study_id} is unknown"
         elif series is None:
             reason = f"study {row.study_id} has no series {row.series_id}"
-        elif check_images and row.instance_number not in series.instance_numbers:
+        elif check_images and row.instance_number not in instances:
             reason = f"series {row.series_id} has no instance {row.instance_number}"
         if reason:
+            target = Path(IMAGES_FOLDER, row.study_id, row.series_id, f"{row.instance_number}.dcm")
             log.add(
                 csv_path,
                 "coordinate-target-missing",

@@ -41,7 +41,9 @@ def list_image_folders(
 def instance_from_name(name: str) -> int | None:
     """`"12.dcm"` → 12; None for any other name (`"012.dcm"`, `"12.DCM.bak"`, `"IM12"`)."""
     stem, dot, suffix = name.rpartition(".")
-    if not dot or suffix.lower() != "dcm" or parse_id(stem) != stem or str(int(stem)) != stem:
+    if not (dot and suffix.lower() == "dcm" and stem.isascii() and stem.isdigit()):
+        return None
+    if stem[0] == "0" and stem != "0":
         return None
     return int(stem)
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import math
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,8 +25,6 @@ from spineview.data.rsna_format import (
     TRAIN_COLUMNS,
 )
 from spineview.errors import DatasetError
-
-_DIGITS = re.compile(r"[0-9]+")
 
 
 @dataclass(frozen=True)
@@ -69,7 +66,7 @@ class CoordinateRow:
 def parse_id(text: str) -> str | None:
     """A study/series id as its digit string, or None when it is not a plain whole number."""
     text = text.strip()
-    return text if _DIGITS.fullmatch(text) else None
+    return text if text.isascii() and text.isdigit() else None
 
 
 def read_table(path: Path) -> CsvTable:

@@ -179,6 +179,7 @@ class SliceView(QWidget):
         width, height = self.width(), self.height()
         margin = 4
         for name, label in self.corner.items():
+            label.setMaximumWidth(max(width // 2 - 2 * margin, 40))  # corners never overlap
             label.adjustSize()
             x = margin if name.endswith("left") else width - label.width() - margin
             y = margin if name.startswith("top") else height - label.height() - margin
