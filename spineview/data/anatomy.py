@@ -207,7 +207,7 @@ class _Sampler:
         self.paint(outer, FAT)
         self.paint(inner, SOFT_TISSUE)
         # fat around the spine and psoas (retroperitoneum), not a band across the whole body
-        around = self.soft_ellipse(0.0, self.body_v + 2.0, 58.0, m.body_half_depth + 10.0)
+        around = self.soft_ellipse(0.0, self.body_v - 2.0, 50.0, m.body_half_depth + 7.0)
         self.paint(inner & around, FAT)
         self.paint(skin, SKIN)
 
@@ -243,8 +243,15 @@ class _Sampler:
         seg = self.segment
         body = (seg >= 0) & (seg % 2 == 0) & (seg <= 2 * (len(VERTEBRAE) - 1))
         disc = (seg >= 0) & (seg % 2 == 1) & (seg < 2 * len(m.disc_heights))
-        section = self.ellipse(0.0, self.body_v, m.body_half_width, m.body_half_depth)
-        core = self.ellipse(0.0, self.body_v, m.body_half_width - 1.8, m.body_half_depth - 1.8)
+        # bodies are waisted (concave walls) with rounded rims at the endplates
+        edge = np.clip(1.0 - np.minimum(self.frac, 1.0 - self.frac) / 0.14, 0.0, 1.0)
+        shrink = (1.0 - 0.05 * np.sin(np.pi * self.frac) - 0.1 * edge**2) * body
+        shrink = np.where(body, shrink, 1.0)
+        half_width, half_depth = m.body_half_width * shrink, m.body_half_depth * shrink
+        section = (self.u / half_width) ** 2 + ((self.v - self.body_v) / half_depth) ** 2 <= 1.0
+        core = (self.u / (half_width - 1.8)) ** 2 + (
+            (self.v - self.body_v) / (half_depth - 1.8)
+        ) ** 2 <= 1.0
         level_height = np.take(np.diff(-m.segments), np.clip(seg, 0, len(m.segments) - 2))
         endplate = (self.frac * level_height < 1.6) | ((1 - self.frac) * level_height < 1.6)
         self.paint(body & section, CORTEX)

@@ -64,9 +64,7 @@ def read_class_folders(root: Path) -> ClassFolderDataset:
     root = Path(root)
     if not root.is_dir():
         raise DatasetError(f"{root}: folder not found")
-    class_names = sorted(
-        entry.name for entry in _visible(root) if entry.is_dir() and not entry.is_symlink()
-    )
+    class_names = sorted(entry.name for entry in _visible(root) if entry.is_dir())
     if len(class_names) < 2:
         found = ", ".join(class_names) or "none"
         raise DatasetError(

@@ -78,6 +78,10 @@ def to_signal(
     signal = signal_table(contrast)[tissue]
     textured = np.isin(tissue, TEXTURED)
     signal[textured] *= 1.0 + 0.12 * texture[textured]
+    bowel = tissue == a.SOFT_TISSUE  # bowel loops: a coarse, strong mottling
+    if bowel.any():
+        loops = smooth_noise(tissue.shape, rng, cells=20)
+        signal[bowel] *= 1.0 + 0.45 * loops[bowel] * np.abs(loops[bowel])
     signal = _blur(signal) * bias
     real = signal + rng.normal(0.0, noise_level, signal.shape).astype(np.float32)
     imaginary = rng.normal(0.0, noise_level, signal.shape).astype(np.float32)

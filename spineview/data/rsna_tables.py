@@ -11,6 +11,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from spineview.data.problems import ProblemLog
 from spineview.data.rsna_format import (
@@ -27,8 +28,7 @@ from spineview.data.rsna_format import (
 from spineview.errors import DatasetError
 
 
-@dataclass(frozen=True)
-class CsvRow:
+class CsvRow(NamedTuple):
     line: int
     cells: dict[str, str]
     field_count: int
@@ -49,8 +49,7 @@ class DescribedSeries:
     line: int
 
 
-@dataclass(frozen=True)
-class CoordinateRow:
+class CoordinateRow(NamedTuple):
     """A parsed row of train_label_coordinates.csv (line kept for later problems)."""
 
     line: int
@@ -82,10 +81,11 @@ def read_table(path: Path) -> CsvTable:
                 raise DatasetError(f"{path}: the file is empty (no header line)")
             columns = tuple(name.strip() for name in header)
             for cells in reader:
-                if not cells or all(not cell.strip() for cell in cells):
+                if not any(cells) or not "".join(cells).strip():
                     continue
-                values = dict(zip(columns, (cell.strip() for cell in cells), strict=False))
-                values.update({name: "" for name in columns[len(cells) :]})
+                values = dict(zip(columns, map(str.strip, cells), strict=False))
+                if len(cells) < len(columns):
+                    values.update(dict.fromkeys(columns[len(cells) :], ""))
                 rows.append(CsvRow(reader.line_num, values, len(cells)))
     except UnicodeDecodeError as error:
         raise DatasetError(

@@ -85,8 +85,8 @@ class SliceRule:
         where = (
             "on it"
             if d == 0
-            else f"on it or on a slice up to {d} position{'s' if d > 1 else ''} away "
-            "(spatial order)"
+            else f"on it or on a slice up to {d} position{'s' if d > 1 else ''} away in "
+            "spatial order"
         )
         healthy = (
             f"all {len(LABEL_COLUMNS)} labels present and Normal/Mild"

@@ -480,3 +480,25 @@ def test_byte_order_mark_and_spaces_are_tolerated(rsna_root: Path) -> None:
     dataset = read_rsna_dataset(rsna_root)
     assert dataset.problems == []
     assert dataset.studies["1002"].labels["spinal_canal_stenosis_l4_l5"] == 2
+
+
+def test_unreadable_csvs(rsna_root: Path) -> None:
+    (rsna_root / COORDINATES_CSV).write_bytes(b"study_id,series_id\n\xff\xfe\x00bad\n")
+    (rsna_root / SERIES_DESCRIPTIONS_CSV).write_bytes(b"")
+    dataset = read_rsna_dataset(rsna_root)
+    unreadable = {p.path: p.message for p in dataset.problems if p.code == "unreadable"}
+    assert "not UTF-8 text" in unreadable[rsna_root / COORDINATES_CSV]
+    assert "the file is empty" in unreadable[rsna_root / SERIES_DESCRIPTIONS_CSV]
+    (rsna_root / TRAIN_CSV).write_bytes(b"study_id\n\xff\n")
+    with pytest.raises(DatasetError, match="not UTF-8 text") as caught:
+        read_rsna_dataset(rsna_root)
+    assert str(rsna_root / TRAIN_CSV) in str(caught.value)
+
+
+def test_reordered_columns_are_a_warning(rsna_root: Path) -> None:
+    edit_rows(rsna_root / COORDINATES_CSV, lambda rows: [[*r[1:], r[0]] for r in rows])
+    dataset = read_rsna_dataset(rsna_root)
+    [problem] = dataset.problems
+    assert problem.code == "columns" and problem.warning
+    assert problem.path == rsna_root / COORDINATES_CSV
+    assert len(dataset.coordinates) == 75
