@@ -23,7 +23,7 @@ from spineview.dicom.scan import ScanResult, scan_paths
 from spineview.errors import SpineViewError
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
-COMMANDS = ("info", "synth", "bench")
+COMMANDS = ("info", "dataset", "synth", "bench")
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
@@ -55,6 +55,22 @@ def build_parser() -> argparse.ArgumentParser:
         "--demo", action="store_true", help="describe a synthetic lumbar study (RSNA layout)"
     )
     info.add_argument("--all-problems", action="store_true", help="list every problem file")
+
+    dataset = commands.add_parser(
+        "dataset",
+        help="check a training dataset (RSNA layout or class folders) and show its slice "
+        "examples and split",
+    )
+    dataset.add_argument("root", type=Path, help="dataset folder")
+    dataset.add_argument("--seed", type=int, default=0, help="split seed (default 0)")
+    dataset.add_argument(
+        "--min-severity", choices=("moderate", "severe"), default="moderate",
+        help="grade that makes a slice degenerative (default moderate)",
+    )  # fmt: skip
+    dataset.add_argument(
+        "--neighbours", type=int, default=1, help="slices either side of a point (default 1)"
+    )
+    dataset.add_argument("--all-problems", action="store_true", help="list every problem")
 
     synth = commands.add_parser(
         "synth", help="write synthetic lumbar MRI studies in the RSNA 2024 layout"
@@ -102,6 +118,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             report = bench_scan(files=args.files, matrix=args.matrix, repeats=args.repeats)
             print(json.dumps(report, indent=2))
             return EXIT_OK
+        if args.command == "dataset":
+            return command_dataset(args, sys.stdout)
         if args.command == "synth":
             return command_synth(args, sys.stdout, sys.stderr)
         if args.command == "bench" and args.bench_command == "synth":
@@ -149,6 +167,46 @@ def command_info(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             where = ", ".join(str(p) for p in paths)
             print(f"spineview: no DICOM images found in {where}", file=err)
         return EXIT_NO_IMAGES
+    return EXIT_OK
+
+
+def command_dataset(args: argparse.Namespace, out: TextIO) -> int:
+    """Validate a dataset and show what training would use: examples, rule, split balance."""
+    from spineview.data.class_folders import read_class_folders
+    from spineview.data.rsna import read_rsna_dataset
+    from spineview.data.rsna_format import TRAIN_CSV
+    from spineview.data.slice_examples import SliceRule, slice_examples
+    from spineview.data.splits import grouped_split
+
+    root: Path = args.root
+    if (root / TRAIN_CSV).is_file():
+        dataset = read_rsna_dataset(root)
+        out.write(f"RSNA layout: {root}\n")
+        for line in dataset.summary().lines():
+            out.write(f"  {line}\n")
+        _write_file_list(out, "Problems", dataset.problems, args.all_problems)
+        rule = SliceRule(
+            min_severity=2 if args.min_severity == "severe" else 1,
+            neighbour_distance=args.neighbours,
+        )
+        examples = slice_examples(dataset, rule)
+        out.write(f"\nSlice examples: {examples.rule_text}\n")
+        for line in examples.counts.lines():
+            out.write(f"  {line}\n")
+        groups, labels, names = examples.groups, examples.labels, ["healthy", "degenerative"]
+    else:
+        folders = read_class_folders(root)
+        out.write(f"Class folders: {root} ({', '.join(folders.class_names)})\n")
+        for name, count in zip(folders.class_names, folders.class_counts(), strict=True):
+            out.write(f"  {name}: {count} files\n")
+        if folders.skipped_non_dicom:
+            out.write(f"  {folders.skipped_non_dicom} non-DICOM files skipped\n")
+        groups, labels, names = folders.groups, folders.labels, folders.class_names
+    if len(set(groups)) < 3 or len(set(labels)) < 2:
+        out.write("\nNot enough groups or classes for a train/validation/test split.\n")
+        return EXIT_ERROR
+    split = grouped_split(groups, labels, seed=args.seed)
+    out.write(f"\nSplit by study/patient (seed {args.seed}):\n{split.summary(names)}\n")
     return EXIT_OK
 
 

@@ -227,7 +227,7 @@ def random_spine(rng: np.random.Generator, difficulty: float) -> SpineModel:
 
         def score(scale: float = 1.0, p: float = p) -> float:
             # most levels healthy; a minority clearly degenerate
-            return float(np.clip(rng.beta(0.7, 3.2) * 1.6 * p * scale, 0.0, 1.0))
+            return float(np.clip(rng.beta(0.7, 3.2) * 2.6 * p * scale, 0.0, 1.0))
 
         disc = score(1.2)
         levels.append(

@@ -192,3 +192,27 @@ def test_grades_are_mostly_normal_with_some_findings(tmp_path: Path) -> None:
     share = {name: grades.count(name) / len(grades) for name in rsna_format.SEVERITIES}
     assert 0.6 < share["Normal/Mild"] < 0.97, share
     assert share["Moderate"] + share["Severe"] > 0.03, share
+
+
+def test_the_readers_accept_generated_data(dataset: Path) -> None:
+    from spineview.data.rsna import read_rsna_dataset
+    from spineview.data.slice_examples import SliceRule, slice_examples
+
+    read = read_rsna_dataset(dataset)
+    assert read.problems == [], [str(p) for p in read.problems]
+    assert len(read.studies) == OPTIONS.studies
+    examples = slice_examples(read, SliceRule())
+    assert examples.counts.positive_slices + examples.counts.negative_slices > 0
+    assert "Moderate" in examples.rule_text
+
+
+def test_dataset_command_reports_rule_and_split(
+    dataset: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from spineview.cli import run
+
+    code = run(["dataset", str(dataset)])
+    out = capsys.readouterr().out
+    assert "RSNA layout" in out and "0 errors" in out
+    assert "is degenerative (1) when" in out
+    assert code == 0 or "Not enough groups" in out
