@@ -225,7 +225,9 @@ class _Sampler:
                        MUSCLE)  # fmt: skip
             # erector spinae and multifidus behind the laminae
             back = m.canal_half_depth + 27.0
-            self.paint(self.soft_ellipse(side * 18.0, back, 21.0, 26.0), MUSCLE)
+            u, v = self.u + self.warp_u, self.v + self.warp_v
+            erector = np.abs((u - side * 19.0) / 21.0) ** 3 + np.abs((v - back) / 25.0) ** 3
+            self.paint(erector <= 1.0, MUSCLE)  # a rounded block on each side of the spinous
             self.paint(self.soft_ellipse(side * 60.0, 10.0, 15.0, 10.0), MUSCLE)  # quadratus
 
     def _vessels(self) -> None:
@@ -391,17 +393,40 @@ class _Sampler:
         epidural = self.ellipse(0.0, m.canal_half_depth - 1.0, 5.0, 3.0) & ~inside
         epidural &= self.s > m.segments[-1] - 40
         self.paint(epidural & (self.tissue != CORTEX), EPIDURAL_FAT)
-        # cauda equina: roots running down the back of the sac
-        conus = self.s < m.segments[0] + 15
+        # the cord tapers to the conus at L1, then the cauda equina runs down the sac
+        cord_end = float(m.segments[1])  # lower endplate of L1
+        cord_radius = np.clip((self.s - cord_end) / 25.0, 0.0, 1.0) * 4.5
+        cord = (self.u / np.maximum(cord_radius, 1e-3)) ** 2 + (
+            (self.v + 0.5) / np.maximum(cord_radius * 0.8, 1e-3)
+        ) ** 2 <= 1.0
+        self.paint(inside & cord & (cord_radius > 0.5), NERVE)
+        conus = self.s < cord_end + 10
         for cu, cv in ((-4.5, 3.0), (-1.5, 4.5), (1.5, 4.5), (4.5, 3.0), (-6.5, 0.5),
                        (6.5, 0.5), (-3.0, 1.0), (3.0, 1.0)):  # fmt: skip
             self.paint(inside & conus & self.ellipse(cu, cv, 0.9, 0.9), NERVE)
 
     # --- degeneration ----------------------------------------------------------------------
 
+    def _endplate_marrow(self) -> None:
+        """Fatty marrow (Modic type 2) in the endplates next to badly degenerate discs."""
+        m = self.m
+        seg = self.segment
+        body = (seg >= 0) & (seg % 2 == 0) & (seg <= 2 * len(m.disc_heights))
+        level_height = np.take(np.diff(-m.segments), np.clip(seg, 0, len(m.segments) - 2))
+        for level, degeneration in enumerate(m.degeneration):
+            if degeneration.disc < 0.6:
+                continue
+            above, below = 2 * level, 2 * level + 2  # the bodies on either side of the disc
+            band = 3.0 + 6.0 * (degeneration.disc - 0.6)
+            near = ((seg == above) & ((1 - self.frac) * level_height < band)) | (
+                (seg == below) & (self.frac * level_height < band)
+            )
+            self.paint(body & near & (self.tissue == MARROW), EPIDURAL_FAT)
+
     def _degeneration(self) -> None:
         m = self.m
         seg = self.segment
+        self._endplate_marrow()
         at_disc = (seg % 2 == 1) & (seg < 2 * len(m.disc_heights)) & (seg > 0)
         level = np.clip((seg - 1) // 2, 0, len(m.disc_heights) - 1)
         lateral = np.abs(self.u)

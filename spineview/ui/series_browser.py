@@ -59,10 +59,11 @@ class SeriesBrowser(QTreeWidget):
         label = series.series_type.label
         if label == "other" and series.plane:
             label = f"other, {series.plane}"
-        item = QTreeWidgetItem(
-            parent,
-            [f"{number}{series.description or '(no description)'}", label, str(series.n_slices)],
-        )  # fmt: skip
+        stack = next((n.split(":")[0] for n in series.notes if n.startswith("stack ")), "")
+        text = f"{number}{series.description or '(no description)'}"
+        if stack:
+            text += f"  ({stack.replace(' of ', '/')})"
+        item = QTreeWidgetItem(parent, [text, label, str(series.n_slices)])  # fmt: skip
         item.setData(0, KEY_ROLE, series.key)
         item.setIcon(0, self._placeholder)
         item.setTextAlignment(2, Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
