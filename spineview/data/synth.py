@@ -35,6 +35,8 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 
 FORMAT_VERSION = 1
+HEALTHY_SPINE_FRACTION = 0.3
+DEGENERATION_SCALE = 3.1
 MAX_PIXEL = 4095  # 12 bits stored
 
 
@@ -220,14 +222,18 @@ def _generate_study(job: tuple[Path, SynthOptions, int, str]) -> StudyResult:
 def random_spine(rng: np.random.Generator, difficulty: float) -> SpineModel:
     """A patient: body and disc sizes, curvature, fat, and per-level degeneration."""
     age = float(rng.beta(2.0, 2.2))  # 0 young .. 1 old
-    propensity = np.array([0.25, 0.35, 0.5, 0.85, 0.75]) * (0.3 + 1.1 * age)
+    # About a third of patients have a spine without relevant degeneration (every label
+    # Normal/Mild); the others degenerate with age, mostly at L4/L5 and L5/S1.
+    healthy = rng.random() < HEALTHY_SPINE_FRACTION
+    scale = 0.12 if healthy else DEGENERATION_SCALE
+    propensity = np.array([0.25, 0.35, 0.5, 0.85, 0.75]) * (0.3 + 1.1 * age) * scale
     levels = []
     for level in range(5):
         p = float(propensity[level])
 
         def score(scale: float = 1.0, p: float = p) -> float:
             # most levels healthy; a minority clearly degenerate
-            return float(np.clip(rng.beta(0.7, 3.2) * 2.6 * p * scale, 0.0, 1.0))
+            return float(np.clip(rng.beta(0.7, 3.2) * p * scale, 0.0, 1.0))
 
         disc = score(1.2)
         levels.append(
