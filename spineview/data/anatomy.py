@@ -139,6 +139,7 @@ class _Sampler:
 
     def __init__(self, model: SpineModel, x: np.ndarray, y: np.ndarray, z: np.ndarray) -> None:
         self.m = model
+        x, y, z = (np.asarray(a, dtype=np.float32) for a in (x, y, z))  # float32 halves the work
         cx, cy, slope = model.centre(z)
         self.x = x.astype(np.float32)
         self.y = y.astype(np.float32)
@@ -182,13 +183,39 @@ class _Sampler:
         self._torso()
         self._muscles()
         self._vessels()
-        self._vertebrae_and_discs()
-        self._sacrum()
-        self._foramina()
-        self._posterior_elements()
-        self._canal()
-        self._degeneration()
-        return self.tissue, self.lesion
+        tissue, lesion = self.tissue, self.lesion
+        box = self._spine_box()
+        if box is not None:
+            self._crop(box)  # bone, canal and lesions only exist near the spine: paint there
+            self._vertebrae_and_discs()
+            self._sacrum()
+            self._foramina()
+            self._posterior_elements()
+            self._canal()
+            self._degeneration()
+        return tissue, lesion
+
+    _PER_PIXEL = ("x", "y", "u", "v", "s", "warp_u", "warp_v", "segment", "frac", "tissue",
+                  "lesion")  # fmt: skip
+
+    def _spine_box(self) -> tuple[slice, slice] | None:
+        """Rows and columns of the image that can hold spinal structures (plus a margin)."""
+        m = self.m
+        near = (
+            (np.abs(self.u) < m.canal_half_width + 40.0)
+            & (self.v > self.body_v - m.body_half_depth - 6.0)
+            & (self.v < m.canal_half_depth + 52.0)
+        )
+        if not near.any():
+            return None
+        rows = np.flatnonzero(near.any(axis=1))
+        cols = np.flatnonzero(near.any(axis=0))
+        return slice(int(rows[0]), int(rows[-1]) + 1), slice(int(cols[0]), int(cols[-1]) + 1)
+
+    def _crop(self, box: tuple[slice, slice]) -> None:
+        """Narrow every per-pixel array to `box` (views: painting writes through)."""
+        for name in self._PER_PIXEL:
+            setattr(self, name, getattr(self, name)[box])
 
     # --- soft tissues ----------------------------------------------------------------------
 
@@ -226,7 +253,7 @@ class _Sampler:
             # erector spinae and multifidus behind the laminae
             back = m.canal_half_depth + 27.0
             u, v = self.u + self.warp_u, self.v + self.warp_v
-            erector = np.abs((u - side * 19.0) / 21.0) ** 3 + np.abs((v - back) / 25.0) ** 3
+            erector = _power((u - side * 19.0) / 21.0, 3) + _power((v - back) / 25.0, 3)
             self.paint(erector <= 1.0, MUSCLE)  # a rounded block on each side of the spinous
             self.paint(self.soft_ellipse(side * 60.0, 10.0, 15.0, 10.0), MUSCLE)  # quadratus
 
@@ -294,9 +321,9 @@ class _Sampler:
         """
         low = float(self.m.segments[2 * vertebra + 1])
         return (
-            np.abs((np.abs(self.u) - centre[0]) / axes[0]) ** power
-            + np.abs((self.v - centre[1]) / axes[1]) ** power
-            + np.abs((self.s - low - centre[2]) / axes[2]) ** power
+            _power((np.abs(self.u) - centre[0]) / axes[0], power)
+            + _power((self.v - centre[1]) / axes[1], power)
+            + _power((self.s - low - centre[2]) / axes[2], power)
         )
 
     def _paint_bone(self, radius: np.ndarray, axes: tuple[float, float, float]) -> None:
@@ -347,8 +374,8 @@ class _Sampler:
             spinous_axes = (4.5, 17.0, 0.34 * height)
             spinous = (
                 (self.u / spinous_axes[0]) ** 2
-                + ((back - 17.0) / spinous_axes[1]) ** 4
-                + ((self.s - centre_s) / spinous_axes[2]) ** 4
+                + _power((back - 17.0) / spinous_axes[1], 4)
+                + _power((self.s - centre_s) / spinous_axes[2], 4)
             )
             self._paint_bone(spinous, spinous_axes)
             transverse_axes = (15.0, 3.5, 5.0)
@@ -472,6 +499,16 @@ class _Sampler:
             )  # fmt: skip
             self.paint(hypertrophy, MARROW)
             self.lesion[hypertrophy] |= recess_bit
+
+
+def _power(values: np.ndarray, exponent: int) -> np.ndarray:
+    """|values| ** exponent by multiplication: numpy's general float power is ~20x slower."""
+    square = values * values
+    if exponent == 2:
+        return square
+    if exponent == 4:
+        return square * square
+    return square * np.abs(values)
 
 
 def level_names() -> tuple[str, ...]:

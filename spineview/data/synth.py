@@ -108,7 +108,9 @@ class SeriesPlan:
         r = np.arange(self.rows, dtype=np.float32)[:, None] * self.spacing
         c = np.arange(self.cols, dtype=np.float32)[None, :] * self.spacing
         x, y, z = (
-            geometry.position[axis] + geometry.row[axis] * c + geometry.col[axis] * r
+            np.float32(geometry.position[axis])
+            + np.float32(geometry.row[axis]) * c
+            + np.float32(geometry.col[axis]) * r
             for axis in range(3)
         )
         return x, y, z
