@@ -88,3 +88,16 @@ class DatasetError(SpineViewError):
     """A dataset (RSNA layout, class folders) or a split of it cannot be used as asked."""
 
     kind = "dataset"
+
+
+class ModelLoadError(SpineViewError):
+    """A model folder cannot be used: corrupt manifest or weights, wrong checksum, unknown
+    architecture. Nothing from the folder has been executed."""
+
+    kind = "model"
+
+
+class TrainingError(SpineViewError):
+    """Training cannot start or had to stop (the message says why and what to change)."""
+
+    kind = "training"
