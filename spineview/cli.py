@@ -23,7 +23,7 @@ from spineview.dicom.scan import ScanResult, scan_paths
 from spineview.errors import SpineViewError
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
-COMMANDS = ("info", "dataset", "synth", "bench")
+COMMANDS = ("info", "dataset", "synth", "train", "models", "bench")
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
@@ -87,6 +87,23 @@ def build_parser() -> argparse.ArgumentParser:
         "--preview", type=Path, metavar="PNG", help="also write a montage of the first studies"
     )
 
+    train = commands.add_parser("train", help="train a slice classifier on a dataset")
+    train.add_argument("dataset", type=Path, help="RSNA-layout folder or one folder per class")
+    train.add_argument("--arch", choices=("cnn", "resnet50"), default="cnn")
+    train.add_argument("--epochs", type=int, default=10)
+    train.add_argument("--name", required=True, help="model name (letters, digits, - _ .)")
+    train.add_argument("--batch-size", type=int, default=32)
+    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument("--seed", type=int, default=0)
+    train.add_argument("--augmentation", choices=("light", "reference", "none"), default="light")
+    train.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto")
+    train.add_argument("--max-examples", type=int, help="train on a subsample of about N slices")
+    train.add_argument("--imagenet-weights", type=Path, help="local ResNet50 ImageNet .h5 file")
+    train.add_argument("--out", type=Path, help="models folder (default: the user models folder)")
+    train.add_argument("--demo", action="store_true", help="mark as a demo model (synthetic data)")
+
+    commands.add_parser("models", help="list the bundled and user models")
+
     bench = commands.add_parser("bench", help="measure speed; prints JSON")
     bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     scan = bench_commands.add_parser(
@@ -120,6 +137,10 @@ def run(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         if args.command == "dataset":
             return command_dataset(args, sys.stdout)
+        if args.command == "train":
+            return command_train(args, sys.stdout, sys.stderr)
+        if args.command == "models":
+            return command_models(sys.stdout)
         if args.command == "synth":
             return command_synth(args, sys.stdout, sys.stderr)
         if args.command == "bench" and args.bench_command == "synth":
@@ -207,6 +228,60 @@ def command_dataset(args: argparse.Namespace, out: TextIO) -> int:
         return EXIT_ERROR
     split = grouped_split(groups, labels, seed=args.seed)
     out.write(f"\nSplit by study/patient (seed {args.seed}):\n{split.summary(names)}\n")
+    return EXIT_OK
+
+
+def command_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from spineview.ml.train import TrainConfig, TrainProgress, train_model
+
+    config = TrainConfig(
+        dataset=args.dataset, name=args.name, architecture=args.arch, epochs=args.epochs,
+        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
+        augmentation=args.augmentation, precision=args.precision, max_examples=args.max_examples,
+        imagenet_weights=args.imagenet_weights, demo=args.demo,
+    )  # fmt: skip
+    bar = TerminalProgress(err, label="decoding slices", unit="slices")
+
+    def report(progress: TrainProgress) -> None:
+        if progress.stage == "reading":
+            bar(progress.done, progress.total)
+        elif progress.stage == "epoch":
+            logs = "  ".join(f"{k} {v:.4f}" for k, v in sorted(progress.logs.items()))
+            out.write(f"epoch {progress.epoch}/{progress.epochs}  {logs}\n")
+            out.flush()
+        elif progress.stage in ("evaluating", "saving"):
+            bar.finish()
+            out.write(f"{progress.message}\n")
+
+    result = train_model(config, models_dir=args.out, progress=report)
+    metrics = result.metrics
+    calibrated = metrics.get("calibrated", metrics)
+    out.write(
+        f"\nsaved {result.model_folder} ({result.examples} slices, {result.seconds:.0f} s)\n"
+        f"test: AUC {calibrated.get('roc_auc')}  accuracy {calibrated.get('accuracy'):.3f}  "
+        f"balanced accuracy {calibrated.get('balanced_accuracy'):.3f}  "
+        f"ECE {metrics.get('ece_calibrated', metrics.get('ece')):.3f}\n"
+        f"report: {result.model_folder / 'report'}\n"
+    )
+    return EXIT_OK
+
+
+def command_models(out: TextIO) -> int:
+    from spineview.ml.store import list_models
+
+    models, problems = list_models()
+    if not models:
+        out.write("no models found\n")
+    for info in models:
+        manifest = info.manifest
+        where = "bundled" if info.bundled else "user"
+        metrics = manifest.metrics.get("calibrated", manifest.metrics) if manifest.metrics else {}
+        auc = metrics.get("roc_auc") if isinstance(metrics, dict) else None
+        auc_text = f"test AUC {auc:.3f}" if isinstance(auc, float) else "no test metrics"
+        out.write(f"{manifest.name:24s} {manifest.architecture:9s} {where:8s} {auc_text}  "
+                  f"{manifest.description}\n    {info.path}\n")  # fmt: skip
+    for problem in problems:
+        out.write(f"problem: {problem}\n")
     return EXIT_OK
 
 

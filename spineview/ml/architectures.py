@@ -1,0 +1,231 @@
+"""The allowlist of model architectures spineview builds, and the code that builds them.
+
+A model on disk names one of these ids; loading builds the network here, in code, and only then
+loads the weights into it, so nothing from a model folder is ever executed. The registry itself is
+plain data: reading it (to list or validate models) never imports TensorFlow. Keras is imported
+only inside the functions that build a network.
+
+ImageNet weights for ResNet50 are never downloaded (`weights="imagenet"` would try the network):
+`find_imagenet_weights` looks for a local copy, and `build_model` loads that file or nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Literal
+
+from spineview.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    import keras
+
+logger = logging.getLogger(__name__)
+
+IMAGENET_NOTOP_FILE_NAME = "resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5"
+"""The file name Keras gives the ResNet50 ImageNet weights without the top in its cache."""
+
+CNN_L2 = 1e-3
+"""Kernel L2 penalty of the reference CNN's convolutions."""
+
+
+@dataclass(frozen=True)
+class Architecture:
+    id: str
+    input_size: int
+    """Square input side in pixels."""
+    channels: int
+    """Input channels (1 = grayscale; 3 = grayscale replicated by preprocessing)."""
+    output: Literal["sigmoid", "softmax"]
+    """sigmoid: one unit, P(class 1); softmax: one unit per class."""
+    gradcam_layer: str
+    """The convolutional layer Grad-CAM reads (inside `backbone` where there is one)."""
+    description: str
+    num_classes: int = 2
+    """Length of the class_names list a model of this architecture carries."""
+    backbone: str | None = None
+    """Name of the nested pretrained backbone model, or None (trained whole, from scratch)."""
+
+
+ARCHITECTURES: dict[str, Architecture] = {
+    "cnn": Architecture(
+        id="cnn",
+        input_size=224,
+        channels=1,
+        output="sigmoid",
+        gradcam_layer="conv3",
+        description=(
+            "Reference CNN: three 3×3 convolutions (32, 64, 128, ReLU, L2 1e-3) with 2×2 max "
+            "pooling, Dense 128, dropout 0.5, sigmoid output; 224×224 grayscale input."
+        ),
+    ),
+    "resnet50": Architecture(
+        id="resnet50",
+        input_size=224,
+        channels=3,
+        output="softmax",
+        gradcam_layer="conv5_block3_out",
+        description=(
+            "ResNet50 backbone (ImageNet weights when a local copy exists) with a global average "
+            "pooling → Dense 1024 → Dense 512 → Dense 2 softmax head; 224×224 input, grayscale "
+            "replicated to 3 channels."
+        ),
+        backbone="resnet50",
+    ),
+}
+
+
+def import_keras() -> ModuleType:
+    """Import Keras (and TensorFlow) quietly; the first call takes a few seconds."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+
+    return keras
+
+
+def get_architecture(architecture_id: str) -> Architecture:
+    """The registry entry for `architecture_id`; ModelLoadError naming the allowlist otherwise."""
+    try:
+        return ARCHITECTURES[architecture_id]
+    except (KeyError, TypeError):
+        allowed = ", ".join(sorted(ARCHITECTURES))
+        raise ModelLoadError(
+            f"unknown model architecture {architecture_id!r}: spineview builds only {allowed}"
+        ) from None
+
+
+def build_model(
+    architecture_id: str, *, imagenet_weights: Path | None = None, seed: int | None = None
+) -> keras.Model:
+    """Build the network `architecture_id` names, with fresh (or ImageNet) weights.
+
+    `seed` seeds Python, NumPy and the backend first, so two builds with one seed start from the
+    same weights. `imagenet_weights` is a local ResNet50 "notop" weights file (see
+    `find_imagenet_weights`); only architectures with a backbone accept it.
+    """
+    architecture = get_architecture(architecture_id)
+    if imagenet_weights is not None and architecture.backbone is None:
+        raise ValueError(f"architecture {architecture_id!r} has no pretrained backbone")
+    keras = import_keras()
+    if seed is not None:
+        keras.utils.set_random_seed(seed)
+    if architecture.id == "cnn":
+        return _build_cnn(keras, architecture)
+    return _build_resnet50(keras, architecture, imagenet_weights)
+
+
+def _build_cnn(keras: ModuleType, architecture: Architecture) -> keras.Model:
+    layers = keras.layers
+    size = architecture.input_size
+
+    def l2() -> object:
+        return keras.regularizers.L2(CNN_L2)
+
+    inputs = keras.Input((size, size, architecture.channels), name="image")
+    x = layers.Conv2D(32, 3, activation="relu", kernel_regularizer=l2(), name="conv1")(inputs)
+    x = layers.MaxPooling2D(2, name="pool1")(x)
+    x = layers.Conv2D(64, 3, activation="relu", kernel_regularizer=l2(), name="conv2")(x)
+    x = layers.MaxPooling2D(2, name="pool2")(x)
+    x = layers.Conv2D(128, 3, activation="relu", kernel_regularizer=l2(), name="conv3")(x)
+    x = layers.MaxPooling2D(2, name="pool3")(x)
+    x = layers.Flatten(name="flatten")(x)
+    x = layers.Dense(128, activation="relu", name="dense")(x)
+    x = layers.Dropout(0.5, name="dropout")(x)
+    # float32 output so a mixed-precision policy still yields float32 probabilities.
+    outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="output")(x)
+    return keras.Model(inputs, outputs, name=architecture.id)
+
+
+def _build_resnet50(
+    keras: ModuleType, architecture: Architecture, imagenet_weights: Path | None
+) -> keras.Model:
+    layers = keras.layers
+    size = architecture.input_size
+    shape = (size, size, architecture.channels)
+    try:
+        # Never weights="imagenet": that downloads. A local file or nothing.
+        backbone = keras.applications.ResNet50(
+            include_top=False,
+            weights=str(imagenet_weights) if imagenet_weights is not None else None,
+            input_shape=shape,
+            name=architecture.backbone,
+        )
+    except Exception as exc:
+        if imagenet_weights is None:
+            raise
+        raise ModelLoadError(
+            f"{imagenet_weights}: not usable as ResNet50 ImageNet weights ({exc}); use the file "
+            f"{IMAGENET_NOTOP_FILE_NAME} or train without ImageNet weights"
+        ) from exc
+    inputs = keras.Input(shape, name="image")
+    x = backbone(inputs)
+    x = layers.GlobalAveragePooling2D(name="pool")(x)
+    x = layers.Dense(1024, activation="relu", name="dense1")(x)
+    x = layers.Dense(512, activation="relu", name="dense2")(x)
+    outputs = layers.Dense(
+        architecture.num_classes, activation="softmax", dtype="float32", name="output"
+    )(x)
+    return keras.Model(inputs, outputs, name=architecture.id)
+
+
+def keras_home() -> Path:
+    """Keras's own folder: `KERAS_HOME`, else ~/.keras (as Keras itself decides)."""
+    value = os.environ.get("KERAS_HOME")
+    return Path(value).expanduser() if value else Path.home() / ".keras"
+
+
+def find_imagenet_weights(user_file: Path | None = None) -> Path | None:
+    """A local ResNet50 ImageNet "notop" weights file, or None (train from scratch, say so).
+
+    The user's file first when it exists, then Keras's download cache
+    (`$KERAS_HOME/models/resnet50_weights_tf_dim_ordering_tf_kernels_notop.h5`). Nothing is
+    downloaded.
+    """
+    if user_file is not None:
+        user_file = Path(user_file).expanduser()
+        if user_file.is_file():
+            return user_file
+        logger.warning("ImageNet weights file %s not found; looking in the Keras cache", user_file)
+    cached = keras_home() / "models" / IMAGENET_NOTOP_FILE_NAME
+    return cached if cached.is_file() else None
+
+
+def set_backbone_trainable(
+    model: keras.Model, *, trainable: bool, last_layers: int | None = None
+) -> None:
+    """Freeze the pretrained backbone, or unfreeze it (only its last `last_layers` layers).
+
+    The reference recipe trains the head on a frozen backbone first, then unfreezes the last 50
+    layers and fine-tunes at a low learning rate. Recompile the model after calling this.
+
+    BatchNormalization layers stay frozen while fine-tuning: in Keras a frozen BatchNormalization
+    layer also runs in inference mode, so it keeps normalising with the ImageNet moving statistics.
+    Unfrozen, it would re-estimate them from small batches of MRI slices, whose statistics differ
+    wildly from ImageNet's and from batch to batch, and that wrecks the pretrained features the
+    fine-tuning is meant to adapt gently.
+    """
+    backbone = _find_backbone(model)
+    if last_layers is not None and last_layers < 0:
+        raise ValueError(f"last_layers must be >= 0, got {last_layers}")
+    if not trainable:
+        backbone.trainable = False
+        return
+    batch_norm = import_keras().layers.BatchNormalization
+    backbone.trainable = True
+    inner = list(backbone.layers)
+    first_unfrozen = 0 if last_layers is None else max(len(inner) - last_layers, 0)
+    for index, layer in enumerate(inner):
+        layer.trainable = index >= first_unfrozen and not isinstance(layer, batch_norm)
+
+
+def _find_backbone(model: keras.Model) -> keras.layers.Layer:
+    names = sorted({a.backbone for a in ARCHITECTURES.values() if a.backbone is not None})
+    for name in names:
+        try:
+            return model.get_layer(name)
+        except ValueError:
+            continue
+    raise ValueError(f"model {model.name!r} has no pretrained backbone ({', '.join(names)})")

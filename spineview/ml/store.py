@@ -1,0 +1,428 @@
+"""The model store: folders of `manifest.json` + `model.weights.h5`, bundled or the user's.
+
+Loading reads and validates the manifest, checks the weights' sha256, builds the architecture the
+manifest names from the allowlist and calls `load_weights`: nothing from the folder is executed
+(no `keras.models.load_model`, no unpickling). Saving is atomic: the new model is written and
+verified in a temporary folder beside the target, then renamed into place, so a failed or killed
+save never damages the model that was there before.
+
+Listing (`list_models`, `read_manifest`) never imports TensorFlow: the viewer lists models before
+TF has loaded. Keras (and h5py) are imported inside the functions that save and load.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from spineview.errors import ModelLoadError, SpineViewError
+from spineview.ml.architectures import build_model, get_architecture
+from spineview.ml.manifest import (
+    DEMO_NOTICE,
+    MANIFEST_FORMAT_VERSION,
+    WEIGHTS_STORAGES,
+    ModelManifest,
+)
+from spineview.paths import resources_dir, user_data_dir
+
+if TYPE_CHECKING:
+    import keras
+    import numpy as np
+
+__all__ = [
+    "DEMO_NOTICE",
+    "MANIFEST_FILE_NAME",
+    "MANIFEST_FORMAT_VERSION",
+    "WEIGHTS_FILE_NAME",
+    "WEIGHTS_STORAGES",
+    "ModelInfo",
+    "ModelManifest",
+    "bundled_models_dir",
+    "file_sha256",
+    "list_models",
+    "load_model",
+    "read_manifest",
+    "save_model",
+    "user_model_folder",
+    "user_models_dir",
+]
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_FILE_NAME = "manifest.json"
+WEIGHTS_FILE_NAME = "model.weights.h5"
+MAX_MANIFEST_BYTES = 4 * 1024 * 1024
+"""A manifest is a few kilobytes of JSON; refuse to parse anything much bigger."""
+MAX_MODEL_NAME_LENGTH = 100
+
+_MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_VERIFY_BATCH = 2
+
+
+@dataclass
+class ModelInfo:
+    path: Path
+    """The model folder."""
+    manifest: ModelManifest
+    bundled: bool
+    """Shipped with spineview (read-only, under resources/models) rather than the user's."""
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / WEIGHTS_FILE_NAME
+
+
+# --- where models live ------------------------------------------------------------------------
+
+
+def bundled_models_dir() -> Path:
+    """Demo models shipped with spineview (read-only)."""
+    return resources_dir() / "models"
+
+
+def user_models_dir() -> Path:
+    """Models the user trained or imported."""
+    return user_data_dir() / "models"
+
+
+def user_model_folder(name: str) -> Path:
+    """The folder for the user's model `name` (letters, digits, '-', '_', '.'; not hidden)."""
+    if (
+        not isinstance(name, str)
+        or not _MODEL_NAME.fullmatch(name)
+        or name.startswith(".")
+        or len(name) > MAX_MODEL_NAME_LENGTH
+    ):
+        raise ModelLoadError(
+            f"{name!r} is not a usable model name: use up to {MAX_MODEL_NAME_LENGTH} letters, "
+            "digits, '-', '_' or '.', not starting with '.'"
+        )
+    return user_models_dir() / name
+
+
+def _is_bundled(folder: Path) -> bool:
+    try:
+        return folder.resolve().is_relative_to(bundled_models_dir().resolve())
+    except OSError:
+        return False
+
+
+# --- listing (no TensorFlow) ------------------------------------------------------------------
+
+
+def read_manifest(folder: Path) -> ModelManifest:
+    """The validated manifest of the model folder `folder`; ModelLoadError naming it otherwise."""
+    path = Path(folder) / MANIFEST_FILE_NAME
+    try:
+        if not path.is_file():
+            raise ModelLoadError(f"{folder}: not a model folder ({MANIFEST_FILE_NAME} is missing)")
+        size = path.stat().st_size
+        if size > MAX_MANIFEST_BYTES:
+            raise ModelLoadError(f"{path}: the model manifest is too large ({size} bytes)")
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ModelLoadError(f"{path}: the model manifest cannot be read ({exc})") from exc
+    except json.JSONDecodeError as exc:
+        raise ModelLoadError(f"{path}: the model manifest is not valid JSON ({exc})") from exc
+    return ModelManifest.from_dict(data, source=path)
+
+
+def list_models() -> tuple[list[ModelInfo], list[str]]:
+    """Every usable model (bundled first, then the user's) and a line per unusable folder.
+
+    A folder is listed when its manifest is valid and its weights file exists; the checksum is
+    verified only on loading. Hidden folders (temporary folders of a save) are skipped. One bad
+    folder never stops the others from being listed. TensorFlow is not imported.
+    """
+    models: list[ModelInfo] = []
+    problems: list[str] = []
+    for root, bundled in ((bundled_models_dir(), True), (user_models_dir(), False)):
+        if not root.is_dir():
+            continue
+        try:
+            folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+        except OSError as exc:
+            problems.append(f"{root}: the models folder cannot be read ({exc})")
+            continue
+        for folder in folders:
+            try:
+                manifest = read_manifest(folder)
+                if not (folder / WEIGHTS_FILE_NAME).is_file():
+                    raise ModelLoadError(
+                        f"{folder}: the weights file {WEIGHTS_FILE_NAME} is missing"
+                    )
+            except ModelLoadError as exc:
+                logger.warning("skipping model folder: %s", exc)
+                problems.append(str(exc))
+                continue
+            models.append(ModelInfo(folder, manifest, bundled))
+    return models, problems
+
+
+def _missing_weights(folder: Path) -> ModelLoadError:
+    return ModelLoadError(
+        f"{folder}: the weights file {WEIGHTS_FILE_NAME} is missing; save or copy the model again"
+    )
+
+
+def file_sha256(path: Path) -> str:
+    """Hex sha256 of a file, read in chunks."""
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+# --- loading ----------------------------------------------------------------------------------
+
+
+def load_model(folder: Path) -> tuple[keras.Model, ModelManifest]:
+    """Build the model the folder's manifest names and load its checked weights into it.
+
+    ModelLoadError naming the folder on a bad manifest, an architecture outside the allowlist,
+    a missing weights file, a checksum mismatch, or weights that do not fit the architecture.
+    """
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    weights = folder / WEIGHTS_FILE_NAME
+    if not weights.is_file():
+        raise _missing_weights(folder)
+    try:
+        digest = file_sha256(weights)
+    except OSError as exc:
+        raise ModelLoadError(f"{weights}: the weights file cannot be read ({exc})") from exc
+    if digest != manifest.weights_sha256:
+        raise ModelLoadError(
+            f"{folder}: {WEIGHTS_FILE_NAME} does not match the checksum in {MANIFEST_FILE_NAME}: "
+            "the weights were modified or corrupted; save or copy the model again"
+        )
+    try:
+        model = build_model(manifest.architecture)
+        model.load_weights(weights)
+    except SpineViewError:
+        raise
+    except Exception as exc:
+        raise ModelLoadError(
+            f"{folder}: the weights cannot be loaded into a {manifest.architecture!r} model ({exc})"
+        ) from exc
+    return model, manifest
+
+
+# --- saving -----------------------------------------------------------------------------------
+
+
+def save_model(
+    model: keras.Model, manifest: ModelManifest, folder: Path, *, weights_storage: str = "float16"
+) -> ModelInfo:
+    """Save `model` with `manifest` as the model folder `folder`, atomically.
+
+    The weights go into a temporary sibling folder (`.<name>.tmp-<pid>`), stored as
+    `weights_storage` (which overrides the manifest's field); their sha256 goes into the
+    manifest; the folder is verified by loading it into a freshly built model; only then does it
+    replace `folder`. On any failure the previous model folder is left as it was, the temporary
+    folder is removed and ModelLoadError says why. An existing `folder` that is not a model
+    folder (and not empty) is never replaced.
+    """
+    if weights_storage not in WEIGHTS_STORAGES:
+        raise ValueError(
+            f"weights_storage must be one of {WEIGHTS_STORAGES}, got {weights_storage!r}"
+        )
+    folder = Path(folder)
+    _check_replaceable(folder)
+    temporary = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        _remove_tree(temporary)
+        temporary.mkdir()
+        saved = _write_model_folder(model, manifest, temporary, weights_storage)
+        _verify_model_folder(model, saved, temporary)
+        _swap_into_place(temporary, folder)
+    except BaseException as exc:
+        _remove_tree(temporary)
+        if isinstance(exc, SpineViewError) or not isinstance(exc, Exception):
+            raise
+        raise ModelLoadError(
+            f"{folder}: the model could not be saved ({type(exc).__name__}: {exc}); "
+            "any model that was there before is unchanged"
+        ) from exc
+    logger.info("saved model %s (%s weights)", folder, weights_storage)
+    return ModelInfo(folder, saved, _is_bundled(folder))
+
+
+def _check_replaceable(folder: Path) -> None:
+    if not folder.exists():
+        return
+    if not folder.is_dir():
+        raise ModelLoadError(f"{folder}: exists and is not a folder; choose another model name")
+    if not (folder / MANIFEST_FILE_NAME).is_file() and any(folder.iterdir()):
+        raise ModelLoadError(
+            f"{folder}: exists and is not a model folder; it will not be replaced, "
+            "choose another model name"
+        )
+
+
+def _write_model_folder(
+    model: keras.Model, manifest: ModelManifest, folder: Path, weights_storage: str
+) -> ModelManifest:
+    """Weights (as `weights_storage`) and manifest.json into `folder`; the manifest as written."""
+    weights = folder / WEIGHTS_FILE_NAME
+    if weights_storage == "float16":
+        full = folder / "float32.weights.h5"
+        model.save_weights(full)
+        _copy_weights_as_float16(full, weights)
+        full.unlink()
+    else:
+        model.save_weights(weights)
+    _fsync(weights)
+    complete = dataclasses.replace(
+        manifest, weights_storage=weights_storage, weights_sha256=file_sha256(weights)
+    )
+    manifest_path = folder / MANIFEST_FILE_NAME
+    text = complete.to_json()
+    # What is written must read back: validate it as load_model will.
+    written = ModelManifest.from_dict(json.loads(text), source=manifest_path)
+    manifest_path.write_text(text + "\n", encoding="utf-8")
+    _fsync(manifest_path)
+    return written
+
+
+def _copy_weights_as_float16(source: Path, target: Path) -> None:
+    """Copy a Keras weights file, storing every floating-point array as float16."""
+    import h5py
+    import numpy as np
+
+    def copy(name: str, item: Any) -> None:
+        if isinstance(item, h5py.Group):
+            _copy_attributes(item, destination.require_group(name))
+        elif isinstance(item, h5py.Dataset):
+            if item.dtype.kind != "f" or item.dtype == np.float16:
+                origin.copy(item, destination, name=name)
+                return
+            dataset = destination.create_dataset(name, data=_as_float16(item[()], name))
+            _copy_attributes(item, dataset)
+
+    with h5py.File(source, "r") as origin, h5py.File(target, "w") as destination:
+        _copy_attributes(origin, destination)
+        origin.visititems(copy)
+
+
+def _as_float16(values: np.ndarray, name: str) -> np.ndarray:
+    import numpy as np
+
+    converted = np.asarray(values).astype(np.float16)
+    if np.any(np.isinf(converted) & np.isfinite(values)):
+        raise ModelLoadError(
+            f"weights {name} exceed the float16 range; save with weights_storage='float32'"
+        )
+    return converted
+
+
+def _copy_attributes(source: Any, target: Any) -> None:
+    for key, value in source.attrs.items():
+        target.attrs[key] = value
+
+
+def _verify_model_folder(model: keras.Model, manifest: ModelManifest, folder: Path) -> None:
+    """Load `folder` into a freshly built model: same weights (as stored), same outputs."""
+    import numpy as np
+
+    fresh = build_model(manifest.architecture)
+    fresh.load_weights(folder / WEIGHTS_FILE_NAME)
+    if len(fresh.weights) != len(model.weights):
+        raise ModelLoadError(
+            f"{folder}: the model has {len(model.weights)} weight arrays, but a "
+            f"{manifest.architecture!r} model has {len(fresh.weights)}"
+        )
+    storage = np.float16 if manifest.weights_storage == "float16" else np.float32
+    for original, loaded in zip(model.weights, fresh.weights, strict=True):
+        expected = np.asarray(original.numpy()).astype(storage).astype(np.float32)
+        actual = np.asarray(loaded.numpy())
+        if not np.all(np.isfinite(actual)):
+            raise ModelLoadError(
+                f"{folder}: weights {original.path} are not finite (did training diverge?)"
+            )
+        if expected.shape != actual.shape or not np.array_equal(expected, actual):
+            raise ModelLoadError(f"{folder}: weights {original.path} did not load back unchanged")
+    architecture = get_architecture(manifest.architecture)
+    size, channels = architecture.input_size, architecture.channels
+    probe = np.random.default_rng(0).random((_VERIFY_BATCH, size, size, channels), np.float32)
+    before = np.asarray(model(probe, training=False), dtype=np.float32)
+    after = np.asarray(fresh(probe, training=False), dtype=np.float32)
+    exact = manifest.weights_storage == "float32" and _computes_in_float32(model)
+    tolerance = 1e-4 if exact else 5e-2
+    if before.shape != after.shape or not np.allclose(before, after, rtol=0, atol=tolerance):
+        difference = float(np.max(np.abs(before - after))) if before.shape == after.shape else None
+        raise ModelLoadError(
+            f"{folder}: the saved model does not reproduce the model's outputs "
+            f"(largest difference {difference}, tolerance {tolerance})"
+        )
+
+
+def _computes_in_float32(model: keras.Model) -> bool:
+    return all(
+        getattr(layer, "compute_dtype", "float32") in ("float32", None)
+        for layer in _all_layers(model)
+    )
+
+
+def _all_layers(model: Any) -> list[Any]:
+    found: list[Any] = []
+    for layer in getattr(model, "layers", []):
+        found.append(layer)
+        found.extend(_all_layers(layer))
+    return found
+
+
+def _rename(source: Path, target: Path) -> None:
+    os.replace(source, target)
+
+
+def _swap_into_place(new: Path, folder: Path) -> None:
+    """Rename `new` to `folder`; an existing `folder` is set aside first and deleted after."""
+    aside = folder.parent / f".{folder.name}.old-{os.getpid()}"
+    _remove_tree(aside)
+    had_previous = folder.exists()
+    if had_previous:
+        _rename(folder, aside)
+    try:
+        _rename(new, folder)
+    except BaseException:
+        if had_previous:
+            _rename(aside, folder)
+        raise
+    _fsync_directory(folder.parent)
+    if had_previous:
+        _remove_tree(aside)
+
+
+def _remove_tree(path: Path) -> None:
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=True)
+    elif path.exists() or path.is_symlink():
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _fsync(path: Path) -> None:
+    with path.open("rb") as stream:
+        os.fsync(stream.fileno())
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make a rename durable where the platform allows it (POSIX; a no-op on Windows)."""
+    with contextlib.suppress(OSError):
+        descriptor = os.open(path, os.O_RDONLY)
+        try:
+            os.fsync(descriptor)
+        finally:
+            os.close(descriptor)

@@ -1,0 +1,576 @@
+"""Train a slice classifier: examples → cached arrays → tf.data → Keras fit → evaluation → store.
+
+Headless and callable from the CLI, a worker thread (the training dialog) or a test. Every check
+that can fail (one class, empty split, cache too large) runs before the first epoch. A cancel
+event stops at the next batch; a cancelled or failed run saves nothing, so the model that was
+there before stays untouched. Seeded: the same data, config and seed give the same model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from spineview import __version__
+from spineview.data.slice_examples import SliceRule
+from spineview.data.splits import Split, grouped_split
+from spineview.errors import DatasetError, SpineViewError, TrainingError
+from spineview.ml.examples import ExampleSet, check_trainable, collect_examples, decode_examples
+from spineview.ml.preprocess import DESCRIPTION as PREPROCESSING
+from spineview.ml.preprocess import INPUT_SIZE
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import keras
+
+logger = logging.getLogger(__name__)
+
+Augmentation = Literal["none", "light", "reference"]
+Precision = Literal["auto", "float32", "mixed_bfloat16"]
+
+
+class TrainingCancelled(SpineViewError):
+    """The user cancelled training; nothing was saved."""
+
+    kind = "cancelled"
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: Path
+    name: str
+    architecture: str = "cnn"
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    fine_tune_learning_rate: float = 1e-5
+    patience: int = 3
+    seed: int = 0
+    augmentation: Augmentation = "light"
+    precision: Precision = "auto"
+    rule: SliceRule = field(default_factory=SliceRule)
+    max_examples: int | None = None  # a stratified subsample, for quick runs
+    imagenet_weights: Path | None = None
+    demo: bool = False
+
+
+@dataclass
+class TrainProgress:
+    stage: str  # "reading", "training", "evaluating", "saving"
+    done: int
+    total: int
+    epoch: int = 0
+    epochs: int = 0
+    logs: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+
+ProgressCallback = Callable[[TrainProgress], None]
+
+
+@dataclass
+class TrainResult:
+    model_folder: Path
+    metrics: dict[str, Any]
+    history: dict[str, list[float]]
+    examples: int
+    seconds: float
+
+
+AUGMENTATIONS: dict[str, dict[str, float]] = {
+    # the reference's ImageDataGenerator settings, as Keras 3 layers
+    "reference": {"rotation": 30.0, "shift": 0.2, "shear": 0.2, "zoom": 0.2, "flip": 1.0},
+    # the default: the reference strengths can keep the CNN at chance on small unbalanced sets
+    "light": {"rotation": 8.0, "shift": 0.05, "shear": 0.0, "zoom": 0.08, "flip": 1.0},
+    "none": {},
+}
+
+
+def cpu_has_bf16() -> bool:
+    try:
+        return "avx512_bf16" in Path("/proc/cpuinfo").read_text()
+    except OSError:
+        return False
+
+
+def resolve_precision(precision: Precision) -> str:
+    if precision == "auto":
+        return "mixed_bfloat16" if cpu_has_bf16() else "float32"
+    return precision
+
+
+def prepare(
+    config: TrainConfig,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> tuple[np.ndarray, np.ndarray, ExampleSet, Split]:
+    """Everything before the network: examples, checks, split, decoded cache."""
+    examples = collect_examples(config.dataset, config.rule)
+    check_trainable(examples)
+    if config.max_examples is not None and len(examples.examples) > config.max_examples:
+        examples = _subsample(examples, config.max_examples, config.seed)
+        check_trainable(examples)
+    split = grouped_split(examples.groups, examples.labels.tolist(), seed=config.seed)
+    for name in ("train", "validation", "test"):
+        part = split.indices(name)
+        if len(part) == 0:
+            raise DatasetError(f"the {name} split is empty: the dataset has too few studies")
+    train_labels = examples.labels[split.indices("train")]
+    if len(set(train_labels.tolist())) < 2:
+        raise DatasetError("the training split holds one class only: add studies of the other")
+
+    def report(done: int, total: int) -> None:
+        if progress is not None:
+            progress(TrainProgress("reading", done, total, message="decoding slices"))
+
+    images, labels, kept = decode_examples(examples, progress=report, cancel=cancel)
+    if len(kept.examples) != len(examples.examples):
+        check_trainable(kept)
+        split = grouped_split(kept.groups, kept.labels.tolist(), seed=config.seed)
+    return images, labels, kept, split
+
+
+def _subsample(examples: ExampleSet, count: int, seed: int) -> ExampleSet:
+    """Keep whole groups until about `count` examples remain, alternating groups that hold
+    positives with groups that hold none, so both classes survive."""
+    rng = np.random.default_rng(seed)
+    per_group: dict[str, list[int]] = {}
+    for example in examples.examples:
+        per_group.setdefault(example.group, []).append(example.label)
+    with_positive = sorted(g for g, labels in per_group.items() if max(labels) == 1)
+    without = sorted(g for g, labels in per_group.items() if max(labels) == 0)
+    rng.shuffle(with_positive)
+    rng.shuffle(without)
+    order = [g for pair in zip(with_positive, without, strict=False) for g in pair]
+    longer = with_positive if len(with_positive) > len(without) else without
+    order += longer[min(len(with_positive), len(without)) :]
+    chosen: set[str] = set()
+    total = 0
+    for group in order:
+        if total >= count:
+            break
+        chosen.add(group)
+        total += len(per_group[group])
+    kept = [e for e in examples.examples if e.group in chosen]
+    return ExampleSet(
+        kept, examples.class_names, examples.source, examples.rule_text, examples.problems
+    )
+
+
+def train_model(
+    config: TrainConfig,
+    *,
+    models_dir: Path | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> TrainResult:
+    """Train, evaluate and save a model named `config.name`; returns where it was saved."""
+    started = time.perf_counter()
+    from spineview.ml import store
+
+    folder = (models_dir / config.name) if models_dir else store.user_model_folder(config.name)
+    images, labels, examples, split = prepare(config, progress=progress, cancel=cancel)
+    precision = resolve_precision(config.precision)
+    previous_policy = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        model, history, imagenet = _fit(
+            config, images, labels, split, progress=progress, cancel=cancel
+        )
+        if cancel is not None and cancel.is_set():
+            raise TrainingCancelled("training cancelled; no model was saved")
+        if progress is not None:
+            progress(TrainProgress("evaluating", 0, 1, message="evaluating on the test split"))
+        evaluation = _evaluate(model, config, images, labels, examples, split)
+    finally:
+        keras.mixed_precision.set_global_policy(previous_policy)
+    if progress is not None:
+        progress(TrainProgress("saving", 0, 1, message=f"saving {folder}"))
+    manifest = _manifest(config, examples, split, history, evaluation, precision, imagenet)
+    info = store.save_model(_export_copy(model, config.architecture), manifest, folder)
+    _write_report(info.path / "report", evaluation, history, examples)
+    return TrainResult(
+        info.path,
+        evaluation["metrics"],
+        history,
+        len(examples.examples),
+        time.perf_counter() - started,
+    )
+
+
+def _export_copy(model: Any, architecture: str) -> Any:
+    """A fresh, uncompiled float32 model with the trained weights: no optimizer state and no
+    mixed-precision policy end up in the saved file."""
+    from spineview.ml.architectures import build_model
+
+    clean = build_model(architecture)
+    clean.set_weights(model.get_weights())
+    return clean
+
+
+# --- fitting -------------------------------------------------------------------------------
+
+
+def _fit(
+    config: TrainConfig,
+    images: np.ndarray,
+    labels: np.ndarray,
+    split: Split,
+    *,
+    progress: ProgressCallback | None,
+    cancel: threading.Event | None,
+) -> tuple[Any, dict[str, list[float]], bool]:
+    from spineview.ml.architectures import (
+        ARCHITECTURES,
+        build_model,
+        find_imagenet_weights,
+        set_backbone_trainable,
+    )
+
+    if config.architecture not in ARCHITECTURES:
+        raise TrainingError(f"unknown architecture {config.architecture!r}")
+    import tensorflow as tf
+
+    keras.utils.set_random_seed(config.seed)
+    tf.config.experimental.enable_op_determinism()  # same seed, same data → same weights
+    architecture = ARCHITECTURES[config.architecture]
+    weights = (
+        find_imagenet_weights(config.imagenet_weights)
+        if config.architecture == "resnet50"
+        else None
+    )
+    model = build_model(config.architecture, imagenet_weights=weights, seed=config.seed)
+    softmax = architecture.output == "softmax"
+    train = make_dataset(
+        images,
+        labels,
+        split.indices("train"),
+        config=config,
+        shuffle=True,
+        channels=architecture.channels,
+        softmax=softmax,
+    )
+    validation = make_dataset(
+        images,
+        labels,
+        split.indices("validation"),
+        config=config,
+        shuffle=False,
+        channels=architecture.channels,
+        softmax=softmax,
+    )
+    counts = np.bincount(labels[split.indices("train")], minlength=2)
+    class_weight = {i: float(counts.sum() / (2 * max(c, 1))) for i, c in enumerate(counts)}
+    callbacks = [
+        keras.callbacks.EarlyStopping(
+            monitor="val_loss", patience=config.patience, restore_best_weights=True
+        ),
+        _ProgressCallback(progress, cancel, config.epochs),
+    ]
+    history: dict[str, list[float]] = {}
+    phases = [(config.learning_rate, config.epochs)]
+    if weights is not None:  # the reference recipe: frozen backbone, then its last 50 layers
+        set_backbone_trainable(model, trainable=False)
+        fine = max(1, config.epochs // 3)
+        phases = [
+            (config.learning_rate, config.epochs - fine),
+            (config.fine_tune_learning_rate, fine),
+        ]
+    for phase, (rate, epochs) in enumerate(phases):
+        if phase == 1:
+            set_backbone_trainable(model, trainable=True, last_layers=50)
+        model.compile(
+            optimizer=keras.optimizers.Adam(rate),
+            loss="categorical_crossentropy" if softmax else "binary_crossentropy",
+            metrics=["accuracy"],
+        )
+        fitted = model.fit(
+            train,
+            validation_data=validation,
+            epochs=epochs,
+            class_weight=class_weight,
+            callbacks=callbacks,
+            verbose=0,
+        )
+        for key, values in fitted.history.items():
+            history.setdefault(key, []).extend(float(v) for v in values)
+        if cancel is not None and cancel.is_set():
+            break
+    return model, history, weights is not None
+
+
+def make_dataset(
+    images: np.ndarray,
+    labels: np.ndarray,
+    indices: Sequence[int] | np.ndarray,
+    *,
+    config: TrainConfig,
+    shuffle: bool,
+    channels: int,
+    softmax: bool,
+) -> Any:
+    """A batched tf.data pipeline over cached slices; augmentation only when shuffling (train)."""
+    import tensorflow as tf
+
+    chosen = np.asarray(indices, dtype=np.intp)
+    x = images[chosen]
+    y = labels[chosen]
+    dataset = tf.data.Dataset.from_tensor_slices((x, y))
+    if shuffle:
+        dataset = dataset.shuffle(len(chosen), seed=config.seed, reshuffle_each_iteration=True)
+    dataset = dataset.batch(config.batch_size)
+    dataset = dataset.map(lambda a, b: (tf.cast(a, tf.float32)[..., None], b))
+    settings = AUGMENTATIONS[config.augmentation] if shuffle else {}
+    if settings:
+        augmenter = _augmenter(settings, config.seed)
+        dataset = dataset.map(lambda a, b: (augmenter(a, training=True), b))
+    if channels == 3:
+        dataset = dataset.map(lambda a, b: (tf.repeat(a, 3, axis=-1), b))
+    if softmax:
+        dataset = dataset.map(lambda a, b: (a, tf.one_hot(tf.cast(b, tf.int32), 2)))
+    else:
+        dataset = dataset.map(lambda a, b: (a, tf.cast(b, tf.float32)))
+    return dataset.prefetch(tf.data.AUTOTUNE)
+
+
+def _augmenter(settings: dict[str, float], seed: int) -> Any:
+    from keras import layers
+
+    steps: list[Any] = []
+    if settings.get("rotation"):
+        steps.append(
+            layers.RandomRotation(settings["rotation"] / 360.0, fill_mode="constant", seed=seed)
+        )
+    if settings.get("shift"):
+        shift = settings["shift"]
+        steps.append(layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed + 1))
+    if settings.get("shear"):
+        shear = settings["shear"]
+        steps.append(
+            layers.RandomShear(x_factor=shear, y_factor=shear, fill_mode="constant", seed=seed + 2)
+        )
+    if settings.get("zoom"):
+        zoom = settings["zoom"]
+        steps.append(layers.RandomZoom(zoom, zoom, fill_mode="constant", seed=seed + 3))
+    if settings.get("flip"):
+        steps.append(layers.RandomFlip("horizontal", seed=seed + 4))
+    return keras.Sequential(steps, name="augmentation")
+
+
+class _ProgressCallback(keras.callbacks.Callback):
+    """Reports batches and epochs; turns the cancel event into `model.stop_training`."""
+
+    def __init__(
+        self, progress: ProgressCallback | None, cancel: threading.Event | None, epochs: int
+    ) -> None:
+        super().__init__()
+        self.progress = progress
+        self.cancel = cancel
+        self.epochs = epochs
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: Any = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: Any = None) -> None:
+        if self.cancel is not None and self.cancel.is_set():
+            self.model.stop_training = True
+        if self.progress is not None:
+            steps = self.params.get("steps") or 0
+            self.progress(
+                TrainProgress(
+                    "training", batch + 1, steps, self.epoch + 1, self.epochs, _floats(logs)
+                )
+            )
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        if self.progress is not None:
+            self.progress(
+                TrainProgress(
+                    "epoch", epoch + 1, self.epochs, epoch + 1, self.epochs, _floats(logs)
+                )
+            )
+
+
+def _floats(logs: Any) -> dict[str, float]:
+    return {
+        str(k): float(v)
+        for k, v in (logs or {}).items()
+        if isinstance(v, int | float | np.integer | np.floating)
+    }
+
+
+# --- evaluation ----------------------------------------------------------------------------
+
+
+def predict_probabilities(model: Any, images: np.ndarray, channels: int) -> np.ndarray:
+    """P(degenerative) per image, batched through one compiled function."""
+    import tensorflow as tf
+
+    batch_predict = tf.function(lambda x: model(x, training=False))
+    outputs = []
+    for start in range(0, len(images), 64):
+        batch = tf.convert_to_tensor(images[start : start + 64].astype(np.float32))[..., None]
+        if channels == 3:
+            batch = tf.repeat(batch, 3, axis=-1)
+        out = np.asarray(batch_predict(batch), dtype=np.float64)
+        outputs.append(out[:, 1] if out.shape[-1] == 2 else out[:, 0])
+    return np.concatenate(outputs) if outputs else np.zeros(0)
+
+
+def _evaluate(
+    model: Any,
+    config: TrainConfig,
+    images: np.ndarray,
+    labels: np.ndarray,
+    examples: ExampleSet,
+    split: Split,
+) -> dict[str, Any]:
+    from spineview.ml.architectures import ARCHITECTURES
+    from spineview.ml.metrics import (
+        apply_temperature,
+        evaluation_report,
+        fit_temperature,
+        probability_to_logit,
+    )
+
+    channels = ARCHITECTURES[config.architecture].channels
+    validation, test = split.indices("validation"), split.indices("test")
+    val_probability = predict_probabilities(model, images[validation], channels)
+    temperature = fit_temperature(labels[validation], probability_to_logit(val_probability))
+    test_probability = predict_probabilities(model, images[test], channels)
+    calibrated = apply_temperature(probability_to_logit(test_probability), temperature)
+    report = evaluation_report(labels[test], test_probability, temperature)
+    return {
+        "metrics": report,
+        "temperature": float(temperature),
+        "test_indices": test,
+        "test_labels": labels[test],
+        "test_probability": test_probability,
+        "test_calibrated": calibrated,
+        "images": images,
+        "names": [examples.examples[i].name for i in test],
+    }
+
+
+def _manifest(
+    config: TrainConfig,
+    examples: ExampleSet,
+    split: Split,
+    history: dict[str, list[float]],
+    evaluation: dict[str, Any],
+    precision: str,
+    imagenet: bool,
+) -> Any:
+    from spineview.ml.architectures import ARCHITECTURES
+    from spineview.ml.store import ModelManifest
+
+    architecture = ARCHITECTURES[config.architecture]
+    counts = examples.class_counts()
+    description = (
+        "demo model, trained on synthetic data, not for clinical use"
+        if config.demo
+        else f"{config.architecture} trained on {config.dataset.name}"
+    )
+    training = {
+        "dataset": str(config.dataset),
+        "source": examples.source,
+        "rule": examples.rule_text,
+        "examples": len(examples.examples),
+        "class_counts": dict(zip(examples.class_names, counts, strict=True)),
+        "split": {name: len(split.indices(name)) for name in ("train", "validation", "test")},
+        "split_seed": config.seed,
+        "epochs_run": len(history.get("loss", [])),
+        "epochs_requested": config.epochs,
+        "best_val_loss": _finite_min(history.get("val_loss", [])),
+        "augmentation": config.augmentation,
+        "augmentation_settings": AUGMENTATIONS[config.augmentation],
+        "batch_size": config.batch_size,
+        "learning_rate": config.learning_rate,
+        "class_weights": "balanced (n / (2 * count))",
+        "imagenet_weights": imagenet,
+        "from_scratch": not imagenet,
+        "rule_parameters": asdict(config.rule),
+    }
+    return ModelManifest(
+        name=config.name,
+        architecture=config.architecture,
+        description=description,
+        input_size=INPUT_SIZE,
+        channels=architecture.channels,
+        class_names=list(examples.class_names),
+        output=architecture.output,
+        preprocessing=PREPROCESSING,
+        gradcam_layer=architecture.gradcam_layer,
+        precision=precision,
+        weights_storage="float16",
+        weights_sha256="",
+        imagenet_weights=imagenet,
+        demo=config.demo,
+        temperature=evaluation["temperature"],
+        threshold=0.5,
+        training=training,
+        metrics=_json_safe(evaluation["metrics"]),
+        created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        spineview_version=__version__,
+    )
+
+
+def _finite_min(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return min(finite) if finite else None
+
+
+def _json_safe(value: Any) -> Any:
+    return json.loads(json.dumps(value, default=float))
+
+
+def _write_report(
+    folder: Path,
+    evaluation: dict[str, Any],
+    history: dict[str, list[float]],
+    examples: ExampleSet,
+) -> None:
+    from spineview.ml import report_figures as figures
+
+    folder.mkdir(parents=True, exist_ok=True)
+    metrics = _json_safe(evaluation["metrics"])
+    temporary = folder / ".metrics.json.tmp"
+    temporary.write_text(
+        json.dumps(
+            {"test": metrics, "history": history, "temperature": evaluation["temperature"]},
+            indent=2,
+        )
+    )
+    os.replace(temporary, folder / "metrics.json")
+    y, raw, calibrated = (
+        evaluation["test_labels"],
+        evaluation["test_probability"],
+        evaluation["test_calibrated"],
+    )
+    figures.plot_training_curves(history, folder / "training_curves.png")
+    if len(set(y.tolist())) == 2:
+        figures.plot_roc(y, raw, folder / "roc.png")
+    figures.plot_reliability(
+        y, raw, calibrated, folder / "reliability.png", temperature=evaluation["temperature"]
+    )
+    matrix = metrics["calibrated"]["confusion_matrix"]
+    figures.plot_confusion(matrix, list(examples.class_names), folder / "confusion.png")
+    wrong = [i for i, (t, p) in enumerate(zip(y, calibrated, strict=True)) if (p >= 0.5) != bool(t)]
+    images = [evaluation["images"][evaluation["test_indices"][i]].astype(np.float32) for i in wrong]
+    titles = [
+        f"true {examples.class_names[int(y[i])]}, p={calibrated[i]:.2f}\n{evaluation['names'][i]}"
+        for i in wrong
+    ]
+    figures.misclassified_gallery(images[:48], titles[:48], folder / "misclassified.png")

@@ -1,0 +1,123 @@
+"""Training end to end on tiny generated datasets (few steps), and the refusals before it."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spineview.data.synth import SynthOptions, synthesize
+from spineview.dicom.write import SeriesSpec, write_series
+from spineview.errors import DatasetError
+from spineview.ml.examples import collect_examples
+
+pytestmark = pytest.mark.tf
+
+
+@pytest.fixture(scope="module")
+def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("tiny") / "rsna"
+    synthesize(root, SynthOptions(studies=14, seed=21, size=64), workers=2)
+    return root
+
+
+def _config(dataset: Path, name: str = "tiny", **changes: object) -> object:
+    from spineview.ml.train import TrainConfig
+
+    settings: dict[str, object] = {"epochs": 1, "batch_size": 16, "max_examples": 160, "seed": 3}
+    settings.update(changes)
+    return TrainConfig(dataset=dataset, name=name, **settings)  # type: ignore[arg-type]
+
+
+def test_trains_evaluates_and_saves(tiny_dataset: Path, tmp_path: Path) -> None:
+    from spineview.ml.store import load_model
+    from spineview.ml.train import TrainProgress, predict_probabilities, prepare, train_model
+
+    stages: list[str] = []
+
+    def progress(update: TrainProgress) -> None:
+        stages.append(update.stage)
+
+    result = train_model(_config(tiny_dataset), models_dir=tmp_path, progress=progress)  # type: ignore[arg-type]
+    assert result.model_folder == tmp_path / "tiny"
+    for stage in ("reading", "training", "epoch", "evaluating", "saving"):
+        assert stage in stages
+    report = result.model_folder / "report"
+    for name in ("metrics.json", "training_curves.png", "reliability.png", "confusion.png",
+                 "misclassified.png"):  # fmt: skip
+        assert (report / name).is_file(), name
+    model, manifest = load_model(result.model_folder)
+    assert manifest.architecture == "cnn" and manifest.weights_storage == "float16"
+    assert manifest.metrics["calibrated"]["n"] == result.metrics["calibrated"]["n"] > 0
+    assert manifest.temperature > 0 and "rule" in manifest.training
+    assert manifest.training["from_scratch"] is True
+    images, _, _, split = prepare(_config(tiny_dataset))  # type: ignore[arg-type]
+    test = images[split.indices("test")]
+    probabilities = predict_probabilities(model, test, 1)
+    assert probabilities.shape == (len(test),)
+    assert np.all((probabilities >= 0) & (probabilities <= 1))
+
+
+def test_same_seed_same_training(tiny_dataset: Path, tmp_path: Path) -> None:
+    from spineview.ml.train import train_model
+
+    first = train_model(_config(tiny_dataset, "a", max_examples=120), models_dir=tmp_path)  # type: ignore[arg-type]
+    second = train_model(_config(tiny_dataset, "b", max_examples=120), models_dir=tmp_path)  # type: ignore[arg-type]
+    assert first.history["loss"] == pytest.approx(second.history["loss"], rel=1e-5)
+
+
+def test_cancel_mid_epoch_keeps_the_previous_model(tiny_dataset: Path, tmp_path: Path) -> None:
+    from spineview.ml.store import file_sha256, load_model
+    from spineview.ml.train import TrainingCancelled, TrainProgress, train_model
+
+    first = train_model(_config(tiny_dataset, max_examples=120), models_dir=tmp_path)  # type: ignore[arg-type]
+    weights = first.model_folder / "model.weights.h5"
+    before = file_sha256(weights)
+    cancel = threading.Event()
+
+    def cancel_on_second_batch(update: TrainProgress) -> None:
+        if update.stage == "training" and update.done >= 2:
+            cancel.set()
+
+    with pytest.raises(TrainingCancelled):
+        train_model(_config(tiny_dataset, epochs=3), models_dir=tmp_path,  # type: ignore[arg-type]
+                    progress=cancel_on_second_batch, cancel=cancel)  # fmt: skip
+    assert file_sha256(weights) == before
+    load_model(first.model_folder)
+    assert [p.name for p in tmp_path.iterdir()] == ["tiny"]  # no half-written folders
+
+
+def test_refuses_one_class(tmp_path: Path) -> None:
+    for index in range(4):
+        write_series(tmp_path / "healthy" / f"p{index}", SeriesSpec(n_slices=3), seed=index)
+    (tmp_path / "degenerative").mkdir()
+    with pytest.raises(DatasetError):
+        collect_examples(tmp_path)
+
+
+def test_refuses_a_split_that_would_be_empty(tmp_path: Path) -> None:
+    from spineview.ml import train
+
+    for label in ("healthy", "degenerative"):
+        write_series(tmp_path / label / "only-patient", SeriesSpec(n_slices=4))
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("training must not start")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(train, "_fit", never)
+        with pytest.raises(DatasetError):
+            train.train_model(_config(tmp_path, max_examples=None), models_dir=tmp_path / "m")  # type: ignore[arg-type]
+
+
+def test_refuses_a_dataset_without_usable_slices(tmp_path: Path) -> None:
+    for label in ("healthy", "degenerative"):
+        folder = tmp_path / label / "p1"
+        folder.mkdir(parents=True)
+        (folder / "x.dcm").write_bytes(b"DICM" * 10)
+    with pytest.raises(DatasetError):
+        from spineview.ml.examples import check_trainable
+
+        check_trainable(collect_examples(tmp_path))
