@@ -87,6 +87,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--preview", type=Path, metavar="PNG", help="also write a montage of the first studies"
     )
 
+    _add_train_parser(commands)
+    commands.add_parser("models", help="list the bundled and user models")
+
+    bench = commands.add_parser("bench", help="measure speed; prints JSON")
+    bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
+    scan = bench_commands.add_parser(
+        "scan", help="header index speed against a bare pydicom loop on a generated folder"
+    )
+    scan.add_argument("--files", type=int, default=2000, help="number of files (default 2000)")
+    scan.add_argument("--matrix", type=int, default=256, help="rows and columns (default 256)")
+    scan.add_argument("--repeats", type=int, default=3, help="best of N runs (default 3)")
+    bench_synth = bench_commands.add_parser("synth", help="synthetic study generation speed")
+    bench_synth.add_argument("--studies", type=int, default=100, help="studies (default 100)")
+    bench_synth.add_argument("--size", type=int, default=256, help="base matrix (default 256)")
+    bench_train = bench_commands.add_parser(
+        "train", help="training throughput: reference-style vs spineview pipeline vs bare step"
+    )
+    bench_train.add_argument("--epochs", type=int, default=2)
+    bench_train.add_argument("--slices", type=int, default=384, help="about N slices")
+    ui = bench_commands.add_parser(
+        "ui", help="longest event-loop stall while the window opens a generated folder"
+    )
+    ui.add_argument("--files", type=int, default=2000, help="number of files (default 2000)")
+    ui.add_argument("--matrix", type=int, default=256, help="rows and columns (default 256)")
+    return parser
+
+
+def _add_train_parser(commands: Any) -> None:
     train = commands.add_parser("train", help="train a slice classifier on a dataset")
     train.add_argument("dataset", type=Path, help="RSNA-layout folder or one folder per class")
     train.add_argument("--arch", choices=("cnn", "resnet50"), default="cnn")
@@ -101,26 +129,6 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--imagenet-weights", type=Path, help="local ResNet50 ImageNet .h5 file")
     train.add_argument("--out", type=Path, help="models folder (default: the user models folder)")
     train.add_argument("--demo", action="store_true", help="mark as a demo model (synthetic data)")
-
-    commands.add_parser("models", help="list the bundled and user models")
-
-    bench = commands.add_parser("bench", help="measure speed; prints JSON")
-    bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
-    scan = bench_commands.add_parser(
-        "scan", help="header index speed against a bare pydicom loop on a generated folder"
-    )
-    scan.add_argument("--files", type=int, default=2000, help="number of files (default 2000)")
-    scan.add_argument("--matrix", type=int, default=256, help="rows and columns (default 256)")
-    scan.add_argument("--repeats", type=int, default=3, help="best of N runs (default 3)")
-    bench_synth = bench_commands.add_parser("synth", help="synthetic study generation speed")
-    bench_synth.add_argument("--studies", type=int, default=100, help="studies (default 100)")
-    bench_synth.add_argument("--size", type=int, default=256, help="base matrix (default 256)")
-    ui = bench_commands.add_parser(
-        "ui", help="longest event-loop stall while the window opens a generated folder"
-    )
-    ui.add_argument("--files", type=int, default=2000, help="number of files (default 2000)")
-    ui.add_argument("--matrix", type=int, default=256, help="rows and columns (default 256)")
-    return parser
 
 
 def run(argv: Sequence[str] | None = None) -> int:
@@ -147,6 +155,12 @@ def run(argv: Sequence[str] | None = None) -> int:
             from spineview.bench import bench_synth
 
             print(json.dumps(bench_synth(studies=args.studies, size=args.size), indent=2))
+            return EXIT_OK
+        if args.command == "bench" and args.bench_command == "train":
+            from spineview.bench import bench_train
+
+            report = bench_train(epochs=args.epochs, max_examples=args.slices)
+            print(json.dumps(report, indent=2))
             return EXIT_OK
         if args.command == "bench" and args.bench_command == "ui":
             from spineview.bench import bench_ui
