@@ -98,3 +98,10 @@ def test_console_entry_point_runs_without_qt_or_tensorflow() -> None:
     )
     assert completed.returncode == 0, completed.stderr
     assert "Sagittal T2/STIR" in completed.stdout
+
+
+def test_models_lists_the_bundled_demo_models(capsys: pytest.CaptureFixture[str]) -> None:
+    assert run(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "cnn-demo" in out and "bundled" in out
+    assert "demo model, trained on synthetic data, not for clinical use" in out

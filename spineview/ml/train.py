@@ -277,6 +277,7 @@ def _fit(
             monitor="val_loss", patience=config.patience, restore_best_weights=True
         ),
         _ProgressCallback(progress, cancel, config.epochs),
+        _BestCheckpoint(checkpoint_path(config.name)),
     ]
     history: dict[str, list[float]] = {}
     phases = [(config.learning_rate, config.epochs)]
@@ -403,6 +404,32 @@ class _ProgressCallback(keras.callbacks.Callback):
             )
 
 
+def checkpoint_path(name: str) -> Path:
+    """Where the best weights so far are kept during a run (outside the model folder)."""
+    from spineview.paths import user_data_dir
+
+    return user_data_dir() / "checkpoints" / f"{name}.weights.h5"
+
+
+class _BestCheckpoint(keras.callbacks.Callback):
+    """After each epoch that improves validation loss, write the weights atomically."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__()
+        self.path = path
+        self.best = math.inf
+
+    def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
+        loss = float((logs or {}).get("val_loss", math.inf))
+        if not loss < self.best:
+            return
+        self.best = loss
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}.weights.h5")
+        self.model.save_weights(temporary)
+        os.replace(temporary, self.path)
+
+
 def _floats(logs: Any) -> dict[str, float]:
     return {
         str(k): float(v)
@@ -502,6 +529,9 @@ def _manifest(
         "imagenet_weights": imagenet,
         "from_scratch": not imagenet,
         "rule_parameters": asdict(config.rule),
+        "problems": len(examples.problems),  # unreadable slices dropped, dataset errors
+        "problems_first": examples.problems[:5],
+        "checkpoint": str(checkpoint_path(config.name)),
     }
     return ModelManifest(
         name=config.name,
@@ -573,4 +603,4 @@ def _write_report(
         f"true {examples.class_names[int(y[i])]}, p={calibrated[i]:.2f}\n{evaluation['names'][i]}"
         for i in wrong
     ]
-    figures.misclassified_gallery(images[:48], titles[:48], folder / "misclassified.png")
+    figures.misclassified_gallery(images[:24], titles[:24], folder / "misclassified.png")

@@ -53,6 +53,9 @@ def test_trains_evaluates_and_saves(tiny_dataset: Path, tmp_path: Path) -> None:
     assert manifest.metrics["calibrated"]["n"] == result.metrics["calibrated"]["n"] > 0
     assert manifest.temperature > 0 and "rule" in manifest.training
     assert manifest.training["from_scratch"] is True
+    from spineview.ml.train import checkpoint_path
+
+    assert checkpoint_path("tiny").is_file()  # best weights kept during the run
     images, _, _, split = prepare(_config(tiny_dataset))  # type: ignore[arg-type]
     test = images[split.indices("test")]
     probabilities = predict_probabilities(model, test, 1)
