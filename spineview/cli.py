@@ -104,8 +104,8 @@ def build_parser() -> argparse.ArgumentParser:
     bench_train = bench_commands.add_parser(
         "train", help="training throughput: reference-style vs spineview pipeline vs bare step"
     )
-    bench_train.add_argument("--epochs", type=int, default=2)
-    bench_train.add_argument("--slices", type=int, default=384, help="about N slices")
+    bench_train.add_argument("--epochs", type=int, default=3)
+    bench_train.add_argument("--slices", type=int, default=640, help="about N slices")
     ui = bench_commands.add_parser(
         "ui", help="longest event-loop stall while the window opens a generated folder"
     )

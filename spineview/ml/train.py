@@ -335,7 +335,9 @@ def make_dataset(
     settings = AUGMENTATIONS[config.augmentation] if shuffle else {}
     if settings:
         augmenter = _augmenter(settings, config.seed)
-        dataset = dataset.map(lambda a, b: (augmenter(a, training=True), b))
+        dataset = dataset.map(
+            lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE
+        )
     if channels == 3:
         dataset = dataset.map(lambda a, b: (tf.repeat(a, 3, axis=-1), b))
     if softmax:

@@ -185,7 +185,7 @@ def test_listing_does_not_import_tensorflow(tmp_path: Path, private_home: Path) 
         "import sys\n"
         "from spineview.ml.store import list_models, read_manifest\n"
         "models, problems = list_models()\n"
-        "assert [m.manifest.name for m in models] == ['good'], (models, problems)\n"
+        "assert 'good' in [m.manifest.name for m in models], (models, problems)\n"
         "read_manifest(models[0].path)\n"
         "loaded = [m for m in ('tensorflow', 'keras', 'h5py') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
