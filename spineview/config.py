@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from spineview.core.files import fsync_folder
 from spineview.paths import user_config_dir
 
 logger = logging.getLogger(__name__)
@@ -148,20 +149,8 @@ def save_config(config: Config, path: Path | None = None) -> None:
         with contextlib.suppress(OSError):
             temporary.unlink()
         raise
-    _sync_folder(path.parent)
+    fsync_folder(path.parent)
     logger.debug("config saved to %s", path)
-
-
-def _sync_folder(folder: Path) -> None:
-    """Make the rename durable where the OS allows opening a folder (POSIX)."""
-    if os.name != "posix":
-        return
-    with contextlib.suppress(OSError):
-        descriptor = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
 
 
 def _move_aside(path: Path, why: str) -> None:

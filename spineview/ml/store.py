@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from spineview.core.files import fsync_folder
 from spineview.errors import ModelLoadError, SpineViewError
 from spineview.ml.architectures import build_model, get_architecture
 from spineview.ml.manifest import (
@@ -400,7 +401,7 @@ def _swap_into_place(new: Path, folder: Path) -> None:
         if had_previous:
             _rename(aside, folder)
         raise
-    _fsync_directory(folder.parent)
+    fsync_folder(folder.parent)
     if had_previous:
         _remove_tree(aside)
 
@@ -416,13 +417,3 @@ def _remove_tree(path: Path) -> None:
 def _fsync(path: Path) -> None:
     with path.open("rb") as stream:
         os.fsync(stream.fileno())
-
-
-def _fsync_directory(path: Path) -> None:
-    """Make a rename durable where the platform allows it (POSIX; a no-op on Windows)."""
-    with contextlib.suppress(OSError):
-        descriptor = os.open(path, os.O_RDONLY)
-        try:
-            os.fsync(descriptor)
-        finally:
-            os.close(descriptor)
