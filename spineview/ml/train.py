@@ -301,6 +301,7 @@ def _fit(
             validation_data=validation,
             epochs=epochs,
             class_weight=class_weight,
+            shuffle=False,  # the tf.data pipeline shuffles (seeded)
             callbacks=callbacks,
             verbose=0,
         )
