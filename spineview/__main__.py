@@ -54,7 +54,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spineview.cli import COMMANDS, build_gui_parser, run
 
     if arguments and (arguments[0] in COMMANDS or arguments[0] in ("-h", "--help", "--version")):
-        return run(arguments)
+        try:
+            return run(arguments)
+        except BrokenPipeError:  # `spineview info DIR | head`: the reader left, not an error
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())  # keep Python's exit flush quiet
+            return 1
     options = build_gui_parser().parse_args(arguments)
     from spineview.app import run_gui
 
