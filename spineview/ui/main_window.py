@@ -541,7 +541,7 @@ class MainWindow(QMainWindow):
 
     def _update_histogram(self) -> None:
         view = self.active.view
-        values = view._current_values()
+        values = view.current_values()
         if values is None:
             self.histogram.item.plot.setData([], [])
             return

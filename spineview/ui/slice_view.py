@@ -264,7 +264,7 @@ class SliceView(QWidget):
 
     def apply_preset_number(self, number: int) -> bool:
         """Number keys: 1–4 the MR percentile presets, 5+ the DICOM header presets."""
-        values = self._current_values()
+        values = self.current_values()
         if values is None:
             return False
         if number <= len(MR_PRESETS):
@@ -437,8 +437,15 @@ class SliceView(QWidget):
         self.activated.emit()
 
     def _mouse_moved(self, scene_position: QPointF) -> None:
-        self.cursor_text_changed.emit(self.readout_at(self.viewbox.mapSceneToView(scene_position)))
-        self._update_annotations()
+        """Only the readout corner changes with the pointer: no full annotation rebuild."""
+        text = self.readout_at(self.viewbox.mapSceneToView(scene_position))
+        self._cursor_text = text
+        self.cursor_text_changed.emit(text)
+        label = self.corner["bottom_right"]
+        label.setText(text)
+        label.setVisible(bool(text))
+        label.adjustSize()
+        label.move(self.width() - label.width() - 4, self.height() - label.height() - 4)
 
     def readout_at(self, point: QPointF) -> str:
         """Pixel value and patient position (mm) under a scene point, or "" outside the image."""
@@ -458,18 +465,17 @@ class SliceView(QWidget):
                 plane.position, plane.orientation, (row_spacing, column_spacing), row, col
             )
             text += f"\n{x:.1f}, {y:.1f}, {z:.1f} mm"
-        self._cursor_text = text
         return text
 
     # --- drawing -------------------------------------------------------------------------
 
-    def _current_values(self) -> np.ndarray | None:
+    def current_values(self) -> np.ndarray | None:
         if self.series is None or not self.loaded.any() or not self.loaded[self.index]:
             return None
         return self.series.volume[self.index]
 
     def _render(self) -> None:
-        values = self._current_values()
+        values = self.current_values()
         if values is None:
             self.image.clear()
             self._update_annotations()
