@@ -98,13 +98,18 @@ def get_architecture(architecture_id: str) -> Architecture:
 
 
 def build_model(
-    architecture_id: str, *, imagenet_weights: Path | None = None, seed: int | None = None
+    architecture_id: str,
+    *,
+    imagenet_weights: Path | None = None,
+    seed: int | None = None,
+    precision: str | None = None,
 ) -> keras.Model:
     """Build the network `architecture_id` names, with fresh (or ImageNet) weights.
 
     `seed` seeds Python, NumPy and the backend first, so two builds with one seed start from the
     same weights. `imagenet_weights` is a local ResNet50 "notop" weights file (see
-    `find_imagenet_weights`); only architectures with a backbone accept it.
+    `find_imagenet_weights`); only architectures with a backbone accept it. `precision` (a Keras
+    dtype policy name) builds the layers in that policy; None uses the global one.
     """
     architecture = get_architecture(architecture_id)
     if imagenet_weights is not None and architecture.backbone is None:
@@ -112,6 +117,17 @@ def build_model(
     keras = import_keras()
     if seed is not None:
         keras.utils.set_random_seed(seed)
+    if precision is not None:
+        from spineview.ml.precision import dtype_policy
+
+        with dtype_policy(precision):
+            return _build(keras, architecture, imagenet_weights)
+    return _build(keras, architecture, imagenet_weights)
+
+
+def _build(
+    keras: ModuleType, architecture: Architecture, imagenet_weights: Path | None
+) -> keras.Model:
     if architecture.id == "cnn":
         return _build_cnn(keras, architecture)
     return _build_resnet50(keras, architecture, imagenet_weights)

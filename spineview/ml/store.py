@@ -187,8 +187,11 @@ def file_sha256(path: Path) -> str:
 # --- loading ----------------------------------------------------------------------------------
 
 
-def load_model(folder: Path) -> tuple[keras.Model, ModelManifest]:
+def load_model(folder: Path, *, precision: str | None = None) -> tuple[keras.Model, ModelManifest]:
     """Build the model the folder's manifest names and load its checked weights into it.
+
+    `precision` builds it in that Keras dtype policy (inference in mixed_bfloat16 where the CPU
+    has it); None uses the global policy.
 
     ModelLoadError naming the folder on a bad manifest, an architecture outside the allowlist,
     a missing weights file, a checksum mismatch, or weights that do not fit the architecture.
@@ -208,7 +211,7 @@ def load_model(folder: Path) -> tuple[keras.Model, ModelManifest]:
             "the weights were modified or corrupted; save or copy the model again"
         )
     try:
-        model = build_model(manifest.architecture)
+        model = build_model(manifest.architecture, precision=precision)
         model.load_weights(weights)
     except SpineViewError:
         raise

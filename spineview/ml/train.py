@@ -27,6 +27,7 @@ from spineview.data.slice_examples import SliceRule
 from spineview.data.splits import Split, grouped_split
 from spineview.errors import DatasetError, SpineViewError, TrainingError
 from spineview.ml.examples import ExampleSet, check_trainable, collect_examples, decode_examples
+from spineview.ml.precision import Precision, resolve_precision
 from spineview.ml.preprocess import DESCRIPTION as PREPROCESSING
 from spineview.ml.preprocess import INPUT_SIZE
 
@@ -36,7 +37,6 @@ import keras
 logger = logging.getLogger(__name__)
 
 Augmentation = Literal["none", "light", "reference"]
-Precision = Literal["auto", "float32", "mixed_bfloat16"]
 
 
 class TrainingCancelled(SpineViewError):
@@ -94,19 +94,6 @@ AUGMENTATIONS: dict[str, dict[str, float]] = {
     "light": {"rotation": 8.0, "shift": 0.05, "shear": 0.0, "zoom": 0.08, "flip": 1.0},
     "none": {},
 }
-
-
-def cpu_has_bf16() -> bool:
-    try:
-        return "avx512_bf16" in Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-
-
-def resolve_precision(precision: Precision) -> str:
-    if precision == "auto":
-        return "mixed_bfloat16" if cpu_has_bf16() else "float32"
-    return precision
 
 
 def prepare(

@@ -22,7 +22,8 @@ def measure_training_throughput(
     images/s = epochs × slices / wall time, decode included for (a) and (b).
     """
     from spineview.data.synth import SynthOptions, synthesize
-    from spineview.ml.train import TrainConfig, make_dataset, prepare, resolve_precision
+    from spineview.ml.precision import resolve_precision
+    from spineview.ml.train import TrainConfig, make_dataset, prepare
 
     with tempfile.TemporaryDirectory(prefix="spineview-bench-train-") as tmp:
         root = Path(tmp) / "data"
