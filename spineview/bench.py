@@ -203,3 +203,17 @@ def bench_train(studies: int = 40, epochs: int = 3, max_examples: int = 640) -> 
     from spineview.ml.train_benchmark import measure_training_throughput
 
     return measure_training_throughput(studies=studies, epochs=epochs, max_examples=max_examples)
+
+
+def bench_infer(studies: int = 6, model: str = "cnn-demo") -> dict[str, Any]:
+    """Series classification end to end against raw float32 Keras (spineview.ml.infer_benchmark)."""
+    from spineview.ml.infer_benchmark import measure_inference
+
+    return {**measure_inference(studies=studies, model=model), "cpu_count": os.cpu_count()}
+
+
+def bench_gradcam(studies: int = 12, max_slices: int = 200) -> dict[str, Any]:
+    """Grad-CAM localisation and cost (spineview.ml.gradcam_benchmark)."""
+    from spineview.ml.gradcam_benchmark import measure_gradcam
+
+    return {**measure_gradcam(studies=studies, max_slices=max_slices), "cpu_count": os.cpu_count()}

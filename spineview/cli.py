@@ -23,7 +23,7 @@ from spineview.dicom.scan import ScanResult, scan_paths
 from spineview.errors import SpineViewError
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
-COMMANDS = ("info", "dataset", "synth", "train", "models", "bench")
+COMMANDS = ("info", "dataset", "synth", "train", "models", "classify", "bench")
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
@@ -89,6 +89,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     _add_train_parser(commands)
     commands.add_parser("models", help="list the bundled and user models")
+    _add_classify_parser(commands)
 
     bench = commands.add_parser("bench", help="measure speed; prints JSON")
     bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
@@ -106,6 +107,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     bench_train.add_argument("--epochs", type=int, default=3)
     bench_train.add_argument("--slices", type=int, default=640, help="about N slices")
+    infer = bench_commands.add_parser(
+        "infer", help="series classification (decode + preprocess + infer) vs raw float32 Keras"
+    )
+    infer.add_argument("--studies", type=int, default=6, help="synthetic studies (default 6)")
+    infer.add_argument("--model", default="cnn-demo", help="model name or folder")
+    gradcam = bench_commands.add_parser(
+        "gradcam", help="Grad-CAM peak-in-lesion fraction and cost against one forward pass"
+    )
+    gradcam.add_argument("--studies", type=int, default=12, help="synthetic studies (default 12)")
+    gradcam.add_argument("--max-slices", type=int, default=200, help="slices evaluated at most")
     ui = bench_commands.add_parser(
         "ui", help="longest event-loop stall while the window opens a generated folder"
     )
@@ -131,6 +142,25 @@ def _add_train_parser(commands: Any) -> None:
     train.add_argument("--demo", action="store_true", help="mark as a demo model (synthetic data)")
 
 
+def _add_classify_parser(commands: Any) -> None:
+    classify = commands.add_parser(
+        "classify", help="classify every series under DICOM files or folders"
+    )
+    classify.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    classify.add_argument("--model", default="cnn-demo", help="model name or folder")
+    classify.add_argument(
+        "--out", type=Path, help="results file: .csv (one row per slice) or .json (everything)"
+    )
+    classify.add_argument("--gradcam", type=Path, metavar="DIR", help="write heatmap PNGs here")
+    classify.add_argument(
+        "--method", choices=("gradcam", "gradcam++"), default="gradcam", help="heatmap method"
+    )
+    classify.add_argument(
+        "--skip-incompatible", action="store_true",
+        help="leave out series the model was not trained on (default: classify with a warning)",
+    )  # fmt: skip
+
+
 def run(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -149,6 +179,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return command_train(args, sys.stdout, sys.stderr)
         if args.command == "models":
             return command_models(sys.stdout)
+        if args.command == "classify":
+            return command_classify(args, sys.stdout, sys.stderr)
         if args.command == "synth":
             return command_synth(args, sys.stdout, sys.stderr)
         if args.command == "bench" and args.bench_command == "synth":
@@ -160,6 +192,17 @@ def run(argv: Sequence[str] | None = None) -> int:
             from spineview.bench import bench_train
 
             report = bench_train(epochs=args.epochs, max_examples=args.slices)
+            print(json.dumps(report, indent=2))
+            return EXIT_OK
+        if args.command == "bench" and args.bench_command == "infer":
+            from spineview.bench import bench_infer
+
+            print(json.dumps(bench_infer(studies=args.studies, model=args.model), indent=2))
+            return EXIT_OK
+        if args.command == "bench" and args.bench_command == "gradcam":
+            from spineview.bench import bench_gradcam
+
+            report = bench_gradcam(studies=args.studies, max_slices=args.max_slices)
             print(json.dumps(report, indent=2))
             return EXIT_OK
         if args.command == "bench" and args.bench_command == "ui":
@@ -296,6 +339,54 @@ def command_models(out: TextIO) -> int:
                   f"{manifest.description}\n    {info.path}\n")  # fmt: skip
     for problem in problems:
         out.write(f"problem: {problem}\n")
+    return EXIT_OK
+
+
+def command_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Classify every series; a summary per series on stdout, progress and warnings on
+    stderr, results to --out and heatmaps to --gradcam."""
+    from spineview.ml.classify_tree import check_outputs_outside, classify_paths, write_results
+    from spineview.ml.inference import Classifier
+    from spineview.ml.store import find_model
+
+    if args.out is not None and args.out.suffix.lower() not in (".csv", ".json"):
+        print(f"spineview classify: {args.out}: --out must end in .csv or .json", file=err)
+        return EXIT_ERROR
+    check_outputs_outside(args.paths, [args.out, args.gradcam])
+    info = find_model(args.model)
+    err.write(f"loading model {info.manifest.name} ({info.path})\n")
+    classifier = Classifier.load(info.path)
+    if info.manifest.demo_notice:
+        err.write(f"note: {info.manifest.name} is a {info.manifest.demo_notice}\n")
+    report = classify_paths(
+        args.paths,
+        classifier,
+        gradcam_dir=args.gradcam,
+        gradcam_method=args.method,
+        report=lambda line: print(line, file=err, flush=True),
+        skip_incompatible=args.skip_incompatible,
+    )
+    for result in report.series:
+        verdict = result.verdict
+        flag = "  [warning]" if result.warnings else ""
+        out.write(
+            f"{result.study_uid}  {result.label:32s} {result.series_type:17s} "
+            f"{len(result.predictions):3d} slices  {result.verdict_class:>12s}  "
+            f"score {verdict.score:.2f}  ({verdict.slices_above} above {verdict.threshold:.2f})"
+            f"{flag}\n"
+        )
+    if report.series:
+        out.write(f"rule: {report.series[0].verdict.rule}\n")
+    for warning in dict.fromkeys(report.warnings):  # split stacks of a series warn alike
+        out.write(f"warning: {warning}\n")
+    for problem in report.problems:
+        out.write(f"problem: {problem}\n")
+    if args.out is not None:
+        write_results(report, args.out)
+        err.write(f"results written to {args.out}\n")
+    if not report.series:
+        out.write("no series classified\n")
+        return EXIT_NO_IMAGES
     return EXIT_OK
 
 

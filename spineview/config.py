@@ -9,26 +9,24 @@ by the defaults. Saving is atomic: a temporary file in the same folder, flushed 
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import logging
 import math
-import os
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from spineview.core.files import fsync_folder
+from spineview.core.files import write_text_atomic
 from spineview.paths import user_config_dir
 
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE_NAME = "config.json"
 LAYOUTS = ("1x1", "1x2")
+HEATMAP_METHODS = ("gradcam", "gradcam++")
 MAX_CINE_FRAMES_PER_SECOND = 60.0
 
 
@@ -42,6 +40,16 @@ class Config:
     default_layout: str = "1x1"
     """"1x1" (one viewport) or "1x2" (two side by side)."""
     max_recent_folders: int = 10
+    model: str = "cnn-demo"
+    """The model the viewer loads at start: a model name (user models first) or a folder."""
+    load_model_at_start: bool = True
+    """Load TensorFlow and the model in the background as soon as the window shows."""
+    classify_on_open: bool = False
+    """Classify each series as soon as it is loaded (series the model was not trained on are
+    left for the user to start, after the warning)."""
+    heatmap_method: str = "gradcam"
+    """"gradcam" or "gradcam++"."""
+    heatmap_opacity: float = 0.5
 
 
 def _is_bool(value: Any) -> bool:
@@ -65,12 +73,34 @@ def _is_recent_count(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool) and 0 <= value <= 100
 
 
+def _is_model_reference(value: Any) -> bool:
+    return isinstance(value, str) and 0 < len(value) <= 1000
+
+
+def _is_heatmap_method(value: Any) -> bool:
+    return value in HEATMAP_METHODS
+
+
+def _is_opacity(value: Any) -> bool:
+    return (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and 0.0 <= value <= 1.0
+    )
+
+
 _VALID: dict[str, Callable[[Any], bool]] = {
     "hide_patient_data": _is_bool,
     "export_hides_patient_data": _is_bool,
     "cine_frames_per_second": _is_frames_per_second,
     "default_layout": _is_layout,
     "max_recent_folders": _is_recent_count,
+    "model": _is_model_reference,
+    "load_model_at_start": _is_bool,
+    "classify_on_open": _is_bool,
+    "heatmap_method": _is_heatmap_method,
+    "heatmap_opacity": _is_opacity,
 }
 
 
@@ -133,23 +163,8 @@ def save_config(config: Config, path: Path | None = None) -> None:
     Raises OSError when the folder cannot be created or the file cannot be written.
     """
     path = config_path() if path is None else path
-    path.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(dataclasses.asdict(config), indent=2) + "\n"
-    descriptor, temporary_name = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
-    temporary = Path(temporary_name)
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as stream:
-            stream.write(text)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
-        raise
-    fsync_folder(path.parent)
+    write_text_atomic(path, text)
     logger.debug("config saved to %s", path)
 
 

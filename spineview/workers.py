@@ -1,4 +1,4 @@
-"""Background jobs: where Qt threads meet the DICOM (and later the ML) code.
+"""Background jobs: where Qt threads meet the DICOM and the ML code.
 
 Each job is a QRunnable whose `signals` QObject lives in the GUI thread, so results reach
 widgets through queued signals; jobs never touch widgets. Cancel is a `threading.Event` that the
@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
 
 from spineview.core.presets import AUTO
-from spineview.core.series import StudyContext
+from spineview.core.series import Series, StudyContext
 from spineview.core.windowing import apply_preset
 from spineview.dicom.decode import decode_frame
 from spineview.dicom.header import FileHeader
@@ -24,6 +27,12 @@ from spineview.dicom.index import SeriesInfo
 from spineview.dicom.load import LoadCancelled, fill_series, new_series
 from spineview.dicom.scan import ScanCancelled, scan_paths
 from spineview.errors import SpineViewError
+from spineview.ml.inference import InferenceCancelled
+from spineview.ml.verdict import DEFAULT_NEIGHBOURS, SeriesVerdict, series_verdict
+
+if TYPE_CHECKING:
+    from spineview.ml.gradcam import GradCam, HeatMap
+    from spineview.ml.inference import Classifier, SlicePredictions
 
 logger = logging.getLogger(__name__)
 
@@ -55,7 +64,7 @@ class Job(QRunnable):
     def run(self) -> None:
         try:
             result = self.work()
-        except (ScanCancelled, LoadCancelled):
+        except (ScanCancelled, LoadCancelled, InferenceCancelled):
             self.signals.cancelled.emit()
             return
         except SpineViewError as error:
@@ -183,8 +192,105 @@ class DemoStudyJob(Job):
         return self.folder / "train_images"
 
 
+@dataclass
+class LoadedModel:
+    """A model ready for the viewer: the classifier and its Grad-CAM explainer."""
+
+    classifier: Classifier
+    explainer: GradCam
+    seconds: float
+
+
+class ModelLoadJob(Job):
+    """Import TensorFlow (first time: seconds) and load a model folder, off the GUI thread."""
+
+    def __init__(self, folder: Path) -> None:
+        super().__init__()
+        self.folder = folder
+
+    def work(self) -> object:
+        from spineview.ml.gradcam import GradCam
+        from spineview.ml.inference import Classifier
+
+        started = time.perf_counter()
+        classifier = Classifier.load(self.folder)
+        classifier.warm_up()
+        return LoadedModel(classifier, GradCam(classifier), time.perf_counter() - started)
+
+
+@dataclass
+class SeriesClassification:
+    """The viewer's result for one series and one model."""
+
+    series_key: str
+    model_folder: Path
+    model_name: str
+    predictions: SlicePredictions
+    verdict: SeriesVerdict
+    warnings: list[str]
+
+
+class ClassifyJob(Job):
+    """Classify every slice of a loaded series; progress per batch, cancel between batches."""
+
+    def __init__(
+        self,
+        classifier: Classifier,
+        series: Series,
+        series_key: str,
+        warnings: Sequence[str] = (),
+        neighbours: int = DEFAULT_NEIGHBOURS,
+    ) -> None:
+        super().__init__()
+        self.classifier = classifier
+        self.series = series
+        self.series_key = series_key
+        self.warnings = list(warnings)
+        self.neighbours = neighbours
+
+    def work(self) -> object:
+        predictions = self.classifier.classify_volume(
+            self.series.volume, progress=self.signals.progress.emit, cancel=self.cancel_event
+        )
+        verdict = series_verdict(predictions.calibrated, predictions.threshold, self.neighbours)
+        folder = self.classifier.folder or Path(self.classifier.name)
+        return SeriesClassification(
+            self.series_key, folder, self.classifier.name, predictions, verdict, self.warnings
+        )
+
+
+@dataclass(frozen=True)
+class HeatmapRequest:
+    """Which heatmap: the cache key of the viewer's Grad-CAM cache."""
+
+    series_key: str
+    model_folder: Path
+    index: int
+    method: str
+
+
+@dataclass
+class HeatmapResult:
+    request: HeatmapRequest
+    heatmap: HeatMap
+
+
+class HeatmapJob(Job):
+    """Grad-CAM (or Grad-CAM++) of one slice."""
+
+    def __init__(self, explainer: GradCam, pixels: np.ndarray, request: HeatmapRequest) -> None:
+        super().__init__()
+        self.explainer = explainer
+        self.pixels = pixels
+        self.request = request
+
+    def work(self) -> object:
+        method: Any = self.request.method
+        return HeatmapResult(self.request, self.explainer.compute(self.pixels, method=method))
+
+
 class JobRunner(QObject):
-    """Two single-thread pools (series loading, thumbnails) and the jobs running on them."""
+    """Single-thread pools (series loading, thumbnails, inference) and the jobs on them."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
@@ -192,6 +298,8 @@ class JobRunner(QObject):
         self.loads.setMaxThreadCount(1)
         self.thumbnails = QThreadPool(self)
         self.thumbnails.setMaxThreadCount(1)
+        self.inference = QThreadPool(self)
+        self.inference.setMaxThreadCount(1)
         self._jobs: set[Job] = set()
 
     def start(self, job: Job, pool: QThreadPool | None = None) -> Job:
@@ -216,4 +324,5 @@ class JobRunner(QObject):
     def wait(self, milliseconds: int = 30_000) -> bool:
         """Cancel everything and wait for the threads; True when all have ended."""
         self.cancel_all()
-        return self.loads.waitForDone(milliseconds) and self.thumbnails.waitForDone(milliseconds)
+        pools = (self.loads, self.thumbnails, self.inference)
+        return all(pool.waitForDone(milliseconds) for pool in pools)

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from spineview import config as config_module
+from spineview.core import files as files_module
 from spineview.config import Config, config_path, load_config, save_config
 
 
@@ -148,7 +148,7 @@ def test_failed_save_leaves_old_file_intact_and_no_temp_file(
     def failing_replace(source: object, target: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(config_module.os, "replace", failing_replace)
+    monkeypatch.setattr(files_module.os, "replace", failing_replace)
     with pytest.raises(OSError, match="disk full"):
         save_config(Config(max_recent_folders=1), path)
     assert path.read_text(encoding="utf-8") == old_text
@@ -163,7 +163,7 @@ def test_save_writes_through_fsync(tmp_path: Path, monkeypatch: pytest.MonkeyPat
         synced.append(descriptor)
         real_fsync(descriptor)
 
-    monkeypatch.setattr(config_module.os, "fsync", recording_fsync)
+    monkeypatch.setattr(files_module.os, "fsync", recording_fsync)
     save_config(Config(), tmp_path / "config.json")
     assert synced  # at least the temporary file was fsynced before the rename
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 import zlib
 from pathlib import Path
 
 import numpy as np
+
+from spineview.core.files import write_bytes_atomic
 
 
 def encode_png(image: np.ndarray) -> bytes:
@@ -39,12 +39,4 @@ def encode_png(image: np.ndarray) -> bytes:
 
 def write_png(path: Path, image: np.ndarray) -> None:
     """Write atomically: a temporary file beside `path`, then a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".png", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            stream.write(encode_png(image))
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.unlink(temporary)
+    write_bytes_atomic(path, encode_png(image), mode=0o644)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -80,17 +80,42 @@ def fill_series(
     on_slice: SliceCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> None:
-    """Decode the slices of `info` into `series.volume`, one file at a time.
+    """Decode the slices of `info` into `series.volume`, one file at a time, middle first.
 
     A file that fails leaves its slices NaN and a line in `series.problems`; if no slice at all
     could be decoded, the first error is raised.
     """
+    decoded = 0
+    for index, ok in decode_into(series, info, limits=limits, cancel=cancel):
+        if ok:
+            decoded += 1
+            if on_slice is not None:
+                on_slice(index, decoded)
+
+
+def decode_into(
+    series: Series,
+    info: SeriesInfo,
+    *,
+    limits: SafetyLimits = DEFAULT_LIMITS,
+    cancel: threading.Event | None = None,
+    middle_first: bool = True,
+) -> Iterator[tuple[int, bool]]:
+    """Decode the slices of `info` into `series.volume`, yielding (index, decoded) per slice.
+
+    Every slice index is yielded once, right after its pixels are stored (decoded True) or its
+    file failed (False: the slice stays NaN, the reason goes to `series.problems`). Files are
+    opened once each, in the order of their middle-most slice (`middle_first`, for a viewer)
+    or in slice order (for a consumer that streams the slices). Raises the first error when no
+    slice could be decoded, LoadCancelled when `cancel` is set between files.
+    """
     rows, cols = info.matrix
     decoded = 0
     first_error: DicomLoadError | None = None
-    for header, wanted in _slices_by_file(info.slices).items():
+    for header, wanted in _slices_by_file(info.slices, middle_first=middle_first).items():
         if cancel is not None and cancel.is_set():
             raise LoadCancelled(f"loading series {info.description or info.key} cancelled")
+        stored: list[int] = []
         try:
             ds = open_for_pixels(header, limits)
             tags = dataset_tags(ds)
@@ -106,25 +131,34 @@ def fill_series(
                 multi = header.frames > 1
                 series.slice_tags[index] = {**tags, "Frame": str(ref.frame + 1)} if multi else tags
                 decoded += 1
-                if on_slice is not None:
-                    on_slice(index, decoded)
+                stored.append(index)
+                yield index, True
         except DicomLoadError as error:
             first_error = first_error or error
             series.problems.append(str(error))
             logger.warning("slice decode failed: %s", error.reason)
+            for index, _ in wanted:
+                if index not in stored:
+                    yield index, False
     if decoded == 0 and first_error is not None:
         raise first_error
 
 
-def _slices_by_file(slices: list[SliceRef]) -> dict[FileHeader, list[tuple[int, SliceRef]]]:
+def _slices_by_file(
+    slices: list[SliceRef], *, middle_first: bool = True
+) -> dict[FileHeader, list[tuple[int, SliceRef]]]:
     """Slice indices grouped per file (each file is opened once), middle slices first.
 
     A viewer opens a series on its middle slice (the midline of a sagittal stack), so decoding
     outwards from the middle puts the useful image on screen first.
     """
     middle = (len(slices) - 1) / 2
+
+    def rank(item: tuple[int, SliceRef]) -> float:
+        return abs(item[0] - middle) if middle_first else item[0]
+
     grouped: dict[FileHeader, list[tuple[int, SliceRef]]] = defaultdict(list)
-    for index, ref in sorted(enumerate(slices), key=lambda item: abs(item[0] - middle)):
+    for index, ref in sorted(enumerate(slices), key=rank):
         grouped[ref.header].append((index, ref))
     for members in grouped.values():
         members.sort(key=lambda item: item[1].frame)

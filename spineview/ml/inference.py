@@ -113,6 +113,11 @@ class Classifier:
         output = tf.cast(self.model(batch, training=False), tf.float32)
         return output[:, 1] if self.architecture.output == "softmax" else output[:, 0]
 
+    def warm_up(self) -> None:
+        """Trace and run the compiled function once, so the first series is not slowed by it."""
+        size = self.input_size
+        self.predict_prepared(np.zeros((1, size, size, 1), dtype=np.float32))
+
     def prepare(self, pixels: np.ndarray) -> np.ndarray:
         """One 2-D slice as the network's (size, size, 1) input."""
         return preprocess_slice(pixels, self.input_size, channels=1)

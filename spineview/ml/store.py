@@ -169,6 +169,23 @@ def list_models() -> tuple[list[ModelInfo], list[str]]:
     return models, problems
 
 
+def find_model(reference: str | Path) -> ModelInfo:
+    """The model a user names: a model folder's path, else a model name (the user's model of
+    that name before a bundled one). ModelLoadError listing the names otherwise."""
+    path = Path(reference).expanduser()
+    if path.is_dir() and (path / MANIFEST_FILE_NAME).is_file():
+        manifest = read_manifest(path)
+        if not (path / WEIGHTS_FILE_NAME).is_file():
+            raise _missing_weights(path)
+        return ModelInfo(path, manifest, _is_bundled(path))
+    models, _problems = list_models()
+    named = [info for info in models if str(reference) in (info.manifest.name, info.path.name)]
+    if named:
+        return sorted(named, key=lambda info: info.bundled)[0]
+    known = ", ".join(sorted({info.manifest.name for info in models})) or "none"
+    raise ModelLoadError(f"no model named {str(reference)!r} (models found: {known})")
+
+
 def _missing_weights(folder: Path) -> ModelLoadError:
     return ModelLoadError(
         f"{folder}: the weights file {WEIGHTS_FILE_NAME} is missing; save or copy the model again"

@@ -28,17 +28,21 @@ from PySide6.QtWidgets import (
     QMenu,
     QProgressBar,
     QPushButton,
+    QToolBar,
     QWidget,
 )
 
 from spineview import paths
-from spineview.config import Config
+from spineview.config import HEATMAP_METHODS, Config, save_config
 from spineview.core.series import Series, StudyContext
 from spineview.dicom.header import FileHeader
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.load import preview_series
 from spineview.dicom.scan import ScanResult
+from spineview.ui.classification import ClassificationController
+from spineview.ui.model_picker import ModelDetailsDialog, ModelPicker
 from spineview.ui.problems_panel import ProblemItem, ProblemsPanel
+from spineview.ui.results_panel import ResultsPanel
 from spineview.ui.series_browser import SeriesBrowser
 from spineview.ui.shortcuts import BY_ACTION
 from spineview.ui.shortcuts_dialog import ShortcutsDialog
@@ -77,10 +81,23 @@ class MainWindow(QMainWindow):
         self._build_viewports()
         self._build_docks()
         self._build_status_bar()
+        self._build_model_bar()
+        self.classification = ClassificationController(
+            self,
+            self.runner,
+            self.config,
+            self.model_picker,
+            self.results,
+            self.model_indicator,
+            lambda: self.active.view,
+            lambda: [viewport.view for viewport in self.viewports],
+        )
         self._build_menus()
         self.set_layout(self.config.default_layout)
         self._set_active(self.viewports[0])
         self._restore_geometry()
+        # TensorFlow loads once the window is on screen (an event-loop turn later).
+        QTimer.singleShot(0, self.classification.start)
 
     # --- construction --------------------------------------------------------------------
 
@@ -108,12 +125,14 @@ class MainWindow(QMainWindow):
         self.histogram = pg.HistogramLUTWidget()
         self.histogram.item.gradient.hide()
         self.histogram.item.sigLevelsChanged.connect(self._histogram_levels_changed)
+        self.results = ResultsPanel()
         self.docks = {
             "series": self._dock("Series", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
             "tags": self._dock("Tags", self.tags, Qt.DockWidgetArea.RightDockWidgetArea),
             "histogram": self._dock(
                 "Histogram", self.histogram, Qt.DockWidgetArea.RightDockWidgetArea
             ),
+            "results": self._dock("Results", self.results, Qt.DockWidgetArea.BottomDockWidgetArea),
             "problems": self._dock(
                 "Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea
             ),
@@ -131,13 +150,32 @@ class MainWindow(QMainWindow):
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel_loading)
         self.cursor_label = QLabel()
+        self.model_indicator = QLabel()
+        self.model_indicator.setObjectName("model-indicator")
         self.status_label = QLabel("Open a folder with Ctrl+O or drop it on the window")
         status = self.statusBar()
         status.addWidget(self.status_label, 1)
         status.addPermanentWidget(self.cursor_label)
+        status.addPermanentWidget(self.model_indicator)
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.cancel_button)
         self._set_busy(False)
+
+    def _build_model_bar(self) -> None:
+        self.model_picker = ModelPicker()
+        self.classify_button = QPushButton("Classify")
+        self.classify_button.setToolTip(
+            "Classify every slice of the active series with the chosen model (C)"
+        )
+        self.classify_button.clicked.connect(self.classify_active)
+        bar = QToolBar("Model", self)
+        bar.setObjectName("toolbar-model")
+        bar.setMovable(False)
+        bar.addWidget(QLabel(" Model "))
+        bar.addWidget(self.model_picker)
+        bar.addWidget(self.classify_button)
+        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+        self.model_bar = bar
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
         dock = QDockWidget(title, self)
@@ -212,6 +250,8 @@ class MainWindow(QMainWindow):
                 )
             )
 
+        self._build_model_menu(menu.addMenu("&Model"))
+
         slices_menu = menu.addMenu("&Slices")
         slices_menu.addAction(
             self._action("cine_menu", "Cine play / pause (Space)", self._on_active("toggle_cine"))
@@ -227,6 +267,29 @@ class MainWindow(QMainWindow):
 
         help_menu = menu.addMenu("&Help")
         help_menu.addAction(self._action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts))
+
+    def _build_model_menu(self, model_menu: QMenu) -> None:
+        model_menu.addAction(self._action("classify", "&Classify series", self.classify_active))
+        on_open = self._action(
+            "classify_on_open", "Classify on &open", self._set_classify_on_open, checkable=True
+        )
+        on_open.setChecked(self.config.classify_on_open)
+        model_menu.addAction(on_open)
+        model_menu.addSeparator()
+        heatmap = self._action(
+            "heatmap", "Show &heatmap", self.classification.set_heatmap_enabled, checkable=True
+        )
+        self.results.overlay_toggled.connect(heatmap.setChecked)
+        model_menu.addAction(heatmap)
+        methods = model_menu.addMenu("Heatmap &method")
+        for method, text in zip(HEATMAP_METHODS, ("Grad-CAM", "Grad-CAM++"), strict=True):
+            choice = methods.addAction(text)
+            choice.triggered.connect(lambda _=False, m=method: self._choose_method(m))
+        model_menu.addSeparator()
+        model_menu.addAction(self._action("model_details", "Model &details…", self.show_model))
+        model_menu.addAction(
+            self._action("refresh_models", "&Refresh model list", self.model_picker.refresh)
+        )
 
     def _on_active(self, method: str) -> Callable[..., None]:
         def call(*_: object) -> None:
@@ -289,6 +352,7 @@ class MainWindow(QMainWindow):
         self.open_paths([images])
 
     def cancel_loading(self) -> None:
+        self.classification.cancel()
         if self._scan_job is not None:
             self._scan_job.cancel()
         for job in self._loading.values():
@@ -451,6 +515,7 @@ class MainWindow(QMainWindow):
         if viewport is not None:
             del self._loading[viewport]
             self._update_tags()
+            self.classification.series_loaded(viewport.view)
         if series.problems:
             self.problems.add_problems(
                 [
@@ -473,6 +538,9 @@ class MainWindow(QMainWindow):
         self._update_tags()
         self._update_cross_reference()
         self._update_histogram()
+        self.classification.series_shown()
+        if viewport.view.loaded.all():  # from the cache: already complete
+            self.classification.series_loaded(viewport.view)
 
     # --- viewports -----------------------------------------------------------------------
 
@@ -499,6 +567,8 @@ class MainWindow(QMainWindow):
             self.browser.blockSignals(False)
         self._update_tags()
         self._update_histogram()
+        if hasattr(self, "classification"):
+            self.classification.series_shown()
 
     def _view_activated(self) -> None:
         view = self.sender()
@@ -507,10 +577,13 @@ class MainWindow(QMainWindow):
                 self._set_active(viewport)
 
     def _view_slice_changed(self, _index: int) -> None:
-        if self.sender() is self.active.view:
+        view = self.sender()
+        if view is self.active.view:
             self._update_tags()
             self._update_histogram()
         self._update_cross_reference()
+        if isinstance(view, SliceView):
+            self.classification.slice_changed(view)
 
     def _view_window_changed(self, center: float, width: float) -> None:
         if self.sender() is self.active.view:
@@ -597,6 +670,28 @@ class MainWindow(QMainWindow):
     def show_shortcuts(self) -> None:
         ShortcutsDialog(self).exec()
 
+    # --- classification ------------------------------------------------------------------
+
+    def classify_active(self) -> None:
+        self.docks["results"].show()
+        self.classification.classify_active()
+
+    def _set_classify_on_open(self, enabled: bool) -> None:
+        self.config.classify_on_open = enabled
+        if enabled:
+            self.classification.series_loaded(self.active.view)
+
+    def _choose_method(self, method: str) -> None:
+        self.results.set_method(method)
+        self.classification.set_heatmap_method(method)
+
+    def show_model(self) -> None:
+        info = self.model_picker.current_model()
+        if info is None:
+            self.status_label.setText("No model to show: none was found")
+            return
+        ModelDetailsDialog(info, self).exec()
+
     # --- recent folders and window state -------------------------------------------------
 
     def recent_folders(self) -> list[str]:
@@ -631,6 +726,10 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        try:
+            save_config(self.config)
+        except OSError as error:
+            logger.warning("preferences not saved: %s", error)
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("state", self.saveState())
         self.settings.sync()

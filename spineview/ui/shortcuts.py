@@ -52,7 +52,10 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("preset_5", ("5",), "Window: first preset from the DICOM header", "Window"),
     Shortcut("preset_6", ("6",), "Window: second preset from the DICOM header", "Window"),
     Shortcut("preset_7", ("7",), "Window: third preset from the DICOM header", "Window"),
+    Shortcut("classify", ("C",), "Classify the active series with the chosen model", "Model"),
+    Shortcut("heatmap", ("G",), "Show / hide the Grad-CAM heatmap of the slice", "Model"),
     Shortcut("tags", ("Ctrl+T",), "Show / hide the tag browser", "Panels"),
+    Shortcut("results", ("Ctrl+R",), "Show / hide the classification results", "Panels"),
     Shortcut("problems", ("Ctrl+Shift+P",), "Show / hide the problems panel", "Panels"),
     Shortcut("shortcuts", ("F1",), "This list of shortcuts", "Help"),
 )

@@ -22,6 +22,7 @@ from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QPen, QResizeEvent
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from spineview.core.geometry import pixel_to_patient, plane_intersection_in_image, row_col_normal
+from spineview.core.heatmap import DEFAULT_OPACITY, heat_indices, heat_lut
 from spineview.core.presets import AUTO, MR_PRESETS
 from spineview.core.series import Series
 from spineview.core.text import format_dicom_date
@@ -45,7 +46,41 @@ _ANNOTATION_STYLE = (
     "QLabel { color: #e6e6e6; background: rgba(0, 0, 0, 110); padding: 2px 4px;"
     " font-family: monospace; font-size: 11px; }"
 )
+_CAPTION_STYLE = (
+    "QLabel {{ color: {colour}; background: rgba(0, 0, 0, 150); padding: 3px 8px;"
+    " font-weight: bold; font-size: 12px; border-radius: 3px; }}"
+)
+_POSITIVE_COLOUR = "#ff8a65"
+_NEGATIVE_COLOUR = "#9be29b"
 _MARKER_STYLE = "QLabel { color: #ffd200; font-weight: bold; font-size: 13px; background: none; }"
+
+
+@dataclass(frozen=True)
+class SliceClassification:
+    """A model's per-slice result, as the viewport's caption shows it."""
+
+    model_name: str
+    probabilities: np.ndarray
+    """Calibrated P(positive class) per slice (NaN: no result)."""
+    threshold: float
+    class_names: tuple[str, str]
+    demo: bool = False
+
+    def caption(self, index: int) -> str:
+        if not 0 <= index < len(self.probabilities):
+            return ""
+        probability = float(self.probabilities[index])
+        if not math.isfinite(probability):
+            return f"{self.model_name}: no result for this slice"
+        positive = probability >= self.threshold
+        confidence = probability if positive else 1.0 - probability
+        name = self.class_names[int(positive)]
+        demo = "  (demo model)" if self.demo else ""
+        return f"{self.model_name}: {name} {confidence:.0%}{demo}"
+
+    def is_positive(self, index: int) -> bool:
+        probability = float(self.probabilities[index])
+        return math.isfinite(probability) and probability >= self.threshold
 
 
 @dataclass
@@ -130,6 +165,16 @@ class SliceView(QWidget):
         self.graphics.setCentralItem(self.viewbox)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.viewbox.addItem(self.image)
+        self.heat_image = pg.ImageItem(axisOrder="row-major")
+        self.heat_image.setZValue(5)
+        self.heat_image.setLookupTable(heat_lut())
+        self.heat_image.setOpacity(DEFAULT_OPACITY)
+        self.heat_image.setVisible(False)
+        self.viewbox.addItem(self.heat_image)
+        self.heatmap_index: int | None = None
+        """The slice whose heatmap `heat_image` holds (None: none)."""
+        self.heatmap_enabled = False
+        self.classification: SliceClassification | None = None
         self.reference_line = pg.PlotCurveItem(pen=REFERENCE_PEN)
         self.reference_line.setZValue(10)
         self.viewbox.addItem(self.reference_line)
@@ -149,6 +194,7 @@ class SliceView(QWidget):
         }
         self.markers = {side: self._marker() for side in ("left", "right", "top", "bottom")}
         self.message = self._label(Qt.AlignmentFlag.AlignCenter)
+        self.caption = self._label(Qt.AlignmentFlag.AlignCenter)
         self.cine_timer = QTimer(self)
         self.cine_timer.timeout.connect(self._cine_step)
         self.cine_frames_per_second = 8.0
@@ -193,6 +239,8 @@ class SliceView(QWidget):
                 "bottom": ((width - marker.width()) // 2, height - marker.height() - margin),
             }
             marker.move(*positions[side])
+        self.caption.adjustSize()
+        self.caption.move((width - self.caption.width()) // 2, height - self.caption.height() - 28)
         self.message.adjustSize()
         self.message.move(
             (width - self.message.width()) // 2, (height - self.message.height()) // 2
@@ -209,6 +257,8 @@ class SliceView(QWidget):
         self.inverted = False
         self.window_state = None
         self._user_zoomed = False
+        self.classification = None
+        self.clear_heatmap()
         if series is None:
             self.loaded = np.zeros(0, dtype=bool)
             self.image.clear()
@@ -503,6 +553,7 @@ class SliceView(QWidget):
             lut = GREY_INVERTED if invert else GREY
             self.image.setImage(finite, autoLevels=False, levels=(low, high), lut=lut)
         self.image.setRect(self.image_rect())  # after setImage: the scale needs the image size
+        self._update_heat_visibility()
         self._update_annotations()
 
     def image_rect(self) -> QRectF:
@@ -552,6 +603,7 @@ class SliceView(QWidget):
                 self._message_override or "Open a folder (Ctrl+O) or drop one here"
             )
             self.message.setVisible(True)
+            self.caption.setVisible(False)
             self._place_overlays()
             return
         number = f"Se {series.series_number}  " if series.series_number is not None else ""
@@ -592,20 +644,67 @@ class SliceView(QWidget):
         self.corner["bottom_right"].setText(self._cursor_text)
         for name in ("top_left", "bottom_left", "bottom_right"):
             self.corner[name].setVisible(bool(self.corner[name].text()))
+        self._update_caption()
         waiting = not self.loaded.any() or not self.loaded[self.index]
         text = self._message_override or ("Loading…" if waiting else "")
         self.message.setText(text)
         self.message.setVisible(bool(text))
         self._place_overlays()
 
+    # --- classification and heatmap ----------------------------------------------------------
+
+    def set_classification(self, classification: SliceClassification | None) -> None:
+        """Show (or clear) a model's per-slice result in the caption under the image."""
+        self.classification = classification
+        self._update_annotations()
+
+    def set_heatmap(self, index: int, heat: np.ndarray) -> None:
+        """A heatmap in [0, 1] on slice `index`'s pixel grid; shown while that slice is."""
+        if self.series is None or heat.shape != self.series.shape[1:]:
+            return
+        self.heat_image.setImage(heat_indices(heat), autoLevels=False, levels=(0, 255))
+        self.heat_image.setRect(self.image_rect())
+        self.heatmap_index = index
+        self._update_heat_visibility()
+
+    def clear_heatmap(self) -> None:
+        self.heatmap_index = None
+        self.heat_image.clear()
+        self._update_heat_visibility()
+
+    def set_heatmap_enabled(self, enabled: bool) -> None:
+        self.heatmap_enabled = enabled
+        self._update_heat_visibility()
+
+    def set_heatmap_opacity(self, opacity: float) -> None:
+        self.heat_image.setOpacity(float(np.clip(opacity, 0.0, 1.0)))
+
+    @property
+    def heatmap_shown(self) -> bool:
+        return self.heat_image.isVisible()
+
+    def _update_heat_visibility(self) -> None:
+        self.heat_image.setVisible(
+            self.heatmap_enabled and self.series is not None and self.heatmap_index == self.index
+        )
+
     def show_message(self, text: str) -> None:
         """A message in the middle of the view (no images found, load failed, ...)."""
         self._message_override = text
         self._update_annotations()
 
+    def _update_caption(self) -> None:
+        result = self.classification
+        text = result.caption(self.index) if result is not None else ""
+        if result is not None and text:
+            colour = _POSITIVE_COLOUR if result.is_positive(self.index) else _NEGATIVE_COLOUR
+            self.caption.setStyleSheet(_CAPTION_STYLE.format(colour=colour))
+        self.caption.setText(text)
+        self.caption.setVisible(bool(text))
+
     def visible_texts(self) -> list[str]:
         """All annotation text currently on screen (tests; the patient-data toggle)."""
-        labels = [*self.corner.values(), self.message, *self.markers.values()]
+        labels = [*self.corner.values(), self.message, self.caption, *self.markers.values()]
         return [label.text() for label in labels if label.isVisible() and label.text()]
 
 

@@ -1,0 +1,51 @@
+"""How a heatmap in [0, 1] is coloured and laid over a slice: one rule for the viewer and PNGs.
+
+Colour comes from a perceptually uniform map (inferno); alpha rises with the heat (as its square
+root, so weak evidence still shows), so where the model did not look the slice stays visible;
+a global opacity scales the whole overlay.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+import numpy as np
+
+from spineview.core.presets import AUTO
+from spineview.core.windowing import apply_preset
+
+HEAT_COLORMAP = "inferno"
+DEFAULT_OPACITY = 0.6
+
+
+@cache
+def heat_lut(colormap: str = HEAT_COLORMAP) -> np.ndarray:
+    """A (256, 4) uint8 RGBA table: entry i colours heat i/255, alpha = sqrt(heat)."""
+    from matplotlib import colormaps  # a dependency already (report figures); imported on use
+
+    ramp = np.linspace(0.0, 1.0, 256)
+    rgba = colormaps[colormap](ramp)
+    rgba[:, 3] = np.sqrt(ramp)  # weak evidence still shows faintly
+    table = np.round(rgba * 255).astype(np.uint8)
+    table.setflags(write=False)
+    return table
+
+
+def heat_indices(heat: np.ndarray) -> np.ndarray:
+    """Heat in [0, 1] (NaN = none) as uint8 indices into `heat_lut`."""
+    values = np.nan_to_num(np.asarray(heat, dtype=np.float32), nan=0.0)
+    return np.round(np.clip(values, 0.0, 1.0) * 255).astype(np.uint8)
+
+
+def overlay_rgb(
+    pixels: np.ndarray, heat: np.ndarray, opacity: float = DEFAULT_OPACITY
+) -> np.ndarray:
+    """An (h, w, 3) uint8 picture: the slice (auto window, greyscale) with the heat laid over."""
+    if pixels.shape != heat.shape:
+        raise ValueError(f"slice {pixels.shape} and heatmap {heat.shape} differ in shape")
+    values = np.nan_to_num(np.asarray(pixels, dtype=np.float32))
+    grey = apply_preset(values, AUTO.window_for(values)).astype(np.float32)
+    colours = heat_lut()[heat_indices(heat)].astype(np.float32)
+    alpha = colours[..., 3:4] / 255.0 * float(np.clip(opacity, 0.0, 1.0))
+    blended = grey[..., None] * (1.0 - alpha) + colours[..., :3] * alpha
+    return np.round(blended).astype(np.uint8)

@@ -1,0 +1,280 @@
+"""A model in words: one line for a combo box or status bar, a page for a details dialog or the CLI.
+
+Pure Python on the manifest (no Qt, no TensorFlow). The manifest's `training` and `metrics` are
+free-form dicts written by whichever spineview trained the model, so every field is optional here:
+a missing or oddly typed value is skipped, never an error.
+"""
+
+from __future__ import annotations
+
+import math
+import textwrap
+from collections.abc import Mapping
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, TypeGuard
+
+from spineview.ml.architectures import ARCHITECTURES
+
+if TYPE_CHECKING:
+    from spineview.ml.manifest import ModelManifest
+    from spineview.ml.store import ModelInfo
+
+DEMO_SHORT_NOTICE = "demo, synthetic data, not for clinical use"
+"""The short demo warning beside a model's name (the manifest's DEMO_NOTICE is the long one)."""
+
+TEXT_WIDTH = 88
+"""Long values (descriptions, labelling rules) wrap at this many characters."""
+
+_LABEL_WIDTH = 15
+_INDENT = "  "
+
+_METRIC_ROWS = (
+    ("accuracy", "Accuracy"),
+    ("balanced_accuracy", "Balanced accuracy"),
+    ("precision", "Precision"),
+    ("recall", "Recall"),
+    ("f1", "F1"),
+    ("roc_auc", "ROC AUC"),
+)
+_ECE_KEYS = {"raw": ("ece_raw",), "calibrated": ("ece_calibrated", "ece")}
+
+
+def model_summary(manifest: ModelManifest) -> str:
+    """One line: name, architecture, the demo warning, test ROC AUC and balanced accuracy.
+
+    >>> model_summary(manifest)  # doctest: +SKIP
+    'cnn-demo · cnn · demo, synthetic data, not for clinical use · test ROC AUC 0.965, ...'
+    """
+    parts = [manifest.name, manifest.architecture]
+    if manifest.demo:
+        parts.append(DEMO_SHORT_NOTICE)
+    test = _headline_metrics(manifest.metrics)
+    figures = [
+        f"{label} {_number(test.get(key))}"
+        for key, label in (("roc_auc", "ROC AUC"), ("balanced_accuracy", "balanced accuracy"))
+        if _is_number(test.get(key))
+    ]
+    if figures:
+        parts.append("test " + ", ".join(figures))
+    return " · ".join(parts)
+
+
+def model_details(info: ModelInfo) -> str:
+    """Several lines of plain text about the model folder `info`, for a dialog or the terminal.
+
+    Sections: identity and demo notice, model, training data, calibration, test metrics, origin.
+    Labels are padded so the text lines up in a fixed-width font.
+    """
+    manifest = info.manifest
+    lines = [manifest.name, "=" * max(len(manifest.name), 8)]
+    if manifest.demo_notice:
+        lines += [f"*** DEMO MODEL: {manifest.demo_notice} ***", ""]
+
+    lines.append("Model")
+    lines += _field("Location", f"{'bundled' if info.bundled else 'user'} model, {info.path}")
+    lines += _field("Architecture", manifest.architecture)
+    architecture = ARCHITECTURES.get(manifest.architecture)
+    if architecture is not None:
+        lines += _field("", architecture.description)
+    description = manifest.description.strip()
+    if description and description != manifest.demo_notice:
+        lines += _field("Description", description)
+    lines += _field("Classes", ", ".join(manifest.class_names))
+    lines += _field(
+        "Training dtype", f"{manifest.precision} (weights stored as {manifest.weights_storage})"
+    )
+    lines += _field(
+        "Pretraining",
+        "ImageNet weights" if manifest.imagenet_weights else "none (trained from scratch)",
+    )
+
+    training = _training_lines(manifest.training, manifest.class_names)
+    if training:
+        lines += ["", "Training data", *training]
+
+    lines += ["", "Calibration"]
+    lines += _field("Temperature", _number(manifest.temperature))
+    lines += _field("Threshold", f"{manifest.threshold:.2f} (on the calibrated probability)")
+
+    metrics = _metrics_lines(manifest.metrics)
+    if metrics:
+        lines += ["", *metrics]
+
+    origin = [
+        text
+        for text in (
+            f"created {_date(manifest.created)}" if manifest.created.strip() else "",
+            f"with spineview {manifest.spineview_version}"
+            if manifest.spineview_version.strip()
+            else "",
+        )
+        if text
+    ]
+    if origin:
+        sentence = " ".join(origin)
+        lines += ["", sentence[0].upper() + sentence[1:]]
+    return "\n".join(lines)
+
+
+# --- sections ---------------------------------------------------------------------------------
+
+
+def _training_lines(training: Mapping[str, Any], class_names: list[str]) -> list[str]:
+    if not isinstance(training, Mapping):
+        return []
+    lines: list[str] = []
+    dataset, source = training.get("dataset"), training.get("source")
+    if _is_text(dataset):
+        lines += _field("Dataset", f"{dataset} ({source} layout)" if _is_text(source) else dataset)
+    elif _is_text(source):
+        lines += _field("Source", f"{source} layout")
+
+    examples = training.get("examples")
+    counts = training.get("class_counts")
+    count_text = ""
+    if isinstance(counts, Mapping):
+        ordered = [name for name in class_names if name in counts]
+        ordered += [name for name in counts if name not in ordered]
+        count_text = ", ".join(
+            f"{name} {counts[name]}" for name in ordered if _is_integer(counts[name])
+        )
+    if _is_integer(examples):
+        lines += _field(
+            "Examples", f"{examples} slices" + (f": {count_text}" if count_text else "")
+        )
+    elif count_text:
+        lines += _field("Examples", count_text)
+
+    split = training.get("split")
+    if isinstance(split, Mapping):
+        parts = [f"{name} {size}" for name, size in split.items() if _is_integer(size)]
+        seed = training.get("split_seed")
+        if parts:
+            seed_text = f" (seed {seed})" if _is_integer(seed) else ""
+            lines += _field("Split", ", ".join(parts) + seed_text)
+
+    epochs, requested = training.get("epochs_run"), training.get("epochs_requested")
+    if _is_integer(epochs):
+        text = str(epochs)
+        if _is_integer(requested) and requested > epochs:
+            text += f" of {requested} (stopped early)"
+        lines += _field("Epochs", text)
+
+    augmentation = training.get("augmentation")
+    if _is_text(augmentation):
+        lines += _field("Augmentation", augmentation)
+    if _is_text(training.get("class_weights")):
+        lines += _field("Class weights", training["class_weights"])
+    rule = training.get("rule")
+    if _is_text(rule) and rule.strip():
+        lines += _field("Labels", rule.strip())
+    return lines
+
+
+def _metrics_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """A table of test metrics, raw and calibrated columns where the manifest has both."""
+    if not isinstance(metrics, Mapping) or not metrics:
+        return []
+    columns: list[tuple[str, Mapping[str, Any]]] = [
+        (name, metrics[name])
+        for name in ("raw", "calibrated")
+        if isinstance(metrics.get(name), Mapping)
+    ]
+    if not columns and any(key in metrics for key, _ in _METRIC_ROWS):
+        columns = [("test", metrics)]  # an older, flat metrics dict
+    if not columns:
+        return []
+
+    rows: list[tuple[str, list[str]]] = []
+    for key, label in _METRIC_ROWS:
+        found = [column.get(key) for _, column in columns]
+        if any(_is_number(value) for value in found):
+            rows.append((label, [_number(value) for value in found]))
+    eces = [_first_number(metrics, _ECE_KEYS.get(name, ("ece",))) for name, _ in columns]
+    if any(value is not None for value in eces):
+        rows.append(("ECE", [_number(value) for value in eces]))
+    if not rows:
+        return []
+
+    first = columns[-1][1]
+    n, positives = first.get("n", metrics.get("n")), first.get("positives")
+    heading = "Test metrics"
+    if _is_integer(n):
+        heading += f" ({n} slices" + (f", {positives} positive)" if _is_integer(positives) else ")")
+    label_width = max(len(label) for label, _ in rows) + 2
+    value_width = max(8, *(len(name) for name, _ in columns)) + 2
+    lines = [heading]
+    lines.append(
+        _INDENT + " " * label_width + "".join(name.rjust(value_width) for name, _ in columns)
+    )
+    for label, values in rows:
+        cells = "".join(value.rjust(value_width) for value in values)
+        lines.append(_INDENT + label.ljust(label_width) + cells)
+    return lines
+
+
+# --- formatting helpers -----------------------------------------------------------------------
+
+
+def _headline_metrics(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
+    """The calibrated test metrics, else the raw ones, else a flat metrics dict."""
+    if not isinstance(metrics, Mapping):
+        return {}
+    for name in ("calibrated", "raw"):
+        if isinstance(metrics.get(name), Mapping):
+            return metrics[name]
+    return metrics
+
+
+def _field(label: str, value: str) -> list[str]:
+    """`label` padded, then `value` wrapped to TEXT_WIDTH with continuation lines aligned."""
+    prefix = _INDENT + label.ljust(_LABEL_WIDTH)
+    wrapped = textwrap.wrap(
+        value,
+        width=TEXT_WIDTH,
+        initial_indent=prefix,
+        subsequent_indent=" " * len(prefix),
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
+    return wrapped or [prefix.rstrip()]
+
+
+def _first_number(metrics: Mapping[str, Any], keys: tuple[str, ...]) -> float | None:
+    for key in keys:
+        value = metrics.get(key)
+        if _is_number(value):
+            return float(value)
+    return None
+
+
+def _is_number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _is_integer(value: Any) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_text(value: Any) -> TypeGuard[str]:
+    return isinstance(value, str) and bool(value.strip())
+
+
+def _number(value: Any) -> str:
+    """Three decimals for a probability-like figure, "-" for a missing one."""
+    if not _is_number(value):
+        return "-"
+    return f"{float(value):.3f}"
+
+
+def _date(text: str) -> str:
+    """An ISO timestamp as "2026-11-27 09:25 UTC"; other text as it is."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return text.strip()
+    offset = moment.utcoffset()
+    zone = " UTC" if offset is not None and offset.total_seconds() == 0 else ""
+    if offset is not None and zone == "":
+        zone = " " + moment.strftime("%z")
+    return moment.strftime("%Y-%m-%d %H:%M") + zone

@@ -1,0 +1,51 @@
+"""Guard rails: whether a model was trained on the kind of series it is about to classify.
+
+A slice classifier answers for any image it is given; on a CT, or on an axial series when it
+learnt sagittal slices, the answer means nothing. These warnings are shown before classifying
+(the viewer asks, the CLI prints them) and travel with the results.
+"""
+
+from __future__ import annotations
+
+from spineview.ml.manifest import ModelManifest
+
+TRAINED_MODALITY = "MR"
+
+
+def trained_series_types(manifest: ModelManifest) -> list[str]:
+    """The series types the model's training data used ([] when unknown, e.g. class folders)."""
+    parameters = manifest.training.get("rule_parameters")
+    if not isinstance(parameters, dict):
+        return []
+    types = parameters.get("series_types")
+    if not isinstance(types, list):
+        return []
+    return [str(value) for value in types]
+
+
+def classification_warnings(
+    manifest: ModelManifest, *, modality: str, series_type: str, series_label: str
+) -> list[str]:
+    """What is wrong with classifying this series with this model, in sentences ([] = nothing).
+
+    `series_label` names the series for the user (e.g. "Se 3 SAG T2").
+    """
+    warnings = []
+    if modality != TRAINED_MODALITY:
+        warnings.append(
+            f"{series_label}: modality {modality or 'unknown'}, but {manifest.name} was trained "
+            "on MR images only; its output for this series means nothing"
+        )
+    trained = trained_series_types(manifest)
+    if trained and modality == TRAINED_MODALITY and series_type not in trained:
+        warnings.append(
+            f"{series_label}: {series_type} series (by its headers), but {manifest.name} was "
+            f"trained on {' and '.join(trained)} only; treat its output with suspicion"
+        )
+    return warnings
+
+
+def series_label(series_number: int | None, description: str) -> str:
+    """How a series is named in warnings and reports."""
+    number = f"Se {series_number} " if series_number is not None else ""
+    return f"{number}{description or '(no description)'}".strip()

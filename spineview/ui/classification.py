@@ -1,0 +1,386 @@
+"""The viewer's classification: model loading, classify, results and Grad-CAM overlays.
+
+The main window owns the widgets (model picker, results panel, status indicator); this
+controller owns the state behind them: which model is loaded, the results per (series, model),
+and a small cache of heatmaps. All TensorFlow work runs in jobs on the runner's single-thread
+inference pool, so the window never waits for the network.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
+
+from spineview.config import Config
+from spineview.ml.series_check import classification_warnings, series_label
+from spineview.ml.store import ModelInfo
+from spineview.ui.model_picker import ModelPicker
+from spineview.ui.results_panel import ResultsPanel
+from spineview.ui.slice_view import SliceClassification, SliceView
+from spineview.workers import (
+    ClassifyJob,
+    HeatmapJob,
+    HeatmapRequest,
+    HeatmapResult,
+    JobRunner,
+    LoadedModel,
+    ModelLoadJob,
+    SeriesClassification,
+)
+
+logger = logging.getLogger(__name__)
+
+HEATMAP_CACHE_SIZE = 256
+
+
+class ClassificationController(QObject):
+    def __init__(
+        self,
+        window: QWidget,
+        runner: JobRunner,
+        config: Config,
+        picker: ModelPicker,
+        panel: ResultsPanel,
+        indicator: QLabel,
+        active_view: Callable[[], SliceView],
+        views: Callable[[], list[SliceView]],
+    ) -> None:
+        super().__init__(window)
+        self.window = window
+        self.runner = runner
+        self.config = config
+        self.picker = picker
+        self.panel = panel
+        self.indicator = indicator
+        self.active_view = active_view
+        self.views = views
+        self.model: LoadedModel | None = None
+        self.results: dict[tuple[str, Path], SeriesClassification] = {}
+        self.error_dialog: QMessageBox | None = None
+        self.warning_dialog: QMessageBox | None = None
+        self._wanted: Path | None = None
+        self._model_jobs: list[ModelLoadJob] = []
+        self._classify_job: ClassifyJob | None = None
+        self._classify_view: SliceView | None = None
+        self._pending: SliceView | None = None
+        self._heatmaps: OrderedDict[HeatmapRequest, np.ndarray] = OrderedDict()
+        self._heat_job: HeatmapJob | None = None
+
+        picker.model_changed.connect(self._model_chosen)
+        panel.slice_requested.connect(lambda index: self.active_view().set_slice(index))
+        panel.overlay_toggled.connect(self.set_heatmap_enabled)
+        panel.method_changed.connect(self._method_changed)
+        panel.opacity_changed.connect(self._opacity_changed)
+        panel.set_method(config.heatmap_method)
+        panel.set_opacity(config.heatmap_opacity)
+        for view in views():
+            view.set_heatmap_opacity(config.heatmap_opacity)
+        self._set_indicator("Model: not loaded")
+
+    # --- the model ----------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Select the configured model and, when the config says so, load it now."""
+        self.picker.refresh()
+        if self.config.model:
+            self.picker.select_model(self.config.model)
+        if self.config.load_model_at_start:
+            self.load_selected_model()
+
+    def load_selected_model(self) -> None:
+        info = self.picker.current_model()
+        if info is None:
+            self._set_indicator("Model: none available")
+            return
+        self._load(info)
+
+    @property
+    def model_ready(self) -> bool:
+        return self.model is not None and self.model.classifier.folder == self._wanted
+
+    @property
+    def busy(self) -> bool:
+        return bool(self._model_jobs) or self._classify_job is not None
+
+    def _model_chosen(self, info: ModelInfo | None) -> None:
+        if info is None:
+            return
+        self.config.model = info.path.name if not info.bundled else info.manifest.name
+        if self.model is not None or self._model_jobs or self.config.load_model_at_start:
+            self._load(info)
+
+    def _load(self, info: ModelInfo) -> None:
+        if self._wanted == info.path and (self.model_ready or self._model_jobs):
+            return
+        self._wanted = info.path
+        self._set_indicator(f"Model: loading {info.manifest.name}…")
+        job = ModelLoadJob(info.path)
+        job.signals.finished.connect(self._model_loaded)
+        job.signals.failed.connect(self._model_failed)
+        self._model_jobs.append(job)
+        self.runner.start(job, self.runner.inference)
+
+    def _forget_model_job(self) -> None:
+        sender = self.sender()
+        self._model_jobs = [job for job in self._model_jobs if job.signals is not sender]
+
+    def _model_loaded(self, loaded: LoadedModel) -> None:
+        self._forget_model_job()
+        if loaded.classifier.folder != self._wanted:
+            return  # the user chose another model meanwhile
+        self.model = loaded
+        self._heatmaps.clear()
+        classifier = loaded.classifier
+        precision = "bfloat16" if "bfloat16" in classifier.precision else "float32"
+        demo = " — demo, synthetic data, not for clinical use" if classifier.manifest.demo else ""
+        self._set_indicator(f"Model: {classifier.name} ready ({precision}){demo}")
+        logger.info("model %s loaded in %.1f s", classifier.name, loaded.seconds)
+        self.series_shown()
+        pending, self._pending = self._pending, None
+        if pending is not None:
+            self.classify(pending)
+
+    def _model_failed(self, message: str) -> None:
+        self._forget_model_job()
+        self._pending = None
+        self.model = None
+        self._set_indicator("Model: failed to load")
+        self.panel.show_message("The model could not be loaded")
+        self.error_dialog = QMessageBox(
+            QMessageBox.Icon.Critical,
+            "Model could not be loaded",
+            message,
+            QMessageBox.StandardButton.Close,
+            self.window,
+        )
+        self.error_dialog.open()
+
+    def _set_indicator(self, text: str) -> None:
+        self.indicator.setText(text)
+        self.indicator.setToolTip(text)
+
+    # --- classifying --------------------------------------------------------------------
+
+    def classify_active(self) -> None:
+        self.classify(self.active_view(), ask=True)
+
+    def classify(self, view: SliceView, *, ask: bool = True) -> None:
+        """Classify the series `view` shows; series the model was not trained on only after
+        the user confirms the warning (`ask`), or not at all when nobody can be asked."""
+        series = view.series
+        if series is None or view.loaded.size == 0:
+            self.panel.show_message("Open a series first")
+            return
+        if not view.loaded.all():
+            self.panel.show_message("The series is still loading; classify when it is complete")
+            return
+        if not self.model_ready:
+            self._pending = view
+            self.panel.show_message("Loading the model; the series is classified when it is ready")
+            if not self._model_jobs:
+                self.load_selected_model()
+            return
+        assert self.model is not None
+        manifest = self.model.classifier.manifest
+        warnings = classification_warnings(
+            manifest,
+            modality=series.modality,
+            series_type=series.series_type,
+            series_label=series_label(series.series_number, series.description),
+        )
+        if warnings and not ask:
+            self.panel.show_message(
+                "Not classified automatically: " + " ".join(warnings) + " Press Classify to run"
+                " it anyway."
+            )
+            return
+        if warnings:
+            self._confirm(view, warnings)
+            return
+        self._start(view, warnings)
+
+    def _confirm(self, view: SliceView, warnings: list[str]) -> None:
+        dialog = QMessageBox(
+            QMessageBox.Icon.Warning,
+            "Classify this series?",
+            "\n\n".join(warnings),
+            QMessageBox.StandardButton.NoButton,
+            self.window,
+        )
+        dialog.addButton("Classify anyway", QMessageBox.ButtonRole.AcceptRole)
+        dialog.addButton(QMessageBox.StandardButton.Cancel)
+        dialog.accepted.connect(lambda: self._start(view, warnings))
+        self.warning_dialog = dialog
+        dialog.open()
+
+    def _start(self, view: SliceView, warnings: list[str]) -> None:
+        if self.model is None or view.series is None:
+            return
+        self.cancel()
+        job = ClassifyJob(self.model.classifier, view.series, view.series_key, warnings)
+        job.signals.progress.connect(self.panel.show_progress)
+        job.signals.finished.connect(self._classified)
+        job.signals.failed.connect(self._classify_failed)
+        job.signals.cancelled.connect(self._classify_cancelled)
+        self._classify_job = job
+        self._classify_view = view
+        self.panel.show_progress(0, view.series.n_slices)
+        self.runner.start(job, self.runner.inference)
+
+    def cancel(self) -> None:
+        if self._classify_job is not None:
+            self._classify_job.cancel()
+
+    def _job_ended(self) -> bool:
+        """Forget the classify job that signalled; False when it is not the current one."""
+        if self._classify_job is None or self._classify_job.signals is not self.sender():
+            return False
+        self._classify_job = None
+        self._classify_view = None
+        return True
+
+    def _classified(self, result: SeriesClassification) -> None:
+        self._job_ended()
+        self.results[(result.series_key, result.model_folder)] = result
+        self.series_shown()
+
+    def _classify_failed(self, message: str) -> None:
+        if self._job_ended():
+            self.panel.show_message(f"Classification failed: {message}")
+
+    def _classify_cancelled(self) -> None:
+        if self._job_ended():
+            self.panel.show_message("Classification cancelled")
+
+    # --- showing results ----------------------------------------------------------------
+
+    def result_for(self, view: SliceView) -> SeriesClassification | None:
+        if self.model is None or view.series is None:
+            return None
+        folder = self.model.classifier.folder or Path(self.model.classifier.name)
+        return self.results.get((view.series_key, folder))
+
+    def series_shown(self) -> None:
+        """Refresh captions and the panel after a series, the active view or the model changed."""
+        for view in self.views():
+            result = self.result_for(view)
+            view.set_classification(self._caption_data(result))
+            view.clear_heatmap()
+        active = self.active_view()
+        result = self.result_for(active)
+        if self._classify_job is not None and self._classify_view is active:
+            return  # the panel shows the progress
+        if result is None:
+            self.panel.clear("Not classified" if active.series is not None else "No series")
+        else:
+            assert self.model is not None
+            manifest = self.model.classifier.manifest
+            self.panel.set_result(
+                result.model_name,
+                manifest.demo_notice,
+                result.predictions,
+                result.verdict,
+                manifest.class_names[1],
+                result.warnings,
+            )
+            self.panel.set_current_slice(active.index)
+        self.request_heatmap(active)
+
+    def _caption_data(self, result: SeriesClassification | None) -> SliceClassification | None:
+        if result is None or self.model is None:
+            return None
+        manifest = self.model.classifier.manifest
+        names = (manifest.class_names[0], manifest.class_names[1])
+        return SliceClassification(
+            result.model_name,
+            result.predictions.calibrated,
+            result.predictions.threshold,
+            names,
+            manifest.demo,
+        )
+
+    def series_loaded(self, view: SliceView) -> None:
+        """A series finished decoding in `view`: classify it when the preference says so."""
+        if self.config.classify_on_open and self.result_for(view) is None:
+            self.classify(view, ask=False)
+
+    def slice_changed(self, view: SliceView) -> None:
+        if view is self.active_view():
+            self.panel.set_current_slice(view.index)
+        self.request_heatmap(view)
+
+    # --- heatmaps -----------------------------------------------------------------------
+
+    def set_heatmap_enabled(self, enabled: bool) -> None:
+        self.panel.set_overlay_enabled(enabled)
+        for view in self.views():
+            view.set_heatmap_enabled(enabled)
+        if enabled:
+            self.request_heatmap(self.active_view())
+
+    def set_heatmap_method(self, method: str) -> None:
+        self._method_changed(method)
+
+    def _method_changed(self, method: str) -> None:
+        self.config.heatmap_method = method
+        for view in self.views():
+            view.clear_heatmap()
+        self.request_heatmap(self.active_view())
+
+    def _opacity_changed(self, opacity: float) -> None:
+        self.config.heatmap_opacity = opacity
+        for view in self.views():
+            view.set_heatmap_opacity(opacity)
+
+    def _heatmap_request(self, view: SliceView) -> HeatmapRequest | None:
+        if not view.heatmap_enabled or self.result_for(view) is None or self.model is None:
+            return None
+        if view.current_values() is None:
+            return None
+        folder = self.model.classifier.folder or Path(self.model.classifier.name)
+        return HeatmapRequest(view.series_key, folder, view.index, self.config.heatmap_method)
+
+    def request_heatmap(self, view: SliceView) -> None:
+        """Show the heatmap of the view's slice: from the cache, or computed in the background
+        (one job at a time; while scrolling only the slice shown when it ends is computed)."""
+        request = self._heatmap_request(view)
+        if request is None:
+            return
+        cached = self._heatmaps.get(request)
+        if cached is not None:
+            self._heatmaps.move_to_end(request)
+            view.set_heatmap(request.index, cached)
+            return
+        if self._heat_job is not None or self.model is None:
+            return  # `_heatmap_ready` asks again for whatever is shown then
+        values = view.current_values()
+        if values is None:
+            return
+        job = HeatmapJob(self.model.explainer, values.copy(), request)
+        job.signals.finished.connect(self._heatmap_ready)
+        job.signals.failed.connect(self._heatmap_failed)
+        job.signals.cancelled.connect(self._heatmap_failed)
+        self._heat_job = job
+        self.runner.start(job, self.runner.inference)
+
+    def _heatmap_ready(self, result: HeatmapResult) -> None:
+        self._heat_job = None
+        self._heatmaps[result.request] = result.heatmap.values
+        while len(self._heatmaps) > HEATMAP_CACHE_SIZE:
+            self._heatmaps.popitem(last=False)
+        for view in self.views():
+            self.request_heatmap(view)
+
+    def _heatmap_failed(self, message: str = "") -> None:
+        self._heat_job = None
+        if message:
+            self.panel.show_message(f"Heatmap failed: {message}")
+
+    def heatmap_cached(self, request: HeatmapRequest) -> bool:
+        return request in self._heatmaps

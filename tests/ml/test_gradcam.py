@@ -1,0 +1,259 @@
+"""Grad-CAM: map maths without TF; heat maps of the bundled CNN (bfloat16 and float32) and of an
+untrained ResNet50 (nested backbone), checked against a finite-difference Grad-CAM."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from spineview.ml.gradcam import map_peak, normalise_map, upsample_map
+
+# --- map maths (numpy only) -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "cam",
+    [
+        np.zeros((7, 7)),
+        np.full((7, 7), 0.25),  # constant: no spread, nothing to show
+        -np.ones((5, 6)),  # all negative evidence: the ReLU leaves nothing
+        np.array([[1.0, np.nan], [0.5, 0.0]]),
+        np.array([[1.0, np.inf], [0.5, 0.0]]),
+        np.zeros((0, 4)),
+    ],
+)
+def test_normalise_map_without_evidence_gives_zeros(cam: np.ndarray) -> None:
+    result = normalise_map(cam)
+    assert result.shape == cam.shape and result.dtype == np.float32
+    assert not np.isnan(result).any()
+    assert not result.any()
+
+
+def test_normalise_map_relus_and_scales_to_unit_range() -> None:
+    cam = np.array([[-3.0, 0.0], [1.0, 4.0]])
+    result = normalise_map(cam)
+    assert result.dtype == np.float32
+    np.testing.assert_allclose(result, [[0.0, 0.0], [0.25, 1.0]])
+
+
+def test_upsample_map_shape_and_range() -> None:
+    cam = normalise_map(np.arange(49, dtype=np.float32).reshape(7, 7))
+    result = upsample_map(cam, 300, 200)
+    assert result.shape == (300, 200) and result.dtype == np.float32
+    assert 0.0 <= result.min() and result.max() <= 1.0
+    assert map_peak(result)[0] > 250 and map_peak(result)[1] > 150  # the maximum sits bottom right
+    np.testing.assert_array_equal(upsample_map(cam, 7, 7), cam)
+    with pytest.raises(ValueError):
+        upsample_map(np.zeros(5), 3, 3)
+
+
+def test_map_peak_of_a_flat_map_is_the_centre() -> None:
+    assert map_peak(np.zeros((300, 200), dtype=np.float32)) == (150, 100)
+
+
+# --- heat maps of real networks -----------------------------------------------------------------
+
+
+def _slice(rows: int, cols: int) -> np.ndarray:
+    """A deterministic MR-like slice: a bright column with bumps on a noisy background."""
+    rng = np.random.default_rng(7)
+    r = np.linspace(-1, 1, rows)[:, None]
+    c = np.linspace(-1, 1, cols)[None, :]
+    column = np.exp(-((c - 0.1 * np.sin(3 * r)) ** 2) / 0.02)
+    bumps = sum(np.exp(-((r - y) ** 2 + (c - 0.15) ** 2) / 0.004) for y in (-0.5, 0.0, 0.5))
+    image = 800 * column + 500 * bumps + 60 * rng.random((rows, cols))
+    return image.astype(np.float32)
+
+
+@pytest.fixture(scope="module")
+def cnn_demo() -> Any:
+    from spineview.ml.inference import Classifier
+    from spineview.ml.store import bundled_models_dir
+
+    return Classifier.load(bundled_models_dir() / "cnn-demo")
+
+
+@pytest.fixture(scope="module")
+def cnn_demo_float32() -> Any:
+    from spineview.ml.inference import Classifier
+    from spineview.ml.store import bundled_models_dir
+
+    return Classifier.load(bundled_models_dir() / "cnn-demo", precision="float32")
+
+
+@pytest.mark.tf
+@pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
+def test_cnn_map_on_the_slice_grid(cnn_demo: Any, method: str) -> None:
+    from spineview.ml.gradcam import GradCam
+
+    pixels = _slice(300, 200)
+    heat = GradCam(cnn_demo).compute(pixels, method=method)  # type: ignore[arg-type]
+    assert heat.values.shape == (300, 200) and heat.values.dtype == np.float32
+    assert 0.0 <= heat.values.min() and heat.values.max() <= 1.0
+    assert not heat.flat and heat.values.max() == 1.0
+    assert heat.values[heat.peak] == 1.0
+    assert heat.method == method
+    # the forward pass that made the map is the classifier's own
+    expected = float(cnn_demo.predict_prepared(cnn_demo.prepare(pixels)[None])[0])
+    assert heat.probability == pytest.approx(expected, abs=1e-3)
+    decided = bool(cnn_demo.calibrate(np.array([expected]))[0] >= cnn_demo.manifest.threshold)
+    assert heat.class_name == cnn_demo.class_name(decided)
+
+
+@pytest.mark.tf
+def test_positive_and_negative_gradcam_maps_have_disjoint_support(cnn_demo: Any) -> None:
+    """The negative class's score is minus the positive one's, so its Grad-CAM weights are the
+    negated weights and, before the ReLU, its map is the negated map: where one map shows
+    evidence the other is zero. A 52×52 slice is the CNN's conv3 grid, so no resampling blurs
+    the two supports into each other."""
+    from spineview.ml.gradcam import GradCam
+
+    gradcam = GradCam(cnn_demo)
+    pixels = _slice(52, 52)
+    positive = gradcam.compute(pixels, target="positive")
+    negative = gradcam.compute(pixels, target="negative")
+    assert positive.class_name == cnn_demo.positive_class
+    assert negative.class_name == cnn_demo.negative_class
+    assert not positive.flat and not negative.flat
+    assert not np.any((positive.values > 0) & (negative.values > 0))
+    assert np.mean((positive.values > 0) | (negative.values > 0)) > 0.9
+    plus_plus = gradcam.compute(pixels, method="gradcam++", target="negative")
+    assert plus_plus.method == "gradcam++" and not plus_plus.flat
+    assert not np.allclose(plus_plus.values, negative.values, atol=0.05)
+
+
+@pytest.mark.tf
+def test_gradcam_matches_finite_differences(cnn_demo_float32: Any) -> None:
+    """Grad-CAM's channel weights are the spatial means of d(logit)/dA. Shifting one channel of
+    conv3's output uniformly by ±eps moves the logit by ±eps·Σ_ij d(logit)/dA_ijk (max pooling
+    keeps its choices, the rest is piecewise linear), so central differences give the weights
+    without any gradient code; the map built from them must be the one GradCam computes."""
+    import keras
+
+    from spineview.ml.gradcam import GradCam
+
+    classifier = cnn_demo_float32
+    model = classifier.model
+    pixels = _slice(52, 52)
+    image = classifier.prepare(pixels)[None]
+    trunk = keras.Model(model.inputs, model.get_layer("conv3").output)
+    activations = np.asarray(trunk(image, training=False), dtype=np.float32)
+    _, rows, cols, channels = activations.shape
+    output = model.get_layer("output")
+    kernel = np.asarray(output.kernel, dtype=np.float64)
+    bias = np.asarray(output.bias, dtype=np.float64)
+
+    def logits(batch: np.ndarray) -> np.ndarray:
+        x = batch
+        for name in ("pool3", "flatten", "dense"):
+            x = model.get_layer(name)(x)
+        return (np.asarray(x, dtype=np.float64) @ kernel + bias)[:, 0]
+
+    eps = 0.05
+    weights = np.zeros(channels)
+    for start in range(0, channels, 32):
+        block = list(range(start, min(start + 32, channels)))
+        shifted = np.repeat(activations, 2 * len(block), axis=0)
+        for i, k in enumerate(block):
+            shifted[2 * i, :, :, k] += eps
+            shifted[2 * i + 1, :, :, k] -= eps
+        z = logits(shifted)
+        weights[block] = (z[0::2] - z[1::2]) / (2 * eps * rows * cols)
+    raw = np.einsum("hwk,k->hw", activations[0].astype(np.float64), weights)
+    reference = normalise_map(raw)
+
+    heat = GradCam(classifier).compute(pixels, target="positive")
+    assert heat.values.shape == (rows, cols) == pixels.shape
+    assert not heat.flat
+    np.testing.assert_allclose(heat.values, reference, atol=1e-3)
+    assert heat.peak == map_peak(reference)
+    negative = GradCam(classifier).compute(pixels, target="negative")
+    np.testing.assert_allclose(negative.values, normalise_map(-raw), atol=1e-3)
+
+
+@pytest.mark.tf
+def test_saturated_output_still_explains(cnn_demo_float32: Any) -> None:
+    """The score is the logit: pushing the output bias far enough to saturate the sigmoid (the
+    probability's gradient is then exactly zero in float32) leaves the map unchanged, and
+    "predicted" follows the decision."""
+    from spineview.ml.gradcam import GradCam
+
+    classifier = cnn_demo_float32
+    gradcam = GradCam(classifier)
+    pixels = _slice(120, 90)
+    before = gradcam.compute(pixels, target="positive")
+    bias = classifier.model.get_layer("output").bias
+    original = np.asarray(bias).copy()
+    try:
+        bias.assign(original + 60.0)
+        saturated = gradcam.compute(pixels, target="positive")
+        predicted_high = gradcam.compute(pixels, method="gradcam++")
+        bias.assign(original - 60.0)
+        predicted_low = gradcam.compute(pixels, method="gradcam++")
+    finally:
+        bias.assign(original)
+    assert saturated.probability == 1.0 and not saturated.flat
+    np.testing.assert_allclose(saturated.values, before.values, atol=1e-4)
+    assert predicted_high.class_name == classifier.positive_class and not predicted_high.flat
+    assert predicted_low.class_name == classifier.negative_class and not predicted_low.flat
+    assert predicted_low.probability < 1e-20
+
+
+@pytest.mark.tf
+def test_compute_from_a_worker_thread(cnn_demo: Any) -> None:
+    from spineview.ml.gradcam import GradCam, HeatMap
+
+    gradcam = GradCam(cnn_demo)
+    pixels = _slice(64, 80)
+    results: list[HeatMap] = []
+    errors: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            results.append(gradcam.compute(pixels, method="gradcam++"))
+        except BaseException as exc:
+            errors.append(exc)
+
+    worker = threading.Thread(target=work)
+    worker.start()
+    worker.join(timeout=60)
+    assert not worker.is_alive() and not errors
+    np.testing.assert_array_equal(
+        results[0].values, gradcam.compute(pixels, method="gradcam++").values
+    )
+    with pytest.raises(ValueError):
+        gradcam.compute(np.zeros((3, 4, 5)))
+    with pytest.raises(ValueError):
+        gradcam.compute(pixels, method="cam")  # type: ignore[arg-type]
+
+
+@pytest.mark.tf
+def test_resnet50_nested_backbone(tmp_path: Path) -> None:
+    from spineview.ml.architectures import build_model
+    from spineview.ml.gradcam import GradCam
+    from spineview.ml.inference import Classifier
+    from spineview.ml.store import ModelManifest, save_model
+
+    model = build_model("resnet50", seed=0)
+    manifest = ModelManifest.for_architecture("resnet50", "tiny-rn", demo=True)
+    save_model(model, manifest, tmp_path / "tiny-rn")
+    classifier = Classifier.load(tmp_path / "tiny-rn")
+    gradcam = GradCam(classifier)
+    pixels = _slice(150, 110)
+    expected = float(classifier.predict_prepared(classifier.prepare(pixels)[None])[0])
+    maps = {}
+    for method in ("gradcam", "gradcam++"):
+        for target in ("positive", "negative"):
+            heat = gradcam.compute(pixels, method=method, target=target)  # type: ignore[arg-type]
+            assert heat.values.shape == (150, 110) and heat.values.dtype == np.float32
+            assert 0.0 <= heat.values.min() and heat.values.max() <= 1.0
+            assert np.isfinite(heat.values).all()
+            assert heat.probability == pytest.approx(expected, abs=1e-3)
+            maps[method, target] = heat
+    # one of the two Grad-CAM classes has positive evidence (the weights are negated)
+    assert not (maps["gradcam", "positive"].flat and maps["gradcam", "negative"].flat)
+    assert not maps["gradcam++", "positive"].flat

@@ -1,0 +1,167 @@
+"""model_summary / model_details: what the picker, the details dialog and the CLI say."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from spineview.ml.manifest import DEMO_NOTICE, ModelManifest
+from spineview.ml.model_text import (
+    DEMO_SHORT_NOTICE,
+    TEXT_WIDTH,
+    model_details,
+    model_summary,
+)
+from spineview.ml.store import ModelInfo, bundled_models_dir, read_manifest
+
+FAKE_SHA = "0" * 64
+
+
+@pytest.fixture(scope="module")
+def demo() -> ModelInfo:
+    folder = bundled_models_dir() / "cnn-demo"
+    return ModelInfo(folder, read_manifest(folder), bundled=True)
+
+
+def _user_model(**fields: Any) -> ModelInfo:
+    manifest = ModelManifest.for_architecture("cnn", "mine", weights_sha256=FAKE_SHA, **fields)
+    return ModelInfo(Path("/models/mine"), manifest, bundled=False)
+
+
+def _row(text: str, label: str) -> list[str]:
+    """The cells after `label` on its line of the metrics table."""
+    lines = text.splitlines()
+    table = next(i for i, line in enumerate(lines) if line.startswith("Test metrics"))
+    for line in lines[table:]:
+        if line.strip().startswith(label + "  "):
+            return line.strip()[len(label) :].split()
+    raise AssertionError(f"no {label!r} row in:\n{text}")
+
+
+def test_summary_of_the_bundled_demo(demo: ModelInfo) -> None:
+    summary = model_summary(demo.manifest)
+    assert "\n" not in summary
+    assert summary.startswith("cnn-demo · cnn · ")
+    assert DEMO_SHORT_NOTICE in summary
+    # calibrated test metrics from the manifest: ROC AUC 0.9653, balanced accuracy 0.8911
+    assert summary.endswith("test ROC AUC 0.965, balanced accuracy 0.891")
+
+
+def test_summary_without_demo_or_metrics() -> None:
+    summary = model_summary(_user_model().manifest)
+    assert summary == "mine · cnn"
+
+
+def test_summary_prefers_calibrated_then_raw_then_flat_metrics() -> None:
+    both = {"raw": {"roc_auc": 0.71}, "calibrated": {"roc_auc": 0.72}}
+    assert model_summary(_user_model(metrics=both).manifest).endswith("test ROC AUC 0.720")
+    raw_only = {"raw": {"roc_auc": 0.71, "balanced_accuracy": 0.6}}
+    assert model_summary(_user_model(metrics=raw_only).manifest).endswith(
+        "test ROC AUC 0.710, balanced accuracy 0.600"
+    )
+    flat = {"roc_auc": None, "balanced_accuracy": 0.65}
+    assert model_summary(_user_model(metrics=flat).manifest).endswith(
+        "test balanced accuracy 0.650"
+    )
+
+
+def test_details_of_the_bundled_demo(demo: ModelInfo) -> None:
+    text = model_details(demo)
+    lines = text.splitlines()
+    assert lines[0] == "cnn-demo"
+    assert lines[2] == f"*** DEMO MODEL: {DEMO_NOTICE} ***"
+    assert f"bundled model, {demo.path}" in text
+    assert "Architecture   cnn" in text
+    assert "Reference CNN" in text  # the registry's description
+    assert "Training dtype mixed_bfloat16 (weights stored as float16)" in text
+    assert "none (trained from scratch)" in text
+    assert "/tmp/demo-data (rsna layout)" in text
+    assert "4925 slices: healthy 3399, degenerative 1526" in text
+    assert "train 3940, validation 493, test 492 (seed 0)" in text
+    assert "8 of 15 (stopped early)" in text
+    assert "Sagittal T2/STIR" in text  # the labelling rule
+    assert "Temperature    0.553" in text
+    assert "Threshold      0.50" in text
+    assert "Test metrics (492 slices, 152 positive)" in text
+    assert _row(text, "Accuracy") == ["0.892", "0.892"]
+    assert _row(text, "Balanced accuracy") == ["0.891", "0.891"]
+    assert _row(text, "Precision") == ["0.789", "0.789"]
+    assert _row(text, "Recall") == ["0.888", "0.888"]
+    assert _row(text, "F1") == ["0.836", "0.836"]
+    assert _row(text, "ROC AUC") == ["0.965", "0.965"]
+    assert _row(text, "ECE") == ["0.109", "0.061"]
+    assert lines[-1] == "Created 2026-11-27 09:25 UTC with spineview 0.1.0"
+    # The description repeats the demo notice: it is not printed twice.
+    assert text.count(DEMO_NOTICE) == 1
+
+
+def test_details_header_names_the_metric_columns(demo: ModelInfo) -> None:
+    text = model_details(demo)
+    lines = text.splitlines()
+    heading = next(i for i, line in enumerate(lines) if line.startswith("Test metrics"))
+    assert lines[heading + 1].split() == ["raw", "calibrated"]
+
+
+def test_details_lines_wrap_except_unbreakable_words(demo: ModelInfo) -> None:
+    for line in model_details(demo).splitlines():
+        if str(demo.path) not in line:
+            assert len(line) <= TEXT_WIDTH, line
+
+
+def test_details_of_a_bare_user_model_skip_what_is_missing() -> None:
+    info = _user_model(description="my own", created="", spineview_version="")
+    text = model_details(info)
+    assert "DEMO" not in text
+    assert "user model, /models/mine" in text
+    assert "Description    my own" in text
+    assert "Training data" not in text
+    assert "Test metrics" not in text
+    assert "Created" not in text
+    assert text.splitlines()[-1].startswith("  Threshold")
+
+
+def test_details_tolerate_odd_training_and_metrics_values() -> None:
+    info = _user_model(
+        imagenet_weights=True,
+        training={
+            "dataset": "/data/lumbar",
+            "examples": "many",
+            "class_counts": [1, 2],
+            "split": {"train": "x"},
+            "epochs_run": True,
+            "rule": 42,
+        },
+        metrics={"raw": {"accuracy": None, "roc_auc": 0.7}, "ece_raw": "n/a"},
+        created="last Tuesday",
+    )
+    text = model_details(info)
+    assert "Pretraining    ImageNet weights" in text
+    assert "Dataset        /data/lumbar" in text
+    for absent in ("Examples", "Split", "Epochs", "Labels", "Accuracy", "ECE"):
+        assert absent not in text, absent
+    assert _row(text, "ROC AUC") == ["0.700"]
+    assert "Created last Tuesday" in text
+
+
+def test_details_of_a_flat_metrics_dict() -> None:
+    info = _user_model(metrics={"n": 40, "accuracy": 0.8, "roc_auc": 0.9, "ece": 0.05})
+    text = model_details(info)
+    assert "Test metrics (40 slices)" in text
+    assert _row(text, "Accuracy") == ["0.800"]
+    assert _row(text, "ECE") == ["0.050"]
+
+
+def test_details_show_class_counts_in_class_order() -> None:
+    training = {"examples": 10, "class_counts": {"degenerative": 3, "healthy": 7}}
+    text = model_details(_user_model(training=training))
+    assert "10 slices: healthy 7, degenerative 3" in text
+
+
+def test_details_of_a_demo_model_lead_with_the_notice() -> None:
+    info = _user_model(demo=True)
+    info = dataclasses.replace(info, manifest=dataclasses.replace(info.manifest, name="d"))
+    lines = model_details(info).splitlines()
+    assert "DEMO MODEL" in lines[2] and DEMO_NOTICE in lines[2]
