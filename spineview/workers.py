@@ -11,6 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -289,6 +290,43 @@ class HeatmapJob(Job):
         return HeatmapResult(self.request, self.explainer.compute(self.pixels, method=method))
 
 
+class PythonThreadPool:
+    """One long-lived Python thread that runs jobs in turn (the `QThreadPool` calls used here).
+
+    TensorFlow must run on this, not on a QThreadPool: PySide gives a pooled thread a fresh
+    Python thread state for every run and frees it afterwards, while TensorFlow's pybind11
+    layer caches the state per OS thread; the second job on a reused pooled thread then
+    acquires the GIL through a freed state and the process crashes (seen here: a segfault in
+    `take_gil` under `PyGraph::version_def`). A Python thread keeps one state for its life.
+    """
+
+    def __init__(self, name: str) -> None:
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._futures: set[Future[None]] = set()
+        self._lock = threading.Lock()
+
+    def start(self, job: Job) -> None:
+        future = self._executor.submit(job.run)
+        with self._lock:
+            self._futures.add(future)
+        future.add_done_callback(self._done)
+
+    def _done(self, future: Future[None]) -> None:
+        with self._lock:
+            self._futures.discard(future)
+
+    def activeThreadCount(self) -> int:
+        with self._lock:
+            return len(self._futures)
+
+    def waitForDone(self, milliseconds: int = -1) -> bool:
+        with self._lock:
+            pending = set(self._futures)
+        timeout = None if milliseconds < 0 else milliseconds / 1000
+        _, not_done = wait(pending, timeout=timeout)
+        return not not_done
+
+
 class JobRunner(QObject):
     """Single-thread pools (series loading, thumbnails, inference) and the jobs on them."""
 
@@ -298,11 +336,10 @@ class JobRunner(QObject):
         self.loads.setMaxThreadCount(1)
         self.thumbnails = QThreadPool(self)
         self.thumbnails.setMaxThreadCount(1)
-        self.inference = QThreadPool(self)
-        self.inference.setMaxThreadCount(1)
+        self.inference = PythonThreadPool("inference")
         self._jobs: set[Job] = set()
 
-    def start(self, job: Job, pool: QThreadPool | None = None) -> Job:
+    def start(self, job: Job, pool: QThreadPool | PythonThreadPool | None = None) -> Job:
         self._jobs.add(job)
         job.signals.finished.connect(self._forget_sender)
         job.signals.failed.connect(self._forget_sender)

@@ -26,7 +26,7 @@ from __future__ import annotations
 import logging
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
@@ -64,6 +64,17 @@ class HeatMap:
     """(row, col) of the map's maximum; the slice's centre for a flat map."""
     flat: bool
     """True when the map holds no positive evidence (all zeros)."""
+
+
+class LayerMap(NamedTuple):
+    """A map on the Grad-CAM layer's grid, before normalisation and upsampling."""
+
+    values: np.ndarray
+    """(h, w) float32 ≥ 0: ReLU(Σ_k weight_k · A_k) in units of the explained logit."""
+    probability: float
+    """Raw P(positive class) of the forward pass that produced the map."""
+    positive: bool
+    """True when the map explains the positive class."""
 
 
 def normalise_map(cam: np.ndarray) -> np.ndarray:
@@ -126,9 +137,32 @@ class GradCam:
     def compute(
         self, pixels: np.ndarray, *, method: Method = "gradcam", target: Target = "predicted"
     ) -> HeatMap:
-        """The heat map of one 2-D slice (any size): `target` "predicted" explains the class
-        the classifier decides (calibrated probability ≥ the model's threshold), "positive"
-        and "negative" explain that class whatever the decision."""
+        """The heat map of one 2-D slice (any size) on that slice's pixel grid.
+
+        `target` "predicted" explains the class the classifier decides (calibrated probability
+        ≥ the model's threshold); "positive" and "negative" explain that class whatever the
+        decision.
+        """
+        layer_map = self.layer_map(pixels, method=method, target=target)
+        rows, cols = np.shape(pixels)
+        values = upsample_map(normalise_map(layer_map.values), rows, cols)
+        highest = float(values.max())
+        flat = not highest > 0
+        if not flat:  # sampling between feature cells can miss the 1.0 itself
+            values = np.clip(values / np.float32(highest), 0.0, 1.0).astype(np.float32)
+        return HeatMap(
+            values=values,
+            method=method,
+            class_name=self.classifier.class_name(layer_map.positive),
+            probability=layer_map.probability,
+            peak=map_peak(values),
+            flat=flat,
+        )
+
+    def layer_map(
+        self, pixels: np.ndarray, *, method: Method = "gradcam", target: Target = "predicted"
+    ) -> LayerMap:
+        """The ReLU'd map of one 2-D slice on the Grad-CAM layer's own grid, unnormalised."""
         if method not in METHODS:
             raise ValueError(f"unknown Grad-CAM method {method!r}: use one of {METHODS}")
         if target not in TARGETS:
@@ -141,20 +175,10 @@ class GradCam:
         with self._lock:
             function = self._ensure_built()[method]
             cam, probability, used = function(image, np.float32(sign), self._decision_logit())
-        positive = float(np.asarray(used)) > 0
-        rows, cols = slice_pixels.shape
-        values = upsample_map(normalise_map(np.asarray(cam)), rows, cols)
-        highest = float(values.max())
-        flat = not highest > 0
-        if not flat:  # sampling between feature cells can miss the 1.0 itself
-            values = np.clip(values / np.float32(highest), 0.0, 1.0).astype(np.float32)
-        return HeatMap(
-            values=values,
-            method=method,
-            class_name=self.classifier.class_name(positive),
+        return LayerMap(
+            values=np.asarray(cam, dtype=np.float32),
             probability=float(np.asarray(probability)),
-            peak=map_peak(values),
-            flat=flat,
+            positive=float(np.asarray(used)) > 0,
         )
 
     def _decision_logit(self) -> np.float32:
@@ -209,7 +233,7 @@ def _build_functions(classifier: Classifier) -> dict[str, Any]:
             logit = pre_activation[0, 1] - pre_activation[0, 0] if softmax else pre_activation[0, 0]
             decided = tf.where(logit >= cut, 1.0, -1.0)
             used = tf.stop_gradient(tf.where(sign != 0.0, tf.sign(sign), decided))
-            score = logit * used
+            score = tf.where(used > 0, tf.sigmoid(logit), 1.0 - tf.sigmoid(logit))
         gradients = tape.gradient(score, features)
         activations = tf.cast(features, tf.float32)[0]
         return activations, tf.cast(gradients, tf.float32)[0], tf.sigmoid(logit), used
@@ -258,7 +282,7 @@ def _feature_and_head(model: Any, layer_name: str) -> Any:
     layers = list(model.layers)
     if layer_name in top_level:
         container = top_level[layer_name]
-        trunk = keras.Model(model.inputs, container.output, name=f"{model.name}_gradcam_trunk")
+        trunk = keras.Model(model.input, container.output, name=f"{model.name}_gradcam_trunk")
 
         def run_trunk(batch: Any) -> tuple[Any, Any]:
             features = trunk(batch, training=False)
@@ -275,7 +299,7 @@ def _feature_and_head(model: Any, layer_name: str) -> Any:
                 "the model's input directly"
             )
         inner = keras.Model(
-            container.inputs,
+            container.input,
             [container.get_layer(layer_name).output, container.output],
             name=f"{container.name}_gradcam",
         )

@@ -14,14 +14,14 @@ from __future__ import annotations
 import logging
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 if TYPE_CHECKING:
-    from spineview.ml.gradcam import Method
+    from spineview.ml.gradcam import GradCam, Method
 
 logger = logging.getLogger(__name__)
 
@@ -78,10 +78,8 @@ def measure_gradcam(
     if slices:  # build and trace both methods before timing
         gradcam.compute(slices[0].pixels, method="gradcam", target="positive")
         gradcam.compute(slices[0].pixels, method="gradcam++", target="positive")
-    methods: tuple[Method, ...] = ("gradcam", "gradcam++")
-    hits = {"gradcam": [0, 0], "gradcam++": [0, 0]}  # [exact, dilated]
-    seconds = {"gradcam": 0.0, "gradcam++": 0.0}
-    flat = {"gradcam": 0, "gradcam++": 0}
+    plain = MethodScore()
+    plus_plus = MethodScore()
     areas: list[float] = []
     dilated_areas: list[float] = []
     for index in true_positive:
@@ -89,23 +87,10 @@ def measure_gradcam(
         dilated = dilate_mask(item.lesion, DILATION_PIXELS)
         areas.append(float(item.lesion.mean()))
         dilated_areas.append(float(dilated.mean()))
-        for method in methods:
-            started = time.perf_counter()
-            heat = gradcam.compute(item.pixels, method=method, target="positive")
-            seconds[method] += time.perf_counter() - started
-            flat[method] += heat.flat
-            hits[method][0] += bool(item.lesion[heat.peak])
-            hits[method][1] += bool(dilated[heat.peak])
+        plain.add(gradcam, item, dilated, "gradcam")
+        plus_plus.add(gradcam, item, dilated, "gradcam++")
     forward_ms = _forward_ms(classifier, slices[0].pixels) if slices else float("nan")
-    count = len(true_positive)
-
-    def mean_ms(method: str) -> float | None:
-        return round(1000 * seconds[method] / count, 2) if count else None
-
-    def fraction(method: str, which: int) -> float | None:
-        return round(hits[method][which] / count, 3) if count else None
-
-    gradcam_ms = mean_ms("gradcam")
+    gradcam_ms = plain.mean_ms()
     return {
         "benchmark": "gradcam",
         "model": classifier.name,
@@ -118,25 +103,61 @@ def measure_gradcam(
         "slices_evaluated": len(slices),
         "lesion_slices": int(has_lesion.sum()),
         "predicted_positive_slices": int(positive.sum()),
-        "true_positive_slices": count,
-        "peak_in_mask_fraction": fraction("gradcam", 0),
-        "peak_in_dilated_mask_fraction": fraction("gradcam", 1),
-        "gradcam_pp_peak_in_mask_fraction": fraction("gradcam++", 0),
-        "gradcam_pp_peak_in_dilated_mask_fraction": fraction("gradcam++", 1),
+        "true_positive_slices": len(true_positive),
+        "peak_in_mask_fraction": plain.fraction(plain.exact),
+        "peak_in_dilated_mask_fraction": plain.fraction(plain.near),
+        "gradcam_pp_peak_in_mask_fraction": plus_plus.fraction(plus_plus.exact),
+        "gradcam_pp_peak_in_dilated_mask_fraction": plus_plus.fraction(plus_plus.near),
+        "median_peak_to_lesion_px": plain.median_distance(),
+        "gradcam_pp_median_peak_to_lesion_px": plus_plus.median_distance(),
         "mean_lesion_area_fraction": _mean(areas),
         "mean_dilated_lesion_area_fraction": _mean(dilated_areas),
-        "flat_maps": flat["gradcam"],
-        "gradcam_pp_flat_maps": flat["gradcam++"],
+        "flat_maps": plain.flat,
+        "gradcam_pp_flat_maps": plus_plus.flat,
         "gradcam_ms": gradcam_ms,
-        "gradcam_pp_ms": mean_ms("gradcam++"),
+        "gradcam_pp_ms": plus_plus.mean_ms(),
         "forward_ms": round(forward_ms, 2),
         "gradcam_vs_forward": round(gradcam_ms / forward_ms, 2) if gradcam_ms else None,
         "dilation_pixels": DILATION_PIXELS,
         "note": "true positive = lesion pixels on the slice (any condition, any grade) and the "
         "calibrated prediction positive; peak = maximum of the positive class's map on the "
-        "slice grid; the mean (dilated) lesion area fractions are the hit rates of a peak "
-        "placed at random",
+        "slice grid; a flat map counts as a miss (infinite distance); the mean (dilated) "
+        "lesion area fractions are the hit rates of a peak placed at random",
     }
+
+
+@dataclass
+class MethodScore:
+    """Peak hits, distances and time of one Grad-CAM method over the true-positive slices."""
+
+    count: int = 0
+    exact: int = 0
+    near: int = 0
+    flat: int = 0
+    seconds: float = 0.0
+    distances: list[float] = field(default_factory=list)
+
+    def add(self, gradcam: GradCam, item: MaskedSlice, dilated: np.ndarray, method: Method) -> None:
+        started = time.perf_counter()
+        heat = gradcam.compute(item.pixels, method=method, target="positive")
+        self.seconds += time.perf_counter() - started
+        self.count += 1
+        if heat.flat:  # no evidence: its "peak" is the centre, never a hit
+            self.flat += 1
+            self.distances.append(float("inf"))
+            return
+        self.exact += bool(item.lesion[heat.peak])
+        self.near += bool(dilated[heat.peak])
+        self.distances.append(distance_to_mask(heat.peak, item.lesion))
+
+    def fraction(self, hits: int) -> float | None:
+        return round(hits / self.count, 3) if self.count else None
+
+    def mean_ms(self) -> float | None:
+        return round(1000 * self.seconds / self.count, 2) if self.count else None
+
+    def median_distance(self) -> float | None:
+        return round(float(np.median(self.distances)), 1) if self.distances else None
 
 
 def read_masked_sagittal_slices(root: Path) -> list[MaskedSlice]:
@@ -200,6 +221,14 @@ def dilate_mask(mask: np.ndarray, radius: int) -> np.ndarray:
             source_cols = slice(max(-dc, 0), cols + min(-dc, 0))
             dilated[target_rows, target_cols] |= mask[source_rows, source_cols]
     return dilated
+
+
+def distance_to_mask(point: tuple[int, int], mask: np.ndarray) -> float:
+    """Euclidean distance in pixels from `point` to the nearest True pixel of `mask` (0 on it)."""
+    rows, cols = np.nonzero(mask)
+    if len(rows) == 0:
+        return float("inf")
+    return float(np.sqrt(np.min((rows - point[0]) ** 2 + (cols - point[1]) ** 2)))
 
 
 def _mean(values: list[float]) -> float | None:

@@ -135,6 +135,8 @@ class Classifier:
         raw = np.asarray(raw, dtype=np.float64)
         calibrated = np.full(raw.shape, np.nan)
         finite = np.isfinite(raw)
+        if not finite.any():
+            return calibrated
         calibrated[finite] = calibrate_probability(raw[finite], self.manifest.temperature)
         return calibrated
 

@@ -72,6 +72,9 @@ class ClassificationController(QObject):
         self._heatmaps: OrderedDict[HeatmapRequest, np.ndarray] = OrderedDict()
         self._heat_job: HeatmapJob | None = None
 
+        picker.refresh()  # listing reads manifests only: no TensorFlow yet
+        if config.model:
+            picker.select_model(config.model)
         picker.model_changed.connect(self._model_chosen)
         panel.slice_requested.connect(lambda index: self.active_view().set_slice(index))
         panel.overlay_toggled.connect(self.set_heatmap_enabled)
@@ -86,10 +89,7 @@ class ClassificationController(QObject):
     # --- the model ----------------------------------------------------------------------
 
     def start(self) -> None:
-        """Select the configured model and, when the config says so, load it now."""
-        self.picker.refresh()
-        if self.config.model:
-            self.picker.select_model(self.config.model)
+        """Load the chosen model now when the config says so (TensorFlow loads with it)."""
         if self.config.load_model_at_start:
             self.load_selected_model()
 
@@ -151,7 +151,7 @@ class ClassificationController(QObject):
         self._pending = None
         self.model = None
         self._set_indicator("Model: failed to load")
-        self.panel.show_message("The model could not be loaded")
+        self.panel.show_message("The model could not be loaded", error=True)
         self.error_dialog = QMessageBox(
             QMessageBox.Icon.Critical,
             "Model could not be loaded",
@@ -252,7 +252,7 @@ class ClassificationController(QObject):
 
     def _classify_failed(self, message: str) -> None:
         if self._job_ended():
-            self.panel.show_message(f"Classification failed: {message}")
+            self.panel.show_message(f"Classification failed: {message}", error=True)
 
     def _classify_cancelled(self) -> None:
         if self._job_ended():
@@ -288,6 +288,7 @@ class ClassificationController(QObject):
                 result.verdict,
                 manifest.class_names[1],
                 result.warnings,
+                negative_class_name=manifest.class_names[0],
             )
             self.panel.set_current_slice(active.index)
         self.request_heatmap(active)
@@ -380,7 +381,7 @@ class ClassificationController(QObject):
     def _heatmap_failed(self, message: str = "") -> None:
         self._heat_job = None
         if message:
-            self.panel.show_message(f"Heatmap failed: {message}")
+            self.panel.show_message(f"Heatmap failed: {message}", error=True)
 
     def heatmap_cached(self, request: HeatmapRequest) -> bool:
         return request in self._heatmaps

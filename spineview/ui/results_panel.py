@@ -50,6 +50,8 @@ DEFAULT_OPACITY = 0.5
 NOT_CLASSIFIED = "Not classified"
 INFO_COLUMN_WIDTH = 380
 CURVE_COLOUR = QColor("#4f8fd6")
+Y_PADDING = 0.08
+"""Room above 1 and below 0, so the end tick labels and points on 0 or 1 stay whole."""
 _MAX_TICK_LABELS = 20
 
 
@@ -220,6 +222,7 @@ class ResultsPanel(QWidget):
         self.plot.setSizePolicy(QSizePolicy.Policy.Expanding, QSizePolicy.Policy.Expanding)
         item = self.plot.getPlotItem()
         item.hideButtons()
+        item.setContentsMargins(0, 2, 10, 0)  # room for the last slice number
         item.setMenuEnabled(False)
         item.getViewBox().setMouseEnabled(x=False, y=False)
         item.showGrid(x=False, y=True, alpha=0.15)
@@ -229,8 +232,11 @@ class ResultsPanel(QWidget):
             [[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], [(0.25, ""), (0.75, "")]]
         )
         item.getAxis("left").setWidth(44)
+        for name in ("left", "bottom"):
+            # Keep "0", "1" and the first slice number: at this height they touch the axis ends.
+            item.getAxis(name).setStyle(hideOverlappingLabels=False)
         self.viewbox = item.getViewBox()
-        self.viewbox.setYRange(0.0, 1.0, padding=0.04)
+        self.viewbox.setYRange(0.0, 1.0, padding=Y_PADDING)
 
         self.run_region = pg.LinearRegionItem(
             orientation="vertical", movable=False, pen=pg.mkPen(None)
@@ -403,7 +409,7 @@ class ResultsPanel(QWidget):
         item.setLabel("left", f"P({result.class_name})")
         item.getAxis("bottom").setTicks(slice_ticks(count))
         self.viewbox.setXRange(0.5, count + 0.5, padding=0)
-        self.viewbox.setYRange(0.0, 1.0, padding=0.04)
+        self.viewbox.setYRange(0.0, 1.0, padding=Y_PADDING)
 
         x = np.arange(1, count + 1, dtype=np.float64)
         y = result.probabilities
@@ -487,7 +493,7 @@ class ResultsPanel(QWidget):
         self.current_line.hide()
         self.plot.getPlotItem().getAxis("bottom").setTicks([[], []])
         self.viewbox.setXRange(0.5, 10.5, padding=0)
-        self.viewbox.setYRange(0.0, 1.0, padding=0.04)
+        self.viewbox.setYRange(0.0, 1.0, padding=Y_PADDING)
         for label in (self.rule_label, self.model_label, self.demo_label, self.warnings_label):
             label.clear()
             label.hide()

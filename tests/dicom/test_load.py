@@ -109,3 +109,28 @@ def test_voi_lut_sequence_is_kept(shared_data: Path) -> None:
 def test_monochrome1_is_recorded_for_display(shared_data: Path) -> None:
     series = _only_series(shared_data / "dicom-zoo" / "dwv" / "gdcm-CR-MONO1-10-chest.dcm")
     assert load_series(series).photometric == "MONOCHROME1"
+
+
+def test_decode_into_streams_in_slice_order_or_middle_first(tmp_path: Path) -> None:
+    from spineview.dicom.load import decode_into, new_series
+
+    write_series(tmp_path, SeriesSpec(n_slices=5))
+    info = _only_series(tmp_path)
+    series = new_series(info)
+    in_order = list(decode_into(series, info, middle_first=False))
+    assert in_order == [(index, True) for index in range(5)]
+    assert np.isfinite(series.volume).all()
+    middle_first = [index for index, _ in decode_into(new_series(info), info)]
+    assert middle_first[0] == 2 and sorted(middle_first) == list(range(5))
+
+
+def test_decode_into_yields_a_failed_slice_as_false(tmp_path: Path) -> None:
+    from spineview.dicom.load import decode_into, new_series
+
+    paths = write_series(tmp_path, SeriesSpec(n_slices=4))
+    info = _only_series(tmp_path)
+    paths[1].write_bytes(paths[1].read_bytes()[:-100])  # broken after indexing
+    series = new_series(info)
+    outcome = dict(decode_into(series, info, middle_first=False))
+    assert outcome == {0: True, 1: False, 2: True, 3: True}
+    assert np.isnan(series.volume[1]).all() and len(series.problems) == 1

@@ -395,3 +395,17 @@ def test_manifest_disagreeing_with_the_model_is_not_saved(cnn_model: Any, tmp_pa
         save_model(cnn_model, wrong, folder)
     assert not folder.exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_find_model_by_folder_or_name_user_models_first(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "resources_dir", lambda: tmp_path / "resources")
+    _write_folder(tmp_path / "resources" / "models" / "same", _manifest_dict(name="same"))
+    _write_folder(user_models_dir() / "same", _manifest_dict(name="same"))
+    found = store.find_model("same")
+    assert found.path == user_models_dir() / "same" and not found.bundled
+    by_path = store.find_model(tmp_path / "resources" / "models" / "same")
+    assert by_path.bundled
+    with pytest.raises(ModelLoadError, match=r"no model named 'other' \(models found: same\)"):
+        store.find_model("other")

@@ -1,0 +1,37 @@
+"""Heatmap colouring: one lookup table for the viewer and the PNGs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spineview.core.heatmap import heat_indices, heat_lut, overlay_rgb
+
+
+def test_lut_alpha_rises_with_heat_and_is_zero_for_no_heat() -> None:
+    table = heat_lut()
+    assert table.shape == (256, 4) and table.dtype == np.uint8
+    assert table[0, 3] == 0 and table[255, 3] == 255
+    assert np.all(np.diff(table[:, 3].astype(int)) >= 0)
+    with pytest.raises(ValueError):
+        table[0, 0] = 1  # shared and cached: read-only
+
+
+def test_indices_clip_and_treat_nan_as_no_heat() -> None:
+    indices = heat_indices(np.array([-1.0, 0.0, 0.5, 1.0, 2.0, np.nan]))
+    assert indices.tolist() == [0, 0, 128, 255, 255, 0]
+
+
+def test_overlay_leaves_cold_pixels_grey_and_colours_hot_ones() -> None:
+    pixels = np.tile(np.linspace(0, 1000, 40, dtype=np.float32), (30, 1))
+    heat = np.zeros((30, 40), dtype=np.float32)
+    heat[10:20, 10:20] = 1.0
+    picture = overlay_rgb(pixels, heat, opacity=0.6)
+    assert picture.shape == (30, 40, 3) and picture.dtype == np.uint8
+    cold = picture[0]
+    assert np.all(cold[:, 0] == cold[:, 1]) and np.all(cold[:, 1] == cold[:, 2])
+    hot = picture[15, 15].astype(int)
+    assert hot[0] > hot[2]  # inferno's hot end is yellow-white, red above blue
+    assert not np.array_equal(picture[15, 15], overlay_rgb(pixels, heat, opacity=0.0)[15, 15])
+    with pytest.raises(ValueError, match="differ in shape"):
+        overlay_rgb(pixels, heat[:, :10])

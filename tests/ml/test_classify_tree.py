@@ -1,0 +1,119 @@
+"""`spineview classify`: every series of a tree, CSV/JSON results, heatmaps, guard rails."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from spineview.cli import run
+from spineview.dicom.write import SeriesSpec, write_demo_study, write_series
+from spineview.ml.classify_tree import (
+    CSV_COLUMNS,
+    OutputInsideInputError,
+    check_outputs_outside,
+    classify_paths,
+)
+from spineview.ml.inference import Classifier
+from spineview.ml.store import bundled_models_dir
+
+pytestmark = pytest.mark.tf
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("classify") / "study"
+    write_demo_study(folder)
+    write_series(
+        folder / "ct",
+        SeriesSpec(n_slices=3, series_number=9, description="CT BONE", extra={"Modality": "CT"}),
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def classifier() -> Classifier:
+    return Classifier.load(bundled_models_dir() / "cnn-demo")
+
+
+def _tree_digest(folder: Path) -> str:
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        digest.update(str(path.relative_to(folder)).encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_every_series_is_classified_with_warnings_kept(study: Path, classifier: Classifier) -> None:
+    lines: list[str] = []
+    report = classify_paths([study], classifier, report=lines.append)
+    by_type = {result.series_type: result for result in report.series}
+    assert sorted(by_type) == ["Axial T2", "Sagittal T1", "Sagittal T2/STIR", "other"]
+    sagittal, axial, ct = by_type["Sagittal T1"], by_type["Axial T2"], by_type["other"]
+    assert len(sagittal.predictions) == 15 and sagittal.warnings == []
+    assert sagittal.instance_numbers == list(range(1, 16))
+    assert np.all((sagittal.predictions.calibrated >= 0) & (sagittal.predictions.calibrated <= 1))
+    assert any("Axial T2 series" in w for w in axial.warnings)
+    assert any("modality CT" in w for w in ct.warnings)
+    assert any(line.startswith("warning: Se 9 CT BONE") for line in lines)
+    assert all(result.volume is None for result in report.series)  # not kept in memory
+
+
+def test_skip_incompatible_leaves_those_series_out(study: Path, classifier: Classifier) -> None:
+    report = classify_paths([study], classifier, skip_incompatible=True)
+    assert sorted(r.series_type for r in report.series) == ["Sagittal T1", "Sagittal T2/STIR"]
+    assert sum("(skipped)" in problem for problem in report.problems) == 2
+
+
+def test_outputs_inside_the_dicom_folder_are_refused(study: Path, tmp_path: Path) -> None:
+    with pytest.raises(OutputInsideInputError, match="never writes into DICOM folders"):
+        check_outputs_outside([study], [study / "results.csv"])
+    check_outputs_outside([study], [tmp_path / "results.csv", None])
+
+
+def test_cli_writes_csv_json_and_heatmaps_and_never_touches_the_input(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = _tree_digest(study)
+    out_csv, out_json, heat = tmp_path / "r.csv", tmp_path / "r.json", tmp_path / "heat"
+    code = run(["classify", str(study / "series-1"), "--out", str(out_csv), "--gradcam", str(heat)])
+    captured = capsys.readouterr()
+    assert code == 0
+    assert "Sagittal T1" in captured.out and "rule: positive when 2 neighbouring" in captured.out
+    assert "demo" in captured.err and "1/1" not in captured.out
+    rows = list(csv.DictReader(out_csv.open(encoding="utf-8")))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 15
+    assert [int(r["instance_number"]) for r in rows] == list(range(1, 16))
+    assert {r["class"] for r in rows} <= {"healthy", "degenerative"}
+    pngs = sorted(heat.rglob("*.png"))
+    assert len(pngs) == 15 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    assert run(["classify", str(study), "--out", str(out_json), "--skip-incompatible"]) == 0
+    data = json.loads(out_json.read_text(encoding="utf-8"))
+    assert data["model"] == "cnn-demo" and "not for clinical use" in data["demo_notice"]
+    first = next(s for s in data["series"] if s["series_type"] == "Sagittal T1")
+    assert first["verdict"]["neighbours"] == 2 and "rule" in first["verdict"]
+    assert len(first["slices"]) == 15 and first["slices"][0]["slice"] == 1
+    assert _tree_digest(study) == before
+
+
+def test_cli_refuses_bad_outputs_and_unknown_models(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["classify", str(study), "--out", str(tmp_path / "r.txt")]) == 1
+    assert "--out must end in .csv or .json" in capsys.readouterr().err
+    assert run(["classify", str(study), "--out", str(study / "r.csv")]) == 1
+    assert "never writes into DICOM folders" in capsys.readouterr().err
+    assert run(["classify", str(study), "--model", "no-such-model"]) == 1
+    assert "no model named 'no-such-model'" in capsys.readouterr().err
+
+
+def test_cli_on_a_folder_without_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "empty").mkdir()
+    assert run(["classify", str(tmp_path / "empty")]) == 2
+    assert "no series classified" in capsys.readouterr().out
