@@ -233,7 +233,7 @@ def _build_functions(classifier: Classifier) -> dict[str, Any]:
             logit = pre_activation[0, 1] - pre_activation[0, 0] if softmax else pre_activation[0, 0]
             decided = tf.where(logit >= cut, 1.0, -1.0)
             used = tf.stop_gradient(tf.where(sign != 0.0, tf.sign(sign), decided))
-            score = tf.where(used > 0, tf.sigmoid(logit), 1.0 - tf.sigmoid(logit))
+            score = logit * used
         gradients = tape.gradient(score, features)
         activations = tf.cast(features, tf.float32)[0]
         return activations, tf.cast(gradients, tf.float32)[0], tf.sigmoid(logit), used

@@ -66,9 +66,9 @@ class ClassificationController(QObject):
         self.warning_dialog: QMessageBox | None = None
         self._wanted: Path | None = None
         self._model_jobs: list[ModelLoadJob] = []
-        self._classify_job: ClassifyJob | None = None
-        self._classify_view: SliceView | None = None
-        self._pending: SliceView | None = None
+        self._classify_jobs: dict[SliceView, ClassifyJob] = {}
+        self._pending: dict[SliceView, bool] = {}
+        """Views to classify once the model is ready, with whether the user may be asked."""
         self._heatmaps: OrderedDict[HeatmapRequest, np.ndarray] = OrderedDict()
         self._heat_job: HeatmapJob | None = None
 
@@ -106,7 +106,7 @@ class ClassificationController(QObject):
 
     @property
     def busy(self) -> bool:
-        return bool(self._model_jobs) or self._classify_job is not None
+        return bool(self._model_jobs) or bool(self._classify_jobs)
 
     def _model_chosen(self, info: ModelInfo | None) -> None:
         if info is None:
@@ -142,13 +142,13 @@ class ClassificationController(QObject):
         self._set_indicator(f"Model: {classifier.name} ready ({precision}){demo}")
         logger.info("model %s loaded in %.1f s", classifier.name, loaded.seconds)
         self.series_shown()
-        pending, self._pending = self._pending, None
-        if pending is not None:
-            self.classify(pending)
+        pending, self._pending = self._pending, {}
+        for view, ask in pending.items():
+            self.classify(view, ask=ask)
 
     def _model_failed(self, message: str) -> None:
         self._forget_model_job()
-        self._pending = None
+        self._pending = {}
         self.model = None
         self._set_indicator("Model: failed to load")
         self.panel.show_message("The model could not be loaded", error=True)
@@ -181,7 +181,7 @@ class ClassificationController(QObject):
             self.panel.show_message("The series is still loading; classify when it is complete")
             return
         if not self.model_ready:
-            self._pending = view
+            self._pending[view] = ask or self._pending.get(view, False)
             self.panel.show_message("Loading the model; the series is classified when it is ready")
             if not self._model_jobs:
                 self.load_selected_model()
@@ -222,28 +222,36 @@ class ClassificationController(QObject):
     def _start(self, view: SliceView, warnings: list[str]) -> None:
         if self.model is None or view.series is None:
             return
-        self.cancel()
+        previous = self._classify_jobs.pop(view, None)
+        if previous is not None:
+            previous.cancel()
         job = ClassifyJob(self.model.classifier, view.series, view.series_key, warnings)
-        job.signals.progress.connect(self.panel.show_progress)
+        job.signals.progress.connect(self._progress)
         job.signals.finished.connect(self._classified)
         job.signals.failed.connect(self._classify_failed)
         job.signals.cancelled.connect(self._classify_cancelled)
-        self._classify_job = job
-        self._classify_view = view
-        self.panel.show_progress(0, view.series.n_slices)
+        self._classify_jobs[view] = job
+        if view is self.active_view():
+            self.panel.show_progress(0, view.series.n_slices)
         self.runner.start(job, self.runner.inference)
 
     def cancel(self) -> None:
-        if self._classify_job is not None:
-            self._classify_job.cancel()
+        for job in self._classify_jobs.values():
+            job.cancel()
 
-    def _job_ended(self) -> bool:
-        """Forget the classify job that signalled; False when it is not the current one."""
-        if self._classify_job is None or self._classify_job.signals is not self.sender():
-            return False
-        self._classify_job = None
-        self._classify_view = None
-        return True
+    def _progress(self, done: int, total: int) -> None:
+        job = self._classify_jobs.get(self.active_view())
+        if job is not None and job.signals is self.sender():
+            self.panel.show_progress(done, total)
+
+    def _job_ended(self) -> SliceView | None:
+        """Forget the classify job that signalled; its view (None when it was replaced)."""
+        sender = self.sender()
+        for view, job in list(self._classify_jobs.items()):
+            if job.signals is sender:
+                del self._classify_jobs[view]
+                return view
+        return None
 
     def _classified(self, result: SeriesClassification) -> None:
         self._job_ended()
@@ -251,11 +259,11 @@ class ClassificationController(QObject):
         self.series_shown()
 
     def _classify_failed(self, message: str) -> None:
-        if self._job_ended():
+        if self._job_ended() is self.active_view():
             self.panel.show_message(f"Classification failed: {message}", error=True)
 
     def _classify_cancelled(self) -> None:
-        if self._job_ended():
+        if self._job_ended() is self.active_view():
             self.panel.show_message("Classification cancelled")
 
     # --- showing results ----------------------------------------------------------------
@@ -274,7 +282,7 @@ class ClassificationController(QObject):
             view.clear_heatmap()
         active = self.active_view()
         result = self.result_for(active)
-        if self._classify_job is not None and self._classify_view is active:
+        if active in self._classify_jobs:
             return  # the panel shows the progress
         if result is None:
             self.panel.clear("Not classified" if active.series is not None else "No series")

@@ -163,6 +163,7 @@ class MainWindow(QMainWindow):
 
     def _build_model_bar(self) -> None:
         self.model_picker = ModelPicker()
+        self.model_picker.setMaximumWidth(520)
         self.classify_button = QPushButton("Classify")
         self.classify_button.setToolTip(
             "Classify every slice of the active series with the chosen model (C)"

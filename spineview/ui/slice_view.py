@@ -240,7 +240,11 @@ class SliceView(QWidget):
             }
             marker.move(*positions[side])
         self.caption.adjustSize()
-        self.caption.move((width - self.caption.width()) // 2, height - self.caption.height() - 28)
+        bottom_texts = [
+            self.corner[n] for n in ("bottom_left", "bottom_right") if self.corner[n].text()
+        ]
+        above = min((label.y() for label in bottom_texts), default=height - margin)
+        self.caption.move((width - self.caption.width()) // 2, above - self.caption.height() - 4)
         self.message.adjustSize()
         self.message.move(
             (width - self.message.width()) // 2, (height - self.message.height()) // 2

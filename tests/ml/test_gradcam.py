@@ -167,7 +167,9 @@ def test_gradcam_matches_finite_differences(
     """Grad-CAM's channel weights are the spatial means of d(logit)/dA. Shifting one channel of
     conv3's output uniformly by ±eps moves the logit by ±eps·Σ_ij d(logit)/dA_ijk (max pooling
     keeps its choices, the rest is piecewise linear), so central differences give the weights
-    without any gradient code; the map built from them must be the one GradCam computes."""
+    without any gradient code; the map built from them (in logit units, on conv3's grid) must
+    be the one GradCam computes, for both classes. Grad-CAM++ is checked the same way against
+    a hand-written backward pass of the head."""
     import keras
 
     from spineview.ml.gradcam import GradCam
@@ -219,6 +221,26 @@ def test_gradcam_matches_finite_differences(
     assert heat.values.shape == pixels.shape and not heat.flat
     expected = upsample_map(normalise_map(raw), *pixels.shape)
     np.testing.assert_allclose(heat.values, expected / expected.max(), atol=2e-3)
+
+    # Grad-CAM++ needs the gradient at every position: backpropagate the same head by hand
+    # (each 2×2 window passes its gradient to one maximum), check it against the differences,
+    # then apply alpha = g² / (2 g² + Σ_ab A_ab g³), weights = Σ_ij alpha relu(g).
+    active = (pre_activation > 0).astype(np.float64)
+    pooled_grad = (dense_kernel @ (active * out_kernel[:, 0])).reshape(pooled.shape)
+    windows = base.reshape(rows // 2, 2, cols // 2, 2, channels).transpose(0, 2, 4, 1, 3)
+    winner = windows.reshape(*windows.shape[:3], 4).argmax(axis=-1)
+    routed = (np.arange(4) == winner[..., None]) * pooled_grad[..., None]
+    grads = routed.reshape(*windows.shape).transpose(0, 3, 1, 4, 2).reshape(base.shape)
+    np.testing.assert_allclose(grads.mean(axis=(0, 1)), weights, atol=1e-6 * np.abs(weights).max())
+    for sign, side in ((1.0, "positive"), (-1.0, "negative")):
+        g = sign * grads
+        denominator = 2 * g**2 + base.sum(axis=(0, 1)) * g**3
+        alphas = np.divide(g**2, denominator, out=np.zeros_like(g), where=denominator != 0)
+        plus_weights = (alphas * np.maximum(g, 0)).sum(axis=(0, 1))
+        reference = np.maximum(base @ plus_weights, 0)
+        plus_plus = gradcam.layer_map(pixels, method="gradcam++", target=side)  # type: ignore[arg-type]
+        assert reference.max() > 0
+        np.testing.assert_allclose(plus_plus.values, reference, atol=1e-3 * reference.max())
 
 
 @pytest.mark.tf
