@@ -37,6 +37,7 @@ from spineview.workers import (
 logger = logging.getLogger(__name__)
 
 HEATMAP_CACHE_SIZE = 256
+METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++"}
 
 
 class ClassificationController(QObject):
@@ -69,7 +70,7 @@ class ClassificationController(QObject):
         self._classify_jobs: dict[SliceView, ClassifyJob] = {}
         self._pending: dict[SliceView, bool] = {}
         """Views to classify once the model is ready, with whether the user may be asked."""
-        self._heatmaps: OrderedDict[HeatmapRequest, np.ndarray] = OrderedDict()
+        self._heatmaps: OrderedDict[HeatmapRequest, tuple[np.ndarray, str]] = OrderedDict()
         self._heat_job: HeatmapJob | None = None
 
         picker.refresh()  # listing reads manifests only: no TensorFlow yet
@@ -364,7 +365,7 @@ class ClassificationController(QObject):
         cached = self._heatmaps.get(request)
         if cached is not None:
             self._heatmaps.move_to_end(request)
-            view.set_heatmap(request.index, cached)
+            view.set_heatmap(request.index, *cached)
             return
         if self._heat_job is not None or self.model is None:
             return  # `_heatmap_ready` asks again for whatever is shown then
@@ -380,7 +381,11 @@ class ClassificationController(QObject):
 
     def _heatmap_ready(self, result: HeatmapResult) -> None:
         self._heat_job = None
-        self._heatmaps[result.request] = result.heatmap.values
+        heat = result.heatmap
+        note = f"{METHOD_NAMES.get(heat.method, heat.method)}: {heat.class_name}"
+        if heat.flat:
+            note += " — no positive evidence on this slice (flat map)"
+        self._heatmaps[result.request] = (heat.values, note)
         while len(self._heatmaps) > HEATMAP_CACHE_SIZE:
             self._heatmaps.popitem(last=False)
         for view in self.views():

@@ -174,6 +174,7 @@ class SliceView(QWidget):
         self.heatmap_index: int | None = None
         """The slice whose heatmap `heat_image` holds (None: none)."""
         self.heatmap_enabled = False
+        self._heatmap_note = ""
         self.classification: SliceClassification | None = None
         self.reference_line = pg.PlotCurveItem(pen=REFERENCE_PEN)
         self.reference_line.setZValue(10)
@@ -662,23 +663,28 @@ class SliceView(QWidget):
         self.classification = classification
         self._update_annotations()
 
-    def set_heatmap(self, index: int, heat: np.ndarray) -> None:
-        """A heatmap in [0, 1] on slice `index`'s pixel grid; shown while that slice is."""
+    def set_heatmap(self, index: int, heat: np.ndarray, note: str = "") -> None:
+        """A heatmap in [0, 1] on slice `index`'s pixel grid; shown while that slice is.
+        `note` (e.g. "no evidence for the class") goes under the caption with it."""
         if self.series is None or heat.shape != self.series.shape[1:]:
             return
         self.heat_image.setImage(heat_indices(heat), autoLevels=False, levels=(0, 255))
         self.heat_image.setRect(self.image_rect())
         self.heatmap_index = index
+        self._heatmap_note = note
         self._update_heat_visibility()
+        self._update_annotations()
 
     def clear_heatmap(self) -> None:
         self.heatmap_index = None
+        self._heatmap_note = ""
         self.heat_image.clear()
         self._update_heat_visibility()
 
     def set_heatmap_enabled(self, enabled: bool) -> None:
         self.heatmap_enabled = enabled
         self._update_heat_visibility()
+        self._update_annotations()
 
     def set_heatmap_opacity(self, opacity: float) -> None:
         self.heat_image.setOpacity(float(np.clip(opacity, 0.0, 1.0)))
@@ -700,6 +706,13 @@ class SliceView(QWidget):
     def _update_caption(self) -> None:
         result = self.classification
         text = result.caption(self.index) if result is not None else ""
+        if (
+            text
+            and self._heatmap_note
+            and self.heatmap_enabled
+            and self.heatmap_index == self.index
+        ):
+            text += f"\n{self._heatmap_note}"
         if result is not None and text:
             colour = _POSITIVE_COLOUR if result.is_positive(self.index) else _NEGATIVE_COLOUR
             self.caption.setStyleSheet(_CAPTION_STYLE.format(colour=colour))
