@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from spineview.core import files as files_module
 from spineview.config import Config, config_path, load_config, save_config
+from spineview.core import files as files_module
 
 
 def test_config_path_is_under_spineview_home(private_home: Path) -> None:
