@@ -14,19 +14,27 @@ import numpy as np
 from spineview.core.presets import AUTO
 from spineview.core.windowing import apply_preset
 
-HEAT_COLORMAP = "inferno"
 DEFAULT_OPACITY = 0.6
+
+# matplotlib's "inferno" sampled at 17 evenly spaced points (RGB 0..255); linear interpolation
+# between them differs from the full table by at most 7 of 255 levels, and needs no matplotlib
+# import on the GUI thread.
+INFERNO_ANCHORS = (
+    (0, 0, 4), (11, 7, 36), (33, 12, 74), (61, 9, 101), (87, 16, 110), (113, 25, 110),
+    (138, 34, 106), (163, 44, 97), (188, 55, 84), (210, 70, 68), (228, 90, 49), (241, 115, 29),
+    (249, 142, 9), (252, 172, 17), (249, 203, 53), (242, 234, 105), (252, 255, 164),
+)  # fmt: skip
 
 
 @cache
-def heat_lut(colormap: str = HEAT_COLORMAP) -> np.ndarray:
-    """A (256, 4) uint8 RGBA table: entry i colours heat i/255, alpha = sqrt(heat)."""
-    from matplotlib import colormaps  # a dependency already (report figures); imported on use
-
+def heat_lut() -> np.ndarray:
+    """A (256, 4) uint8 RGBA table: entry i colours heat i/255 (inferno), alpha = sqrt(heat)."""
+    anchors = np.asarray(INFERNO_ANCHORS, dtype=np.float64)
     ramp = np.linspace(0.0, 1.0, 256)
-    rgba = colormaps[colormap](ramp)
-    rgba[:, 3] = np.sqrt(ramp)  # weak evidence still shows faintly
-    table = np.round(rgba * 255).astype(np.uint8)
+    positions = np.linspace(0.0, 1.0, len(anchors))
+    rgb = np.stack([np.interp(ramp, positions, anchors[:, channel]) for channel in range(3)], 1)
+    alpha = np.sqrt(ramp) * 255  # weak evidence still shows faintly
+    table = np.round(np.column_stack([rgb, alpha])).astype(np.uint8)
     table.setflags(write=False)
     return table
 

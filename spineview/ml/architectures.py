@@ -11,8 +11,11 @@ ImageNet weights for ResNet50 are never downloaded (`weights="imagenet"` would t
 
 from __future__ import annotations
 
+import ctypes
+import importlib.util
 import logging
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -81,9 +84,50 @@ ARCHITECTURES: dict[str, Architecture] = {
 def import_keras() -> ModuleType:
     """Import Keras (and TensorFlow) quietly; the first call takes a few seconds."""
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" not in sys.modules:
+        preload_tensorflow_libraries()
     import keras
 
     return keras
+
+
+# The shared libraries whose loading (relocation and static initialisers of ~1.3 GB of code)
+# is the longest single step of `import tensorflow`, in the order they depend on each other.
+_TENSORFLOW_LIBRARIES = (
+    "libtensorflow_framework.so.2",
+    "libtensorflow_cc.so.2",
+    "python/platform/_pywrap_cpu_feature_guard.so",
+)
+
+
+def preload_tensorflow_libraries() -> None:
+    """Load TensorFlow's big shared libraries without holding the GIL (Linux only).
+
+    Python imports an extension module while holding the GIL, so the ~0.3 s it takes the
+    dynamic loader to bring in TensorFlow's libraries would freeze the viewer's GUI thread
+    while a worker imports TensorFlow. `dlopen` called through ctypes releases the GIL; the
+    import that follows finds the libraries loaded. Anything unexpected: do nothing (the
+    import then loads them itself).
+    """
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        spec = importlib.util.find_spec("tensorflow")
+        if spec is None or not spec.submodule_search_locations:
+            return
+        package = Path(next(iter(spec.submodule_search_locations)))
+        libc = ctypes.CDLL(None)
+        libc.dlopen.argtypes = [ctypes.c_char_p, ctypes.c_int]
+        libc.dlopen.restype = ctypes.c_void_p
+        for name in _TENSORFLOW_LIBRARIES:
+            library = package / name
+            if not library.is_file() or not libc.dlopen(os.fsencode(library), _RTLD_NOW):
+                return
+    except (OSError, AttributeError, ValueError, ImportError) as exc:
+        logger.debug("TensorFlow libraries not preloaded: %s", exc)
+
+
+_RTLD_NOW = 2
 
 
 def get_architecture(architecture_id: str) -> Architecture:
