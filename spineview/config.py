@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from spineview.core.files import write_text_atomic
+from spineview.core.heatmap import DEFAULT_OPACITY
 from spineview.paths import user_config_dir
 
 logger = logging.getLogger(__name__)
@@ -49,7 +50,7 @@ class Config:
     left for the user to start, after the warning)."""
     heatmap_method: str = "gradcam"
     """"gradcam" or "gradcam++"."""
-    heatmap_opacity: float = 0.5
+    heatmap_opacity: float = DEFAULT_OPACITY
 
 
 def _is_bool(value: Any) -> bool:
