@@ -79,6 +79,7 @@ class ClassificationController(QObject):
         picker.model_changed.connect(self._model_chosen)
         panel.slice_requested.connect(lambda index: self.active_view().set_slice(index))
         panel.overlay_toggled.connect(self.set_heatmap_enabled)
+        panel.cancel_requested.connect(self.cancel)
         panel.method_changed.connect(self._method_changed)
         panel.opacity_changed.connect(self._opacity_changed)
         panel.set_method(config.heatmap_method)

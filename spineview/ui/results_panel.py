@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QProgressBar,
+    QPushButton,
     QSizePolicy,
     QSlider,
     QVBoxLayout,
@@ -109,6 +110,8 @@ class ResultsPanel(QWidget):
     """"gradcam" or "gradcam++"."""
     opacity_changed = Signal(float)
     """Heatmap opacity from 0 to 1."""
+    cancel_requested = Signal()
+    """The Cancel button beside a running classification's progress."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -128,6 +131,7 @@ class ResultsPanel(QWidget):
         header.setSpacing(8)
         header.addWidget(self.verdict_label, 1)
         header.addWidget(self.slice_label)
+        header.addWidget(self.cancel_button)
         column.addLayout(header)
         column.addWidget(self.progress)
         column.addWidget(self.summary_label)
@@ -164,6 +168,10 @@ class ResultsPanel(QWidget):
         self.progress.setTextVisible(False)
         self.progress.setFixedHeight(6)
         self.progress.hide()
+        self.cancel_button = QPushButton("Cancel", self)
+        self.cancel_button.setToolTip("Stop classifying this series")
+        self.cancel_button.clicked.connect(self.cancel_requested)
+        self.cancel_button.hide()
         self.slice_label = self._text_label("resultsSliceReading", wrap=False)
         self.slice_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self.summary_label = self._text_label("resultsSummary")
@@ -304,6 +312,7 @@ class ResultsPanel(QWidget):
         self._count = len(probabilities)
         self._current = min(max(self._current, 0), max(self._count - 1, 0))
         self.progress.hide()
+        self.cancel_button.hide()
         self._render()
 
     def clear(self, message: str = NOT_CLASSIFIED) -> None:
@@ -318,12 +327,14 @@ class ResultsPanel(QWidget):
         self.progress.setRange(0, max(total, 0))
         self.progress.setValue(min(max(done, 0), max(total, 0)))
         self.progress.show()
+        self.cancel_button.show()
         self._set_verdict_line(f"Classifying… {done}/{total}", self._colours.muted)
 
     def show_message(self, text: str, *, error: bool = False) -> None:
         """An idle or error state: `text` in place of the verdict (red-ish when `error`)."""
         self._clear_result()
         self.progress.hide()
+        self.cancel_button.hide()
         colour = self._colours.positive if error else self._colours.muted
         self._set_verdict_line(text, colour)
 

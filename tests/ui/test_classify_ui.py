@@ -64,7 +64,8 @@ def test_cancel_leaves_the_viewer_usable(window: MainWindow, qtbot: QtBot, tmp_p
     window.classification.load_selected_model()
     qtbot.waitUntil(lambda: window.classification.model_ready, timeout=MODEL_TIMEOUT)
     window.classify_active()
-    window.cancel_loading()
+    assert window.results.cancel_button.isVisible()
+    window.results.cancel_button.click()
     qtbot.waitUntil(lambda: "cancelled" in window.results.verdict_text(), timeout=30_000)
     assert not _classified(window)
     window.active.view.step_slices(1)  # still responsive
