@@ -137,6 +137,10 @@ def _add_train_parser(commands: Any) -> None:
     train.add_argument("--augmentation", choices=("light", "reference", "none"), default="light")
     train.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto")
     train.add_argument("--max-examples", type=int, help="train on a subsample of about N slices")
+    train.add_argument(
+        "--patience", type=int, default=3,
+        help="epochs without a better validation loss before stopping (default 3)",
+    )  # fmt: skip
     train.add_argument("--imagenet-weights", type=Path, help="local ResNet50 ImageNet .h5 file")
     train.add_argument("--out", type=Path, help="models folder (default: the user models folder)")
     train.add_argument("--demo", action="store_true", help="mark as a demo model (synthetic data)")
@@ -295,7 +299,7 @@ def command_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         dataset=args.dataset, name=args.name, architecture=args.arch, epochs=args.epochs,
         batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
         augmentation=args.augmentation, precision=args.precision, max_examples=args.max_examples,
-        imagenet_weights=args.imagenet_weights, demo=args.demo,
+        imagenet_weights=args.imagenet_weights, demo=args.demo, patience=args.patience,
     )  # fmt: skip
     bar = TerminalProgress(err, label="decoding slices", unit="slices")
 

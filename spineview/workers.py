@@ -193,6 +193,10 @@ class DemoStudyJob(Job):
         return self.folder / "train_images"
 
 
+ModelIdentity = tuple[Path, str]
+"""A model folder and its weights' sha256: a model retrained in place is another model."""
+
+
 @dataclass
 class LoadedModel:
     """A model ready for the viewer: the classifier and its Grad-CAM explainer."""
@@ -200,6 +204,10 @@ class LoadedModel:
     classifier: Classifier
     explainer: GradCam
     seconds: float
+
+    @property
+    def identity(self) -> ModelIdentity:
+        return self.classifier.identity
 
 
 class ModelLoadJob(Job):
@@ -224,7 +232,7 @@ class SeriesClassification:
     """The viewer's result for one series and one model."""
 
     series_key: str
-    model_folder: Path
+    model_identity: ModelIdentity
     model_name: str
     predictions: SlicePredictions
     verdict: SeriesVerdict
@@ -254,9 +262,13 @@ class ClassifyJob(Job):
             self.series.volume, progress=self.signals.progress.emit, cancel=self.cancel_event
         )
         verdict = series_verdict(predictions.calibrated, predictions.threshold, self.neighbours)
-        folder = self.classifier.folder or Path(self.classifier.name)
         return SeriesClassification(
-            self.series_key, folder, self.classifier.name, predictions, verdict, self.warnings
+            self.series_key,
+            self.classifier.identity,
+            self.classifier.name,
+            predictions,
+            verdict,
+            self.warnings,
         )
 
 
@@ -265,9 +277,11 @@ class HeatmapRequest:
     """Which heatmap: the cache key of the viewer's Grad-CAM cache."""
 
     series_key: str
-    model_folder: Path
+    model_identity: ModelIdentity
     index: int
     method: str
+    target: str
+    """"positive" or "negative": the class the map explains."""
 
 
 @dataclass
@@ -287,7 +301,9 @@ class HeatmapJob(Job):
 
     def work(self) -> object:
         method: Any = self.request.method
-        return HeatmapResult(self.request, self.explainer.compute(self.pixels, method=method))
+        target: Any = self.request.target
+        heatmap = self.explainer.compute(self.pixels, method=method, target=target)
+        return HeatmapResult(self.request, heatmap)
 
 
 class PythonThreadPool:

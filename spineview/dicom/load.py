@@ -103,11 +103,12 @@ def decode_into(
 ) -> Iterator[tuple[int, bool]]:
     """Decode the slices of `info` into `series.volume`, yielding (index, decoded) per slice.
 
-    Every slice index is yielded once, right after its pixels are stored (decoded True) or its
+    Each slice index is yielded once, right after its pixels are stored (decoded True) or its
     file failed (False: the slice stays NaN, the reason goes to `series.problems`). Files are
     opened once each, in the order of their middle-most slice (`middle_first`, for a viewer)
-    or in slice order (for a consumer that streams the slices). Raises the first error when no
-    slice could be decoded, LoadCancelled when `cancel` is set between files.
+    or of their first slice; inside a multi-frame file indices come in frame order, so use
+    `stream_slices` where strict slice order matters. Raises the first error when no slice
+    could be decoded, LoadCancelled when `cancel` is set between files.
     """
     rows, cols = info.matrix
     decoded = 0
@@ -142,6 +143,28 @@ def decode_into(
                     yield index, False
     if decoded == 0 and first_error is not None:
         raise first_error
+
+
+def stream_slices(
+    series: Series,
+    info: SeriesInfo,
+    *,
+    limits: SafetyLimits = DEFAULT_LIMITS,
+    cancel: threading.Event | None = None,
+) -> Iterator[np.ndarray]:
+    """Decode into `series.volume` and yield its slices strictly in slice order, each as soon
+    as it and every slice before it are stored (a slice that failed is yielded NaN)."""
+    ready = np.zeros(series.n_slices, dtype=bool)
+    next_index = 0
+    for index, _decoded in decode_into(
+        series, info, limits=limits, cancel=cancel, middle_first=False
+    ):
+        ready[index] = True
+        while next_index < len(ready) and ready[next_index]:
+            yield series.volume[next_index]
+            next_index += 1
+    for remaining in range(next_index, series.n_slices):  # a file that stopped short: NaN
+        yield series.volume[remaining]
 
 
 def _slices_by_file(

@@ -13,7 +13,7 @@ import io
 import json
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from spineview.core.heatmap import overlay_rgb
 from spineview.core.png import write_png
 from spineview.core.series import StudyContext
 from spineview.dicom.index import SeriesInfo, StudyInfo
-from spineview.dicom.load import decode_into, new_series
+from spineview.dicom.load import new_series, stream_slices
 from spineview.dicom.scan import scan_paths
 from spineview.errors import SpineViewError
 from spineview.ml.inference import Classifier, SlicePredictions
@@ -201,15 +201,17 @@ def classify_series(
     """Decode and classify one indexed series (decode overlapped with the network)."""
     context = StudyContext(study.study_uid) if study is not None else None
     series = new_series(info, study=context)
-    decoded = decode_into(series, info, cancel=cancel, middle_first=False)
-
-    def slices() -> Iterator[np.ndarray]:
-        for index, _ok in decoded:
-            yield series.volume[index]
-
     predictions = classifier.classify(
-        slices(), count=series.n_slices, progress=progress, cancel=cancel
+        stream_slices(series, info, cancel=cancel),
+        count=series.n_slices,
+        progress=progress,
+        cancel=cancel,
     )
+    if len(predictions) != series.n_slices:
+        raise SpineViewError(
+            f"{len(predictions)} results for {series.n_slices} slices: the series changed while "
+            "it was read"
+        )
     label = series_label(info.series_number, info.description)
     names = classifier.manifest.class_names
     result = SeriesResult(

@@ -91,6 +91,11 @@ class Classifier:
         return self.manifest.name
 
     @property
+    def identity(self) -> tuple[Path, str]:
+        """The model folder and its weights' sha256 (a model retrained in place differs)."""
+        return (self.folder or Path(self.name), self.manifest.weights_sha256)
+
+    @property
     def input_size(self) -> int:
         return self.architecture.input_size
 

@@ -4,6 +4,10 @@ The main window owns the widgets (model picker, results panel, status indicator)
 controller owns the state behind them: which model is loaded, the results per (series, model),
 and a small cache of heatmaps. All TensorFlow work runs in jobs on the runner's single-thread
 inference pool, so the window never waits for the network.
+
+A model is identified by its folder and its weights' checksum, so a model retrained in place is
+never confused with the one it replaced; results are dropped whenever another folder is opened
+(a series UID can come back with other pixels).
 """
 
 from __future__ import annotations
@@ -11,7 +15,7 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import dataclass
 
 import numpy as np
 from PySide6.QtCore import QObject
@@ -30,6 +34,7 @@ from spineview.workers import (
     HeatmapResult,
     JobRunner,
     LoadedModel,
+    ModelIdentity,
     ModelLoadJob,
     SeriesClassification,
 )
@@ -38,6 +43,22 @@ logger = logging.getLogger(__name__)
 
 HEATMAP_CACHE_SIZE = 256
 METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++"}
+
+
+@dataclass(frozen=True)
+class ViewerHooks:
+    """What the controller needs from the main window, as callables."""
+
+    active_view: Callable[[], SliceView]
+    views: Callable[[], list[SliceView]]
+    is_loading: Callable[[SliceView], bool]
+    """True while the view's series is still being decoded."""
+    status: Callable[[str], None]
+    """A line for the status bar."""
+
+
+def model_identity(info: ModelInfo) -> ModelIdentity:
+    return (info.path, info.manifest.weights_sha256)
 
 
 class ClassificationController(QObject):
@@ -49,8 +70,7 @@ class ClassificationController(QObject):
         picker: ModelPicker,
         panel: ResultsPanel,
         indicator: QLabel,
-        active_view: Callable[[], SliceView],
-        views: Callable[[], list[SliceView]],
+        hooks: ViewerHooks,
     ) -> None:
         super().__init__(window)
         self.window = window
@@ -59,32 +79,35 @@ class ClassificationController(QObject):
         self.picker = picker
         self.panel = panel
         self.indicator = indicator
-        self.active_view = active_view
-        self.views = views
+        self.hooks = hooks
         self.model: LoadedModel | None = None
-        self.results: dict[tuple[str, Path], SeriesClassification] = {}
+        self.results: dict[tuple[str, ModelIdentity], SeriesClassification] = {}
         self.error_dialog: QMessageBox | None = None
         self.warning_dialog: QMessageBox | None = None
-        self._wanted: Path | None = None
-        self._model_jobs: list[ModelLoadJob] = []
+        self._wanted: ModelIdentity | None = None
+        self._model_jobs: dict[ModelLoadJob, ModelIdentity] = {}
         self._classify_jobs: dict[SliceView, ClassifyJob] = {}
         self._pending: dict[SliceView, bool] = {}
         """Views to classify once the model is ready, with whether the user may be asked."""
+        self._notes: dict[SliceView, tuple[str, bool]] = {}
+        """A message per view (not classified automatically, cancelled, failed) and whether it
+        is an error; the panel shows the active view's."""
         self._heatmaps: OrderedDict[HeatmapRequest, tuple[np.ndarray, str]] = OrderedDict()
         self._heat_job: HeatmapJob | None = None
+        self._heatmap_broken: set[tuple[ModelIdentity, str]] = set()
 
         picker.refresh()  # listing reads manifests only: no TensorFlow yet
         if config.model:
             picker.select_model(config.model)
         picker.model_changed.connect(self._model_chosen)
-        panel.slice_requested.connect(lambda index: self.active_view().set_slice(index))
+        panel.slice_requested.connect(lambda index: self.hooks.active_view().set_slice(index))
         panel.overlay_toggled.connect(self.set_heatmap_enabled)
-        panel.cancel_requested.connect(self.cancel)
-        panel.method_changed.connect(self._method_changed)
+        panel.cancel_requested.connect(self.cancel_active)
+        panel.method_changed.connect(self.set_heatmap_method)
         panel.opacity_changed.connect(self._opacity_changed)
         panel.set_method(config.heatmap_method)
         panel.set_opacity(config.heatmap_opacity)
-        for view in views():
+        for view in hooks.views():
             view.set_heatmap_opacity(config.heatmap_opacity)
         self._set_indicator("Model: not loaded")
 
@@ -104,7 +127,7 @@ class ClassificationController(QObject):
 
     @property
     def model_ready(self) -> bool:
-        return self.model is not None and self.model.classifier.folder == self._wanted
+        return self.model is not None and self.model.identity == self._wanted
 
     @property
     def busy(self) -> bool:
@@ -113,31 +136,36 @@ class ClassificationController(QObject):
     def _model_chosen(self, info: ModelInfo | None) -> None:
         if info is None:
             return
-        self.config.model = info.path.name if not info.bundled else info.manifest.name
+        # Bundled models by name (they move with the install), the user's by folder.
+        self.config.model = info.manifest.name if info.bundled else str(info.path)
         if self.model is not None or self._model_jobs or self.config.load_model_at_start:
             self._load(info)
 
     def _load(self, info: ModelInfo) -> None:
-        if self._wanted == info.path and (self.model_ready or self._model_jobs):
+        identity = model_identity(info)
+        if self._wanted == identity and (self.model_ready or identity in self._model_jobs.values()):
             return
-        self._wanted = info.path
+        self._wanted = identity
         self._set_indicator(f"Model: loading {info.manifest.name}…")
         job = ModelLoadJob(info.path)
         job.signals.finished.connect(self._model_loaded)
         job.signals.failed.connect(self._model_failed)
-        self._model_jobs.append(job)
+        self._model_jobs[job] = identity
         self.runner.start(job, self.runner.inference)
 
-    def _forget_model_job(self) -> None:
+    def _forget_model_job(self) -> ModelIdentity | None:
         sender = self.sender()
-        self._model_jobs = [job for job in self._model_jobs if job.signals is not sender]
+        for job, identity in list(self._model_jobs.items()):
+            if job.signals is sender:
+                del self._model_jobs[job]
+                return identity
+        return None
 
     def _model_loaded(self, loaded: LoadedModel) -> None:
         self._forget_model_job()
-        if loaded.classifier.folder != self._wanted:
-            return  # the user chose another model meanwhile
+        if loaded.identity != self._wanted:
+            return  # the user chose another model meanwhile (or it changed on disk)
         self.model = loaded
-        self._heatmaps.clear()
         classifier = loaded.classifier
         precision = "bfloat16" if "bfloat16" in classifier.precision else "float32"
         demo = " — demo, synthetic data, not for clinical use" if classifier.manifest.demo else ""
@@ -149,11 +177,14 @@ class ClassificationController(QObject):
             self.classify(view, ask=ask)
 
     def _model_failed(self, message: str) -> None:
-        self._forget_model_job()
+        identity = self._forget_model_job()
+        if identity != self._wanted:
+            logger.warning("a model the user no longer wants failed to load: %s", message)
+            return
         self._pending = {}
         self.model = None
         self._set_indicator("Model: failed to load")
-        self.panel.show_message("The model could not be loaded", error=True)
+        self._note(self.hooks.active_view(), "The model could not be loaded", error=True)
         self.error_dialog = QMessageBox(
             QMessageBox.Icon.Critical,
             "Model could not be loaded",
@@ -170,36 +201,36 @@ class ClassificationController(QObject):
     # --- classifying --------------------------------------------------------------------
 
     def classify_active(self) -> None:
-        self.classify(self.active_view(), ask=True)
+        self.classify(self.hooks.active_view(), ask=True)
 
     def classify(self, view: SliceView, *, ask: bool = True) -> None:
         """Classify the series `view` shows; series the model was not trained on only after
         the user confirms the warning (`ask`), or not at all when nobody can be asked."""
         series = view.series
         if series is None or view.loaded.size == 0:
-            self.panel.show_message("Open a series first")
+            self._note(view, "Open a series first")
             return
-        if not view.loaded.all():
-            self.panel.show_message("The series is still loading; classify when it is complete")
+        if self.hooks.is_loading(view):
+            self._note(view, "The series is still loading; classify when it is complete")
             return
         if not self.model_ready:
             self._pending[view] = ask or self._pending.get(view, False)
-            self.panel.show_message("Loading the model; the series is classified when it is ready")
+            self._note(view, "Loading the model; the series is classified when it is ready")
             if not self._model_jobs:
                 self.load_selected_model()
             return
         assert self.model is not None
-        manifest = self.model.classifier.manifest
         warnings = classification_warnings(
-            manifest,
+            self.model.classifier.manifest,
             modality=series.modality,
             series_type=series.series_type,
             series_label=series_label(series.series_number, series.description),
         )
         if warnings and not ask:
-            self.panel.show_message(
-                "Not classified automatically: " + " ".join(warnings) + " Press Classify to run"
-                " it anyway."
+            self._note(
+                view,
+                "Not classified automatically: " + " ".join(warnings) + " Press Classify to "
+                "run it anyway.",
             )
             return
         if warnings:
@@ -217,32 +248,46 @@ class ClassificationController(QObject):
         )
         dialog.addButton("Classify anyway", QMessageBox.ButtonRole.AcceptRole)
         dialog.addButton(QMessageBox.StandardButton.Cancel)
-        dialog.accepted.connect(lambda: self._start(view, warnings))
+        key = view.series_key
+        dialog.accepted.connect(lambda: self._start(view, warnings, expected_key=key))
         self.warning_dialog = dialog
         dialog.open()
 
-    def _start(self, view: SliceView, warnings: list[str]) -> None:
+    def _start(self, view: SliceView, warnings: list[str], expected_key: str = "") -> None:
         if self.model is None or view.series is None:
             return
+        if expected_key and view.series_key != expected_key:
+            return  # the view shows another series since the question was asked
         previous = self._classify_jobs.pop(view, None)
         if previous is not None:
             previous.cancel()
+        self._notes.pop(view, None)
         job = ClassifyJob(self.model.classifier, view.series, view.series_key, warnings)
         job.signals.progress.connect(self._progress)
         job.signals.finished.connect(self._classified)
         job.signals.failed.connect(self._classify_failed)
         job.signals.cancelled.connect(self._classify_cancelled)
         self._classify_jobs[view] = job
-        if view is self.active_view():
+        if view is self.hooks.active_view():
             self.panel.show_progress(0, view.series.n_slices)
         self.runner.start(job, self.runner.inference)
 
+    def cancel_active(self) -> None:
+        """The Results dock's Cancel: this view's classification, queued or running."""
+        view = self.hooks.active_view()
+        self._pending.pop(view, None)
+        job = self._classify_jobs.get(view)
+        if job is not None:
+            job.cancel()
+
     def cancel(self) -> None:
+        """Stop every classification, queued or running (the status bar's Cancel)."""
+        self._pending = {}
         for job in self._classify_jobs.values():
             job.cancel()
 
     def _progress(self, done: int, total: int) -> None:
-        job = self._classify_jobs.get(self.active_view())
+        job = self._classify_jobs.get(self.hooks.active_view())
         if job is not None and job.signals is self.sender():
             self.panel.show_progress(done, total)
 
@@ -257,39 +302,55 @@ class ClassificationController(QObject):
 
     def _classified(self, result: SeriesClassification) -> None:
         self._job_ended()
-        self.results[(result.series_key, result.model_folder)] = result
+        self.results[(result.series_key, result.model_identity)] = result
         self.series_shown()
 
     def _classify_failed(self, message: str) -> None:
-        if self._job_ended() is self.active_view():
-            self.panel.show_message(f"Classification failed: {message}", error=True)
+        view = self._job_ended()
+        if view is not None:
+            self._note(view, f"Classification failed: {message}", error=True)
 
     def _classify_cancelled(self) -> None:
-        if self._job_ended() is self.active_view():
-            self.panel.show_message("Classification cancelled")
+        view = self._job_ended()
+        if view is not None:
+            self._note(view, "Classification cancelled")
+
+    def _note(self, view: SliceView, text: str, *, error: bool = False) -> None:
+        self._notes[view] = (text, error)
+        if view is self.hooks.active_view():
+            self.panel.show_message(text, error=error)
 
     # --- showing results ----------------------------------------------------------------
+
+    def forget_series(self) -> None:
+        """Another folder is being opened: its series keys may repeat with other pixels."""
+        self.cancel()
+        self.results.clear()
+        self._heatmaps.clear()
+        self._notes.clear()
+        for view in self.hooks.views():
+            view.set_classification(None)
+            view.clear_heatmap()
+        self.panel.clear("No series")
 
     def result_for(self, view: SliceView) -> SeriesClassification | None:
         if self.model is None or view.series is None:
             return None
-        folder = self.model.classifier.folder or Path(self.model.classifier.name)
-        return self.results.get((view.series_key, folder))
+        result = self.results.get((view.series_key, self.model.identity))
+        if result is None or len(result.predictions) != view.series.n_slices:
+            return None
+        return result
 
     def series_shown(self) -> None:
         """Refresh captions and the panel after a series, the active view or the model changed."""
-        for view in self.views():
-            result = self.result_for(view)
-            view.set_classification(self._caption_data(result))
+        for view in self.hooks.views():
+            view.set_classification(self._caption_data(self.result_for(view)))
             view.clear_heatmap()
-        active = self.active_view()
+        active = self.hooks.active_view()
         result = self.result_for(active)
         if active in self._classify_jobs:
-            return  # the panel shows the progress
-        if result is None:
-            self.panel.clear("Not classified" if active.series is not None else "No series")
-        else:
-            assert self.model is not None
+            pass  # the panel shows the progress
+        elif result is not None and self.model is not None:
             manifest = self.model.classifier.manifest
             self.panel.set_result(
                 result.model_name,
@@ -301,7 +362,13 @@ class ClassificationController(QObject):
                 negative_class_name=manifest.class_names[0],
             )
             self.panel.set_current_slice(active.index)
-        self.request_heatmap(active)
+        elif active in self._notes:
+            text, error = self._notes[active]
+            self.panel.show_message(text, error=error)
+        else:
+            self.panel.clear("Not classified" if active.series is not None else "No series")
+        for view in self.hooks.views():
+            self.request_heatmap(view)
 
     def _caption_data(self, result: SeriesClassification | None) -> SliceClassification | None:
         if result is None or self.model is None:
@@ -318,11 +385,12 @@ class ClassificationController(QObject):
 
     def series_loaded(self, view: SliceView) -> None:
         """A series finished decoding in `view`: classify it when the preference says so."""
+        self._notes.pop(view, None)
         if self.config.classify_on_open and self.result_for(view) is None:
             self.classify(view, ask=False)
 
     def slice_changed(self, view: SliceView) -> None:
-        if view is self.active_view():
+        if view is self.hooks.active_view():
             self.panel.set_current_slice(view.index)
         self.request_heatmap(view)
 
@@ -330,32 +398,36 @@ class ClassificationController(QObject):
 
     def set_heatmap_enabled(self, enabled: bool) -> None:
         self.panel.set_overlay_enabled(enabled)
-        for view in self.views():
+        for view in self.hooks.views():
             view.set_heatmap_enabled(enabled)
-        if enabled:
-            self.request_heatmap(self.active_view())
+            if enabled:
+                self.request_heatmap(view)
 
     def set_heatmap_method(self, method: str) -> None:
-        self._method_changed(method)
-
-    def _method_changed(self, method: str) -> None:
+        self.panel.set_method(method)
         self.config.heatmap_method = method
-        for view in self.views():
+        for view in self.hooks.views():
             view.clear_heatmap()
-        self.request_heatmap(self.active_view())
+            self.request_heatmap(view)
 
     def _opacity_changed(self, opacity: float) -> None:
         self.config.heatmap_opacity = opacity
-        for view in self.views():
+        for view in self.hooks.views():
             view.set_heatmap_opacity(opacity)
 
     def _heatmap_request(self, view: SliceView) -> HeatmapRequest | None:
-        if not view.heatmap_enabled or self.result_for(view) is None or self.model is None:
+        result = self.result_for(view)
+        if not view.heatmap_enabled or result is None or self.model is None:
             return None
-        if view.current_values() is None:
+        values = view.current_values()
+        if values is None or not np.isfinite(values).any():
             return None
-        folder = self.model.classifier.folder or Path(self.model.classifier.name)
-        return HeatmapRequest(view.series_key, folder, view.index, self.config.heatmap_method)
+        method = self.config.heatmap_method
+        if (self.model.identity, method) in self._heatmap_broken:
+            return None
+        # Explain the class the caption shows (the classifier's decision for this slice).
+        target = "positive" if result.predictions.positive[view.index] else "negative"
+        return HeatmapRequest(view.series_key, self.model.identity, view.index, method, target)
 
     def request_heatmap(self, view: SliceView) -> None:
         """Show the heatmap of the view's slice: from the cache, or computed in the background
@@ -368,20 +440,17 @@ class ClassificationController(QObject):
             self._heatmaps.move_to_end(request)
             view.set_heatmap(request.index, *cached)
             return
-        if self._heat_job is not None or self.model is None:
-            return  # `_heatmap_ready` asks again for whatever is shown then
         values = view.current_values()
-        if values is None:
-            return
+        if self._heat_job is not None or self.model is None or values is None:
+            return  # `_heatmap_ended` asks again for whatever is shown then
         job = HeatmapJob(self.model.explainer, values.copy(), request)
         job.signals.finished.connect(self._heatmap_ready)
         job.signals.failed.connect(self._heatmap_failed)
-        job.signals.cancelled.connect(self._heatmap_failed)
+        job.signals.cancelled.connect(self._heatmap_ended)
         self._heat_job = job
         self.runner.start(job, self.runner.inference)
 
     def _heatmap_ready(self, result: HeatmapResult) -> None:
-        self._heat_job = None
         heat = result.heatmap
         note = f"{METHOD_NAMES.get(heat.method, heat.method)}: {heat.class_name}"
         if heat.flat:
@@ -389,13 +458,16 @@ class ClassificationController(QObject):
         self._heatmaps[result.request] = (heat.values, note)
         while len(self._heatmaps) > HEATMAP_CACHE_SIZE:
             self._heatmaps.popitem(last=False)
-        for view in self.views():
-            self.request_heatmap(view)
+        self._heatmap_ended()
 
-    def _heatmap_failed(self, message: str = "") -> None:
+    def _heatmap_failed(self, message: str) -> None:
+        job = self._heat_job
+        if job is not None:
+            self._heatmap_broken.add((job.request.model_identity, job.request.method))
+        self.hooks.status(f"Heatmap not available: {message}")
+        self._heatmap_ended()
+
+    def _heatmap_ended(self) -> None:
         self._heat_job = None
-        if message:
-            self.panel.show_message(f"Heatmap failed: {message}", error=True)
-
-    def heatmap_cached(self, request: HeatmapRequest) -> bool:
-        return request in self._heatmaps
+        for view in self.hooks.views():
+            self.request_heatmap(view)

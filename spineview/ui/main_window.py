@@ -39,7 +39,7 @@ from spineview.dicom.header import FileHeader
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.load import preview_series
 from spineview.dicom.scan import ScanResult
-from spineview.ui.classification import ClassificationController
+from spineview.ui.classification import ClassificationController, ViewerHooks
 from spineview.ui.model_picker import ModelDetailsDialog, ModelPicker
 from spineview.ui.problems_panel import ProblemItem, ProblemsPanel
 from spineview.ui.results_panel import ResultsPanel
@@ -89,8 +89,12 @@ class MainWindow(QMainWindow):
             self.model_picker,
             self.results,
             self.model_indicator,
-            lambda: self.active.view,
-            lambda: [viewport.view for viewport in self.viewports],
+            ViewerHooks(
+                active_view=lambda: self.active.view,
+                views=lambda: [viewport.view for viewport in self.viewports],
+                is_loading=self._is_loading,
+                status=self.status_label.setText,
+            ),
         )
         self._build_menus()
         self.set_layout(self.config.default_layout)
@@ -316,11 +320,13 @@ class MainWindow(QMainWindow):
         self.scan_result = None
         self._series_info.clear()
         self._loaded.clear()
+        self.classification.forget_series()
         self.browser.set_studies([])
         self.problems.clear()
         self.tags.clear()
         for viewport in self.viewports:
             viewport.view.set_series(None)
+            viewport.view.series_key = ""
             viewport.sync_slider()
         folders = [p if p.is_dir() else p.parent for p in paths_to_open]
         if folders:
@@ -540,8 +546,11 @@ class MainWindow(QMainWindow):
         self._update_cross_reference()
         self._update_histogram()
         self.classification.series_shown()
-        if viewport.view.loaded.all():  # from the cache: already complete
+        if viewport not in self._loading:  # from the cache: already complete
             self.classification.series_loaded(viewport.view)
+
+    def _is_loading(self, view: SliceView) -> bool:
+        return any(viewport.view is view for viewport in self._loading)
 
     # --- viewports -----------------------------------------------------------------------
 
@@ -683,7 +692,6 @@ class MainWindow(QMainWindow):
             self.classification.series_loaded(self.active.view)
 
     def _choose_method(self, method: str) -> None:
-        self.results.set_method(method)
         self.classification.set_heatmap_method(method)
 
     def show_model(self) -> None:

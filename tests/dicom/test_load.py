@@ -134,3 +134,25 @@ def test_decode_into_yields_a_failed_slice_as_false(tmp_path: Path) -> None:
     outcome = dict(decode_into(series, info, middle_first=False))
     assert outcome == {0: True, 1: False, 2: True, 3: True}
     assert np.isnan(series.volume[1]).all() and len(series.problems) == 1
+
+
+def test_stream_slices_restores_slice_order(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A multi-frame file whose frames run against the slice order decodes 3, 2, 1, 0;
+    the stream still yields 0, 1, 2, 3, and a slice never decoded comes out NaN."""
+    from spineview.dicom import load
+
+    write_series(tmp_path, SeriesSpec(n_slices=5))
+    info = _only_series(tmp_path)
+    series = load.new_series(info)
+
+    def reversed_frames(series_: object, *_: object, **__: object) -> object:
+        for index in (3, 2, 1, 0):
+            series.volume[index] = index
+            yield index, True
+
+    monkeypatch.setattr(load, "decode_into", reversed_frames)
+    values = [float(np.nanmax(s)) if np.isfinite(s).any() else None
+              for s in load.stream_slices(series, info)]  # fmt: skip
+    assert values == [0.0, 1.0, 2.0, 3.0, None]

@@ -116,3 +116,35 @@ def test_a_model_that_fails_to_load_shows_an_error_dialog(
     window.model_picker.select_model("cnn-demo")  # another model still works
     window.classify_active()
     qtbot.waitUntil(lambda: _classified(window), timeout=MODEL_TIMEOUT)
+
+
+def test_a_series_with_an_undecodable_slice_is_classified_around_it(
+    window: MainWindow, qtbot: QtBot, demo_folder: Path
+) -> None:
+    open_and_wait(qtbot, window, demo_folder)
+    view = window.active.view
+    assert view.series is not None
+    # What a file that fails to decode leaves behind: a NaN slice, never marked loaded.
+    view.series.volume[2] = np.nan
+    view.loaded[2] = False
+    window.classify_active()
+    qtbot.waitUntil(lambda: _classified(window), timeout=MODEL_TIMEOUT)
+    result = window.classification.result_for(view)
+    assert result is not None and np.isnan(result.predictions.calibrated[2])
+    assert np.isfinite(np.delete(result.predictions.calibrated, 2)).all()
+    view.set_slice(2)
+    assert "no result for this slice" in view.caption.text()
+
+
+def test_reopening_a_folder_drops_the_old_results(
+    window: MainWindow, qtbot: QtBot, demo_folder: Path
+) -> None:
+    open_and_wait(qtbot, window, demo_folder)
+    window.classify_active()
+    qtbot.waitUntil(lambda: _classified(window), timeout=MODEL_TIMEOUT)
+    assert window.active.view.caption.isVisible()
+    window.open_paths([demo_folder])  # same UIDs: the pixels could differ now
+    assert window.classification.results == {}
+    assert not window.results.has_result()
+    open_and_wait(qtbot, window, demo_folder)
+    assert not _classified(window) and not window.active.view.caption.isVisible()
