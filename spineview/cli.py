@@ -1,4 +1,4 @@
-"""Headless commands: `spineview info`, `spineview bench scan`.
+"""Headless commands: info, dataset, synth, train, models, classify and the benchmarks.
 
 Output for people goes to stdout, progress to stderr, and JSON (with --json) to stdout alone, so
 `spineview info DIR --json | jq` works.
@@ -214,7 +214,7 @@ def run(argv: Sequence[str] | None = None) -> int:
 
             print(json.dumps(bench_ui(files=args.files, matrix=args.matrix), indent=2))
             return EXIT_OK
-    except SpineViewError as error:
+    except (SpineViewError, OSError) as error:
         print(f"spineview: {error}", file=sys.stderr)
         return EXIT_ERROR
     parser.print_help()
@@ -352,11 +352,13 @@ def command_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from spineview.ml.classify_tree import check_outputs_outside, classify_paths, write_results
     from spineview.ml.inference import Classifier
     from spineview.ml.store import find_model
+    from spineview.ml.verdict import rule_text
 
     if args.out is not None and args.out.suffix.lower() not in (".csv", ".json"):
         print(f"spineview classify: {args.out}: --out must end in .csv or .json", file=err)
         return EXIT_ERROR
     check_outputs_outside(args.paths, [args.out, args.gradcam])
+    _check_writable([args.out.parent if args.out is not None else None, args.gradcam])
     info = find_model(args.model)
     err.write(f"loading model {info.manifest.name} ({info.path})\n")
     classifier = Classifier.load(info.path)
@@ -375,12 +377,12 @@ def command_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         flag = "  [warning]" if result.warnings else ""
         out.write(
             f"{result.study_uid}  {result.label:32s} {result.series_type:17s} "
-            f"{len(result.predictions):3d} slices  {result.verdict_class:>12s}  "
+            f"{len(result.predictions):3d} slices  {result.verdict_class or 'no result':>12s}  "
             f"score {verdict.score:.2f}  ({verdict.slices_above} above {verdict.threshold:.2f})"
             f"{flag}\n"
         )
     if report.series:
-        out.write(f"rule: {report.series[0].verdict.rule}\n")
+        out.write(f"rule: {rule_text(report.neighbours, report.threshold)}\n")
     for warning in dict.fromkeys(report.warnings):  # split stacks of a series warn alike
         out.write(f"warning: {warning}\n")
     for problem in report.problems:
@@ -392,6 +394,16 @@ def command_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write("no series classified\n")
         return EXIT_NO_IMAGES
     return EXIT_OK
+
+
+def _check_writable(folders: Sequence[Path | None]) -> None:
+    """Create the output folders now and fail before a long run, not after it."""
+    for folder in folders:
+        if folder is None:
+            continue
+        folder.mkdir(parents=True, exist_ok=True)
+        if not os.access(folder, os.W_OK):
+            raise OSError(f"{folder}: cannot write results here (permission denied)")
 
 
 def command_synth(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

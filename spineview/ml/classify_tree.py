@@ -25,18 +25,19 @@ from spineview.core.heatmap import overlay_rgb
 from spineview.core.png import write_png
 from spineview.core.series import StudyContext
 from spineview.dicom.index import SeriesInfo, StudyInfo
-from spineview.dicom.load import new_series, stream_slices
+from spineview.dicom.load import LoadCancelled, new_series, stream_slices
 from spineview.dicom.scan import scan_paths
 from spineview.errors import SpineViewError
-from spineview.ml.inference import Classifier, SlicePredictions
+from spineview.ml.inference import Classifier, InferenceCancelled, SlicePredictions
 from spineview.ml.series_check import classification_warnings, series_label
-from spineview.ml.verdict import DEFAULT_NEIGHBOURS, SeriesVerdict, series_verdict
+from spineview.ml.verdict import DEFAULT_NEIGHBOURS, SeriesVerdict, rule_text, series_verdict
 
 Report = Callable[[str], None]
 
 CSV_COLUMNS = (
     "study_uid",
     "series_uid",
+    "series_key",
     "series_number",
     "series_description",
     "series_type",
@@ -47,6 +48,10 @@ CSV_COLUMNS = (
     "probability",
     "raw_probability",
     "class",
+    "series_class",
+    "series_score",
+    "model",
+    "warnings",
 )
 
 
@@ -56,6 +61,8 @@ class OutputInsideInputError(SpineViewError):
 
 @dataclass
 class SeriesResult:
+    series_key: str
+    """Unique in a scan: the series UID, with "#n" for the n-th stack of a split series."""
     study_uid: str
     series_uid: str
     series_number: int | None
@@ -85,6 +92,9 @@ class SeriesResult:
 
     @property
     def verdict_class(self) -> str:
+        """The series' class ("" when no slice had a result)."""
+        if self.verdict.slices == 0:
+            return ""
         return self.class_names[int(self.verdict.positive)]
 
 
@@ -92,6 +102,9 @@ class SeriesResult:
 class ClassificationReport:
     model: str
     demo_notice: str | None
+    precision: str
+    neighbours: int
+    threshold: float
     series: list[SeriesResult] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     """Files that could not be read and series that could not be classified, in sentences."""
@@ -105,6 +118,8 @@ class ClassificationReport:
         return {
             "model": self.model,
             "demo_notice": self.demo_notice,
+            "precision": self.precision,
+            "rule": rule_text(self.neighbours, self.threshold),
             "series": [_series_json(result) for result in self.series],
             "warnings": self.warnings,
             "problems": self.problems,
@@ -148,7 +163,13 @@ def classify_paths(
             report(text)
 
     scan = scan_paths([Path(p) for p in paths], cancel=cancel)
-    result = ClassificationReport(classifier.name, classifier.manifest.demo_notice)
+    result = ClassificationReport(
+        classifier.name,
+        classifier.manifest.demo_notice,
+        classifier.precision,
+        neighbours,
+        float(classifier.manifest.threshold),
+    )
     result.problems += [f"{p.path}: {p.reason}" for p in scan.problems]
     all_series = [(info, study) for study in scan.studies for info in study.series]
     say(f"{scan.files_seen} files: {len(all_series)} series in {len(scan.studies)} studies")
@@ -166,23 +187,35 @@ def classify_paths(
             result.problems += [f"{warning} (skipped)" for warning in warnings]
             say(f"{prefix}: skipped")
             continue
+        for warning in warnings:
+            say(f"warning: {warning}")
 
         def progress(done: int, total: int, prefix: str = prefix) -> None:
             say(f"{prefix}: {done}/{total} slices")
 
         try:
             series_result = classify_series(
-                info, study, classifier, neighbours=neighbours, cancel=cancel, progress=progress
+                info,
+                study,
+                classifier,
+                neighbours=neighbours,
+                cancel=cancel,
+                progress=progress,
+                warnings=warnings,
             )
+        except (LoadCancelled, InferenceCancelled):
+            raise
         except SpineViewError as error:
             result.problems.append(f"{prefix}: not classified ({error})")
             say(f"{prefix}: not classified ({error})")
             continue
-        for warning in series_result.warnings:
-            say(f"warning: {warning}")
         if gradcam is not None and gradcam_dir is not None:
             say(f"{prefix}: heatmaps")
-            series_result.heatmaps = gradcam(series_result, gradcam_dir, gradcam_method)
+            try:
+                series_result.heatmaps = gradcam(series_result, gradcam_dir, gradcam_method)
+            except (SpineViewError, OSError) as error:
+                result.problems.append(f"{prefix}: heatmaps not written ({error})")
+                say(f"{prefix}: heatmaps not written ({error})")
         series_result.volume = None  # a tree may hold many series: keep only the numbers
         result.series.append(series_result)
     result.seconds = time.perf_counter() - started
@@ -197,8 +230,10 @@ def classify_series(
     neighbours: int = DEFAULT_NEIGHBOURS,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
+    warnings: list[str] | None = None,
 ) -> SeriesResult:
-    """Decode and classify one indexed series (decode overlapped with the network)."""
+    """Decode and classify one indexed series (decode overlapped with the network);
+    `warnings` are the guard-rail warnings when the caller has them already."""
     context = StudyContext(study.study_uid) if study is not None else None
     series = new_series(info, study=context)
     predictions = classifier.classify(
@@ -215,6 +250,7 @@ def classify_series(
     label = series_label(info.series_number, info.description)
     names = classifier.manifest.class_names
     result = SeriesResult(
+        series_key=info.key,
         study_uid=info.study_uid,
         series_uid=info.series_uid,
         series_number=info.series_number,
@@ -227,7 +263,9 @@ def classify_series(
         predictions=predictions,
         verdict=series_verdict(predictions.calibrated, predictions.threshold, neighbours),
         class_names=(names[0], names[1]),
-        warnings=classification_warnings(
+        warnings=warnings
+        if warnings is not None
+        else classification_warnings(
             classifier.manifest,
             modality=info.modality,
             series_type=info.series_type.label,
@@ -246,7 +284,7 @@ def _gradcam(classifier: Classifier) -> Callable[[SeriesResult, Path, str], list
 
     def write(result: SeriesResult, folder: Path, method: str) -> list[Path]:
         volume = result.volume if result.volume is not None else np.zeros((0, 1, 1))
-        target = folder / _safe(result.study_uid) / _safe(result.series_uid)
+        target = folder / _safe(result.study_uid) / _safe(result.series_key)
         written = []
         for index in range(len(volume)):
             pixels = volume[index]
@@ -254,8 +292,8 @@ def _gradcam(classifier: Classifier) -> Callable[[SeriesResult, Path, str], list
                 continue
             heat = explainer.compute(pixels, method=method)  # type: ignore[arg-type]
             instance = result.instance_numbers[index]
-            name = f"slice{index + 1:03d}" + (f"-instance{instance}" if instance else "")
-            path = target / f"{name}-{heat.class_name}-{method}.png"
+            name = f"slice{index + 1:03d}" + ("" if instance is None else f"-instance{instance}")
+            path = target / f"{name}-{method}.png"
             write_png(path, overlay_rgb(pixels, heat.values))
             written.append(path)
         return written
@@ -277,16 +315,17 @@ def _series_json(result: SeriesResult) -> dict[str, Any]:
     return {
         "study_uid": result.study_uid,
         "series_uid": result.series_uid,
+        "series_key": result.series_key,
         "series_number": result.series_number,
         "description": result.description,
         "series_type": result.series_type,
         "modality": result.modality,
         "verdict": {
-            "class": result.verdict_class,
+            "class": result.verdict_class or None,
             "positive": verdict.positive,
             "score": _number(verdict.score),
             "run_start_slice": None if verdict.run_start is None else verdict.run_start + 1,
-            "neighbours": verdict.neighbours,
+            "neighbours_used": verdict.neighbours,
             "threshold": verdict.threshold,
             "slices_above_threshold": verdict.slices_above,
             "rule": verdict.rule,
@@ -302,7 +341,7 @@ def _series_json(result: SeriesResult) -> dict[str, Any]:
                 "file": str(result.files[index]),
                 "probability": _number(result.predictions.calibrated[index]),
                 "raw_probability": _number(result.predictions.raw[index]),
-                "class": result.class_of(index),
+                "class": result.class_of(index) or None,
             }
             for index in range(len(result.predictions))
         ],
@@ -318,20 +357,27 @@ def csv_text(report: ClassificationReport) -> str:
         for index in range(len(result.predictions)):
             calibrated = _number(result.predictions.calibrated[index])
             raw = _number(result.predictions.raw[index])
+            instance = result.instance_numbers[index]
+            score = _number(result.verdict.score)
             writer.writerow(
                 [
                     result.study_uid,
                     result.series_uid,
+                    result.series_key,
                     "" if result.series_number is None else result.series_number,
                     result.description,
                     result.series_type,
                     index + 1,
-                    result.instance_numbers[index] or "",
+                    "" if instance is None else instance,
                     result.frames[index],
                     str(result.files[index]),
                     "" if calibrated is None else f"{calibrated:.6f}",
                     "" if raw is None else f"{raw:.6f}",
                     result.class_of(index),
+                    result.verdict_class,
+                    "" if score is None else f"{score:.6f}",
+                    report.model,
+                    " | ".join(result.warnings),
                 ]
             )
     return buffer.getvalue()

@@ -1,13 +1,12 @@
 """Which Keras dtype policy spineview computes in, and building a network under one.
 
 Keras reads the global dtype policy when a layer is constructed, so a network is built in a
-precision by switching the policy around its construction. The lock keeps two threads (the
-viewer's inference worker and a training run) from building under each other's policy.
+precision by switching the policy around its construction. Keras keeps that "global" policy per
+thread, so a build on the viewer's inference thread never changes a training run's policy.
 """
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,9 +14,6 @@ from typing import Literal
 
 Precision = Literal["auto", "float32", "mixed_bfloat16"]
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "mixed_bfloat16")
-
-_POLICY_LOCK = threading.RLock()
-
 
 def cpu_has_bf16() -> bool:
     """True when the CPU has AVX512-BF16 (bfloat16 matrix products in hardware)."""
@@ -41,10 +37,9 @@ def dtype_policy(precision: str) -> Iterator[None]:
     """Build layers under the Keras dtype policy `precision`, then restore the previous one."""
     import keras
 
-    with _POLICY_LOCK:
-        previous = keras.mixed_precision.global_policy().name
-        keras.mixed_precision.set_global_policy(precision)
-        try:
-            yield
-        finally:
-            keras.mixed_precision.set_global_policy(previous)
+    previous = keras.mixed_precision.global_policy().name
+    keras.mixed_precision.set_global_policy(precision)
+    try:
+        yield
+    finally:
+        keras.mixed_precision.set_global_policy(previous)

@@ -90,6 +90,8 @@ def test_cli_writes_csv_json_and_heatmaps_and_never_touches_the_input(
     assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 15
     assert [int(r["instance_number"]) for r in rows] == list(range(1, 16))
     assert {r["class"] for r in rows} <= {"healthy", "degenerative"}
+    assert {r["series_class"] for r in rows} <= {"healthy", "degenerative"}
+    assert {r["model"] for r in rows} == {"cnn-demo"} and {r["warnings"] for r in rows} == {""}
     pngs = sorted(heat.rglob("*.png"))
     assert len(pngs) == 15 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -97,7 +99,8 @@ def test_cli_writes_csv_json_and_heatmaps_and_never_touches_the_input(
     data = json.loads(out_json.read_text(encoding="utf-8"))
     assert data["model"] == "cnn-demo" and "not for clinical use" in data["demo_notice"]
     first = next(s for s in data["series"] if s["series_type"] == "Sagittal T1")
-    assert first["verdict"]["neighbours"] == 2 and "rule" in first["verdict"]
+    assert first["verdict"]["neighbours_used"] == 2 and "rule" in first["verdict"]
+    assert data["rule"].startswith("positive when 2 neighbouring") and data["precision"]
     assert len(first["slices"]) == 15 and first["slices"][0]["slice"] == 1
     assert _tree_digest(study) == before
 
@@ -111,6 +114,33 @@ def test_cli_refuses_bad_outputs_and_unknown_models(
     assert "never writes into DICOM folders" in capsys.readouterr().err
     assert run(["classify", str(study), "--model", "no-such-model"]) == 1
     assert "no model named 'no-such-model'" in capsys.readouterr().err
+
+
+def test_cli_reports_an_unwritable_output_without_a_traceback(
+    study: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    assert run(["classify", str(study / "series-1"), "--out", str(blocker / "r.csv")]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("spineview: ") and "Traceback" not in err
+
+
+def test_split_stacks_get_their_own_keys_and_heatmap_folders(
+    tmp_path: Path, classifier: Classifier
+) -> None:
+    from spineview.dicom.scan import scan_paths
+    from spineview.ml.classify_tree import classify_series
+
+    uid = "1.2.3.4.5"
+    write_series(tmp_path / "a", SeriesSpec(n_slices=3, series_uid=uid, rows=64, cols=64))
+    write_series(tmp_path / "b", SeriesSpec(n_slices=3, series_uid=uid, rows=80, cols=80,
+                                            first_position=(-28.0, -32.0, 80.0)))  # fmt: skip
+    scan = scan_paths([tmp_path])
+    infos = [info for study in scan.studies for info in study.series]
+    assert len(infos) == 2 and len({info.key for info in infos}) == 2
+    keys = {classify_series(info, None, classifier).series_key for info in infos}
+    assert keys == {info.key for info in infos}
 
 
 def test_cli_on_a_folder_without_images(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
