@@ -15,6 +15,7 @@ from typing import Literal
 Precision = Literal["auto", "float32", "mixed_bfloat16"]
 PRECISIONS: tuple[str, ...] = ("auto", "float32", "mixed_bfloat16")
 
+
 def cpu_has_bf16() -> bool:
     """True when the CPU has AVX512-BF16 (bfloat16 matrix products in hardware)."""
     try:
