@@ -101,3 +101,9 @@ class TrainingError(SpineViewError):
     """Training cannot start or had to stop (the message says why and what to change)."""
 
     kind = "training"
+
+
+class TrainingCancelled(SpineViewError):
+    """The user cancelled training (or its inspection); nothing was saved."""
+
+    kind = "cancelled"

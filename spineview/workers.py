@@ -27,13 +27,14 @@ from spineview.dicom.header import FileHeader
 from spineview.dicom.index import SeriesInfo
 from spineview.dicom.load import LoadCancelled, fill_series, new_series
 from spineview.dicom.scan import ScanCancelled, scan_paths
-from spineview.errors import SpineViewError
+from spineview.errors import SpineViewError, TrainingCancelled
 from spineview.ml.inference import InferenceCancelled
 from spineview.ml.verdict import DEFAULT_NEIGHBOURS, SeriesVerdict, series_verdict
 
 if TYPE_CHECKING:
     from spineview.ml.gradcam import GradCam, HeatMap
     from spineview.ml.inference import Classifier, SlicePredictions
+    from spineview.ml.training_plan import TrainConfig, TrainingPlan
 
 logger = logging.getLogger(__name__)
 
@@ -65,7 +66,7 @@ class Job(QRunnable):
     def run(self) -> None:
         try:
             result = self.work()
-        except (ScanCancelled, LoadCancelled, InferenceCancelled):
+        except (ScanCancelled, LoadCancelled, InferenceCancelled, TrainingCancelled):
             self.signals.cancelled.emit()
             return
         except SpineViewError as error:
@@ -306,6 +307,43 @@ class HeatmapJob(Job):
         return HeatmapResult(self.request, heatmap)
 
 
+class PlanTrainingJob(Job):
+    """Inspect a dataset for training (no TensorFlow): what is there, and can it train."""
+
+    def __init__(self, config: TrainConfig) -> None:
+        super().__init__()
+        self.config = config
+
+    def work(self) -> TrainingPlan:
+        from spineview.ml.training_plan import plan_training
+
+        return plan_training(self.config, cancel=self.cancel_event)
+
+
+class TrainSignals(JobSignals):
+    update = Signal(object)  # a TrainProgress: reading, training (per batch), epoch, ...
+
+
+class TrainJob(Job):
+    """Train, evaluate and save a model; progress per batch, cancel within a batch."""
+
+    def __init__(self, config: TrainConfig, models_dir: Path | None = None) -> None:
+        super().__init__()
+        self.signals: TrainSignals = TrainSignals()
+        self.config = config
+        self.models_dir = models_dir
+
+    def work(self) -> object:
+        from spineview.ml.train import train_model
+
+        return train_model(
+            self.config,
+            models_dir=self.models_dir,
+            progress=self.signals.update.emit,
+            cancel=self.cancel_event,
+        )
+
+
 class PythonThreadPool:
     """One long-lived Python thread that runs jobs in turn (the `QThreadPool` calls used here).
 
@@ -353,6 +391,7 @@ class JobRunner(QObject):
         self.thumbnails = QThreadPool(self)
         self.thumbnails.setMaxThreadCount(1)
         self.inference = PythonThreadPool("inference")
+        self.training = PythonThreadPool("training")
         self._jobs: set[Job] = set()
 
     def start(self, job: Job, pool: QThreadPool | PythonThreadPool | None = None) -> Job:
@@ -377,5 +416,5 @@ class JobRunner(QObject):
     def wait(self, milliseconds: int = 30_000) -> bool:
         """Cancel everything and wait for the threads; True when all have ended."""
         self.cancel_all()
-        pools = (self.loads, self.thumbnails, self.inference)
+        pools = (self.loads, self.thumbnails, self.inference, self.training)
         return all(pool.waitForDone(milliseconds) for pool in pools)

@@ -22,12 +22,15 @@ from spineview.data.rsna_format import TRAIN_CSV
 from spineview.data.slice_examples import SliceRule, slice_examples
 from spineview.dicom.decode import decode_frame
 from spineview.dicom.header import read_header
-from spineview.errors import DatasetError, DicomLoadError, TrainingError
+from spineview.errors import DatasetError, DicomLoadError, TrainingCancelled, TrainingError
 from spineview.ml.preprocess import INPUT_SIZE, preprocess_slice
 
 logger = logging.getLogger(__name__)
 
 CLASS_NAMES = ("healthy", "degenerative")
+CACHE_MEMORY_SHARE = 0.6
+"""The decode cache may take at most this share of the memory available when training starts:
+the network, tf.data's batches and the rest of the process need the remainder."""
 ProgressCallback = Callable[[int, int], None]
 
 
@@ -61,13 +64,18 @@ class ExampleSet:
         return [int((labels == index).sum()) for index in range(len(self.class_names))]
 
 
-def collect_examples(root: Path, rule: SliceRule | None = None) -> ExampleSet:
-    """The labelled slices of a dataset folder (RSNA layout or one folder per class)."""
+def collect_examples(
+    root: Path, rule: SliceRule | None = None, *, cancel: threading.Event | None = None
+) -> ExampleSet:
+    """The labelled slices of a dataset folder (RSNA layout or one folder per class).
+
+    `cancel` is checked between the headers of a class-folder tree (TrainingCancelled).
+    """
     if not root.is_dir():
         raise DatasetError(f"{root}: no such folder")
     if (root / TRAIN_CSV).is_file():
         return _rsna_examples(root, rule or SliceRule())
-    return _class_folder_examples(root)
+    return _class_folder_examples(root, cancel)
 
 
 def _rsna_examples(root: Path, rule: SliceRule) -> ExampleSet:
@@ -83,11 +91,13 @@ def _rsna_examples(root: Path, rule: SliceRule) -> ExampleSet:
     return ExampleSet(examples, CLASS_NAMES, "rsna", chosen.rule_text, problems)
 
 
-def _class_folder_examples(root: Path) -> ExampleSet:
+def _class_folder_examples(root: Path, cancel: threading.Event | None) -> ExampleSet:
     folders = read_class_folders(root)
     examples: list[Example] = []
     problems = [f"{path}: unreadable" for path in folders.unreadable]
     for item in folders.examples:
+        if cancel is not None and cancel.is_set():
+            raise TrainingCancelled("cancelled while reading the dataset")
         try:
             frames = read_header(item.path).frames
         except DicomLoadError as error:
@@ -125,19 +135,70 @@ def check_trainable(examples: ExampleSet) -> None:
         raise DatasetError(f"no example of class {', '.join(empty)}: one class cannot be learned")
 
 
-def check_cache_fits(count: int, size: int = INPUT_SIZE, channels: int = 1) -> int:
-    """Bytes the float16 cache needs; TrainingError when it would not fit in memory."""
-    needed = count * size * size * channels * 2
-    available = _available_memory()
-    if available is not None and needed > 0.6 * available:
-        raise TrainingError(
-            f"{count} slices at {size}×{size} need {needed / 2**30:.1f} GiB of cache but only "
+def subsample_examples(examples: ExampleSet, count: int, seed: int) -> ExampleSet:
+    """Keep whole groups until about `count` examples remain, alternating groups that hold
+    positives with groups that hold none, so both classes survive."""
+    rng = np.random.default_rng(seed)
+    per_group: dict[str, list[int]] = {}
+    for example in examples.examples:
+        per_group.setdefault(example.group, []).append(example.label)
+    with_positive = sorted(g for g, labels in per_group.items() if max(labels) == 1)
+    without = sorted(g for g, labels in per_group.items() if max(labels) == 0)
+    rng.shuffle(with_positive)
+    rng.shuffle(without)
+    order = [g for pair in zip(with_positive, without, strict=False) for g in pair]
+    longer = with_positive if len(with_positive) > len(without) else without
+    order += longer[min(len(with_positive), len(without)) :]
+    chosen: set[str] = set()
+    total = 0
+    for group in order:
+        if total >= count:
+            break
+        chosen.add(group)
+        total += len(per_group[group])
+    kept = [e for e in examples.examples if e.group in chosen]
+    return ExampleSet(
+        kept, examples.class_names, examples.source, examples.rule_text, examples.problems
+    )
+
+
+@dataclass(frozen=True)
+class CacheEstimate:
+    """What the float16 decode cache of `count` slices needs, against what the machine has."""
+
+    count: int
+    size: int
+    needed_bytes: int
+    available_bytes: int | None  # None: the platform does not say
+
+    @property
+    def error(self) -> TrainingError | None:
+        """The refusal when the cache would take more than CACHE_MEMORY_SHARE of the memory."""
+        available = self.available_bytes
+        if available is None or self.needed_bytes <= CACHE_MEMORY_SHARE * available:
+            return None
+        return TrainingError(
+            f"{self.count} slices at {self.size}×{self.size} need "
+            f"{self.needed_bytes / 2**30:.1f} GiB of cache but only "
             f"{available / 2**30:.1f} GiB are free: use fewer examples or a smaller size"
         )
-    return needed
 
 
-def _available_memory() -> int | None:
+def estimate_cache(count: int, size: int = INPUT_SIZE, channels: int = 1) -> CacheEstimate:
+    """The cache's size (float16, `channels` per pixel) and the memory available now."""
+    return CacheEstimate(count, size, count * size * size * channels * 2, available_memory())
+
+
+def check_cache_fits(count: int, size: int = INPUT_SIZE, channels: int = 1) -> int:
+    """Bytes the float16 cache needs; TrainingError when it would not fit in memory."""
+    estimate = estimate_cache(count, size, channels)
+    if estimate.error is not None:
+        raise estimate.error
+    return estimate.needed_bytes
+
+
+def available_memory() -> int | None:
+    """Physical memory available now, in bytes (None where the platform cannot tell)."""
     try:
         return int(os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
@@ -154,6 +215,7 @@ def decode_examples(
     """Decode and preprocess every example once: (images float16 (n, size, size), labels, kept).
 
     Slices that fail to decode are dropped and listed in the returned set's problems.
+    A set `cancel` stops before the next slice with TrainingCancelled.
     """
     check_cache_fits(len(examples.examples), size)
     images = np.empty((len(examples.examples), size, size), dtype=np.float16)
@@ -161,7 +223,7 @@ def decode_examples(
     problems = list(examples.problems)
     for index, example in enumerate(examples.examples):
         if cancel is not None and cancel.is_set():
-            raise TrainingError("cancelled while reading the slices")
+            raise TrainingCancelled("cancelled while reading the slices; nothing was saved")
         try:
             pixels = decode_frame(read_header(example.path), example.frame)
         except DicomLoadError as error:

@@ -186,6 +186,21 @@ def find_model(reference: str | Path) -> ModelInfo:
     raise ModelLoadError(f"no model named {str(reference)!r} (models found: {known})")
 
 
+def delete_model(folder: Path) -> None:
+    """Delete one of the user's model folders (a bundled model never): it is renamed aside
+    first, so a half-deleted folder is never listed as a model."""
+    folder = Path(folder)
+    if _is_bundled(folder):
+        raise ModelLoadError(f"{folder}: a bundled model cannot be deleted")
+    if not (folder / MANIFEST_FILE_NAME).is_file():
+        raise ModelLoadError(f"{folder}: not a model folder; nothing was deleted")
+    aside = folder.parent / f".{folder.name}.deleted-{os.getpid()}"
+    _remove_tree(aside)
+    _rename(folder, aside)
+    fsync_folder(folder.parent)
+    _remove_tree(aside)
+
+
 def _missing_weights(folder: Path) -> ModelLoadError:
     return ModelLoadError(
         f"{folder}: the weights file {WEIGHTS_FILE_NAME} is missing; save or copy the model again"

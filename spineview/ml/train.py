@@ -1,9 +1,11 @@
 """Train a slice classifier: examples → cached arrays → tf.data → Keras fit → evaluation → store.
 
 Headless and callable from the CLI, a worker thread (the training dialog) or a test. Every check
-that can fail (one class, empty split, cache too large) runs before the first epoch. A cancel
-event stops at the next batch; a cancelled or failed run saves nothing, so the model that was
-there before stays untouched. Seeded: the same data, config and seed give the same model.
+that can fail (one class, empty split, cache too large, settings that cannot work) runs before
+the first slice is decoded: `prepare` and `training_plan.plan_training` share them. A cancel
+event stops at the next slice or batch with TrainingCancelled; a cancelled or failed run saves
+nothing, so the model that was there before stays untouched. Seeded: the same data, config and
+seed give the same model.
 """
 
 from __future__ import annotations
@@ -14,86 +16,59 @@ import math
 import os
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from collections.abc import Sequence
+from dataclasses import asdict
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import numpy as np
 
 from spineview import __version__
-from spineview.data.slice_examples import SliceRule
 from spineview.data.splits import Split, grouped_split
-from spineview.errors import DatasetError, SpineViewError, TrainingError
-from spineview.ml.examples import ExampleSet, check_trainable, collect_examples, decode_examples
-from spineview.ml.precision import Precision, resolve_precision
+from spineview.errors import TrainingCancelled, TrainingError
+from spineview.ml.examples import (
+    ExampleSet,
+    check_trainable,
+    decode_examples,
+    subsample_examples,
+)
+from spineview.ml.precision import resolve_precision
 from spineview.ml.preprocess import DESCRIPTION as PREPROCESSING
 from spineview.ml.preprocess import INPUT_SIZE
+from spineview.ml.training_plan import (
+    AUGMENTATIONS,
+    Augmentation,
+    ProgressCallback,
+    TrainConfig,
+    TrainProgress,
+    TrainResult,
+    augmentation_name,
+    augmentation_settings,
+    check_training,
+    split_failures,
+)
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 import keras
 
 logger = logging.getLogger(__name__)
 
-Augmentation = Literal["none", "light", "reference"]
+_subsample = subsample_examples  # the old name, which train_benchmark imports
 
-
-class TrainingCancelled(SpineViewError):
-    """The user cancelled training; nothing was saved."""
-
-    kind = "cancelled"
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    dataset: Path
-    name: str
-    architecture: str = "cnn"
-    epochs: int = 10
-    batch_size: int = 32
-    learning_rate: float = 1e-3
-    fine_tune_learning_rate: float = 1e-5
-    patience: int = 3
-    seed: int = 0
-    augmentation: Augmentation = "light"
-    precision: Precision = "auto"
-    rule: SliceRule = field(default_factory=SliceRule)
-    max_examples: int | None = None  # a stratified subsample, for quick runs
-    imagenet_weights: Path | None = None
-    demo: bool = False
-
-
-@dataclass
-class TrainProgress:
-    stage: str  # "reading", "training", "evaluating", "saving"
-    done: int
-    total: int
-    epoch: int = 0
-    epochs: int = 0
-    logs: dict[str, float] = field(default_factory=dict)
-    message: str = ""
-
-
-ProgressCallback = Callable[[TrainProgress], None]
-
-
-@dataclass
-class TrainResult:
-    model_folder: Path
-    metrics: dict[str, Any]
-    history: dict[str, list[float]]
-    examples: int
-    seconds: float
-
-
-AUGMENTATIONS: dict[str, dict[str, float]] = {
-    # the reference's ImageDataGenerator settings, as Keras 3 layers
-    "reference": {"rotation": 30.0, "shift": 0.2, "shear": 0.2, "zoom": 0.2, "flip": 1.0},
-    # the default: the reference strengths can keep the CNN at chance on small unbalanced sets
-    "light": {"rotation": 8.0, "shift": 0.05, "shear": 0.0, "zoom": 0.08, "flip": 1.0},
-    "none": {},
-}
+__all__ = [
+    "AUGMENTATIONS",
+    "Augmentation",
+    "TrainConfig",
+    "TrainProgress",
+    "TrainResult",
+    "TrainingCancelled",
+    "checkpoint_path",
+    "make_dataset",
+    "predict_probabilities",
+    "prepare",
+    "train_model",
+]
 
 
 def prepare(
@@ -102,57 +77,25 @@ def prepare(
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[np.ndarray, np.ndarray, ExampleSet, Split]:
-    """Everything before the network: examples, checks, split, decoded cache."""
-    examples = collect_examples(config.dataset, config.rule)
-    check_trainable(examples)
-    if config.max_examples is not None and len(examples.examples) > config.max_examples:
-        examples = _subsample(examples, config.max_examples, config.seed)
-        check_trainable(examples)
-    split = grouped_split(examples.groups, examples.labels.tolist(), seed=config.seed)
-    for name in ("train", "validation", "test"):
-        part = split.indices(name)
-        if len(part) == 0:
-            raise DatasetError(f"the {name} split is empty: the dataset has too few studies")
-    train_labels = examples.labels[split.indices("train")]
-    if len(set(train_labels.tolist())) < 2:
-        raise DatasetError("the training split holds one class only: add studies of the other")
+    """Everything before the network: examples, checks, split, decoded cache.
+
+    The checks are `check_training`'s, the ones `plan_training` shows: the first that fails is
+    raised (DatasetError for the dataset, TrainingError for memory and settings).
+    """
+    examples, split = check_training(config, cancel=cancel).require()
 
     def report(done: int, total: int) -> None:
         if progress is not None:
             progress(TrainProgress("reading", done, total, message="decoding slices"))
 
     images, labels, kept = decode_examples(examples, progress=report, cancel=cancel)
-    if len(kept.examples) != len(examples.examples):
+    if len(kept.examples) != len(examples.examples):  # some slices failed to decode
         check_trainable(kept)
         split = grouped_split(kept.groups, kept.labels.tolist(), seed=config.seed)
+        failures = split_failures(kept, split)
+        if failures:
+            raise failures[0]
     return images, labels, kept, split
-
-
-def _subsample(examples: ExampleSet, count: int, seed: int) -> ExampleSet:
-    """Keep whole groups until about `count` examples remain, alternating groups that hold
-    positives with groups that hold none, so both classes survive."""
-    rng = np.random.default_rng(seed)
-    per_group: dict[str, list[int]] = {}
-    for example in examples.examples:
-        per_group.setdefault(example.group, []).append(example.label)
-    with_positive = sorted(g for g, labels in per_group.items() if max(labels) == 1)
-    without = sorted(g for g, labels in per_group.items() if max(labels) == 0)
-    rng.shuffle(with_positive)
-    rng.shuffle(without)
-    order = [g for pair in zip(with_positive, without, strict=False) for g in pair]
-    longer = with_positive if len(with_positive) > len(without) else without
-    order += longer[min(len(with_positive), len(without)) :]
-    chosen: set[str] = set()
-    total = 0
-    for group in order:
-        if total >= count:
-            break
-        chosen.add(group)
-        total += len(per_group[group])
-    kept = [e for e in examples.examples if e.group in chosen]
-    return ExampleSet(
-        kept, examples.class_names, examples.source, examples.rule_text, examples.problems
-    )
 
 
 def train_model(
@@ -168,6 +111,7 @@ def train_model(
 
     folder = (models_dir / config.name) if models_dir else store.user_model_folder(config.name)
     images, labels, examples, split = prepare(config, progress=progress, cancel=cancel)
+    _stop_if_cancelled(cancel)
     precision = resolve_precision(config.precision)
     previous_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(precision)
@@ -175,13 +119,13 @@ def train_model(
         model, history, imagenet = _fit(
             config, images, labels, split, progress=progress, cancel=cancel
         )
-        if cancel is not None and cancel.is_set():
-            raise TrainingCancelled("training cancelled; no model was saved")
+        _stop_if_cancelled(cancel)
         if progress is not None:
             progress(TrainProgress("evaluating", 0, 1, message="evaluating on the test split"))
         evaluation = _evaluate(model, config, images, labels, examples, split)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
+    _stop_if_cancelled(cancel)  # a cancel during evaluation still saves nothing
     if progress is not None:
         progress(TrainProgress("saving", 0, 1, message=f"saving {folder}"))
     manifest = _manifest(config, examples, split, history, evaluation, precision, imagenet)
@@ -194,6 +138,11 @@ def train_model(
         len(examples.examples),
         time.perf_counter() - started,
     )
+
+
+def _stop_if_cancelled(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled("training cancelled; no model was saved")
 
 
 def _export_copy(model: Any, architecture: str) -> Any:
@@ -320,8 +269,8 @@ def make_dataset(
         dataset = dataset.shuffle(len(chosen), seed=config.seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(config.batch_size)
     dataset = dataset.map(lambda a, b: (tf.cast(a, tf.float32)[..., None], b))
-    settings = AUGMENTATIONS[config.augmentation] if shuffle else {}
-    if settings:
+    settings = augmentation_settings(config) if shuffle else {}
+    if any(settings.values()):  # custom settings may hold every key at 0: no augmentation
         augmenter = _augmenter(settings, config.seed)
         dataset = dataset.map(
             lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE
@@ -511,8 +460,8 @@ def _manifest(
         "epochs_run": len(history.get("loss", [])),
         "epochs_requested": config.epochs,
         "best_val_loss": _finite_min(history.get("val_loss", [])),
-        "augmentation": config.augmentation,
-        "augmentation_settings": AUGMENTATIONS[config.augmentation],
+        "augmentation": augmentation_name(config),
+        "augmentation_settings": augmentation_settings(config),
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
         "class_weights": "balanced (n / (2 * count))",

@@ -48,6 +48,7 @@ from spineview.ui.shortcuts import BY_ACTION
 from spineview.ui.shortcuts_dialog import ShortcutsDialog
 from spineview.ui.slice_view import SliceView
 from spineview.ui.tag_browser import TagBrowser
+from spineview.ui.training_dialog import TrainingDialog
 from spineview.ui.viewport import Viewport
 from spineview.workers import DemoStudyJob, JobRunner, LoadSeriesJob, ScanJob, ThumbnailJob
 
@@ -75,6 +76,7 @@ class MainWindow(QMainWindow):
         self._thumbnail_job: ThumbnailJob | None = None
         self.actions_by_name: dict[str, QAction] = {}
         self._temporary_folders: list[Path] = []
+        self.training_dialog: TrainingDialog | None = None
 
         self.viewports = [Viewport("viewport-1"), Viewport("viewport-2")]
         self.active = self.viewports[0]
@@ -256,6 +258,8 @@ class MainWindow(QMainWindow):
             )
 
         self._build_model_menu(menu.addMenu("&Model"))
+        tools_menu = menu.addMenu("&Tools")
+        tools_menu.addAction(self._action("train", "&Train model…", self.show_training))
 
         slices_menu = menu.addMenu("&Slices")
         slices_menu.addAction(
@@ -694,6 +698,22 @@ class MainWindow(QMainWindow):
     def _choose_method(self, method: str) -> None:
         self.classification.set_heatmap_method(method)
 
+    def show_training(self) -> TrainingDialog:
+        """Tools → Train model…: one non-modal dialog, kept while the window lives."""
+        if self.training_dialog is None:
+            dialog = TrainingDialog(self.runner, self)
+            dialog.models_changed.connect(self.model_picker.refresh)
+            dialog.use_model.connect(self._use_trained_model)
+            self.training_dialog = dialog
+        self.training_dialog.show()
+        self.training_dialog.raise_()
+        return self.training_dialog
+
+    def _use_trained_model(self, folder: Path) -> None:
+        self.model_picker.refresh()
+        if self.model_picker.select_model(folder):
+            self.classification.load_selected_model()
+
     def show_model(self) -> None:
         info = self.model_picker.current_model()
         if info is None:
@@ -735,6 +755,14 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
 
     def closeEvent(self, event: QCloseEvent) -> None:
+        dialog = self.training_dialog
+        if dialog is not None and dialog.is_training:
+            if not dialog.confirm(
+                "Stop training?", "A model is training. Stop it and quit? Nothing is saved."
+            ):
+                event.ignore()
+                return
+            dialog.cancel_training()  # runner.wait below lets the batch in progress finish
         try:
             save_config(self.config)
         except OSError as error:

@@ -54,6 +54,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("preset_7", ("7",), "Window: third preset from the DICOM header", "Window"),
     Shortcut("classify", ("C",), "Classify the active series with the chosen model", "Model"),
     Shortcut("heatmap", ("G",), "Show / hide the Grad-CAM heatmap of the slice", "Model"),
+    Shortcut("train", ("Ctrl+Shift+T",), "Train a model on your own data", "Tools"),
     Shortcut("tags", ("Ctrl+T",), "Show / hide the tag browser", "Panels"),
     Shortcut("results", ("Ctrl+R",), "Show / hide the classification results", "Panels"),
     Shortcut("problems", ("Ctrl+Shift+P",), "Show / hide the problems panel", "Panels"),

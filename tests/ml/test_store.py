@@ -409,3 +409,20 @@ def test_find_model_by_folder_or_name_user_models_first(
     assert by_path.bundled
     with pytest.raises(ModelLoadError, match=r"no model named 'other' \(models found: same\)"):
         store.find_model("other")
+
+
+def test_delete_model_removes_user_models_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(store, "resources_dir", lambda: tmp_path / "resources")
+    bundled = tmp_path / "resources" / "models" / "demo"
+    _write_folder(bundled, _manifest_dict(name="demo"))
+    mine = user_models_dir() / "mine"
+    _write_folder(mine, _manifest_dict(name="mine"))
+    with pytest.raises(ModelLoadError, match="bundled model cannot be deleted"):
+        store.delete_model(bundled)
+    store.delete_model(mine)
+    assert not mine.exists() and list(user_models_dir().iterdir()) == []
+    with pytest.raises(ModelLoadError, match="not a model folder"):
+        store.delete_model(tmp_path)
+    assert bundled.is_dir()

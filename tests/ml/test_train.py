@@ -10,8 +10,10 @@ import pytest
 
 from spineview.data.synth import SynthOptions, synthesize
 from spineview.dicom.write import SeriesSpec, write_series
-from spineview.errors import DatasetError
+from spineview.errors import DatasetError, TrainingCancelled, TrainingError
+from spineview.ml import examples as examples_module
 from spineview.ml.examples import collect_examples
+from spineview.ml.training_plan import AUGMENTATIONS, plan_training
 
 pytestmark = pytest.mark.tf
 
@@ -53,6 +55,8 @@ def test_trains_evaluates_and_saves(tiny_dataset: Path, tmp_path: Path) -> None:
     assert manifest.metrics["calibrated"]["n"] == result.metrics["calibrated"]["n"] > 0
     assert manifest.temperature > 0 and "rule" in manifest.training
     assert manifest.training["from_scratch"] is True
+    assert manifest.training["augmentation"] == "light"
+    assert manifest.training["augmentation_settings"] == AUGMENTATIONS["light"]
     from spineview.ml.train import checkpoint_path
 
     assert checkpoint_path("tiny").is_file()  # best weights kept during the run
@@ -124,3 +128,106 @@ def test_refuses_a_dataset_without_usable_slices(tmp_path: Path) -> None:
         from spineview.ml.examples import check_trainable
 
         check_trainable(collect_examples(tmp_path))
+
+
+def test_custom_augmentation_reaches_the_manifest(tiny_dataset: Path, tmp_path: Path) -> None:
+    from spineview.ml.store import load_model
+    from spineview.ml.train import train_model
+
+    custom = {"rotation": 5, "shift": 0.1, "flip": 0}
+    config = _config(tiny_dataset, "custom", max_examples=120, augmentation_settings=custom)
+    result = train_model(config, models_dir=tmp_path)  # type: ignore[arg-type]
+    _, manifest = load_model(result.model_folder)
+    assert manifest.training["augmentation"] == "custom"
+    assert manifest.training["augmentation_settings"] == {
+        "rotation": 5.0, "shift": 0.1, "shear": 0.0, "zoom": 0.0, "flip": 0.0
+    }  # fmt: skip
+
+
+def test_make_dataset_applies_the_custom_settings(tmp_path: Path) -> None:
+    from spineview.ml.train import TrainConfig, _augmenter, make_dataset
+
+    rng = np.random.default_rng(0)
+    image = rng.random((32, 32)).astype(np.float16)
+    images = np.repeat(image[None], 8, axis=0)  # identical slices: shuffling changes nothing
+    labels = np.zeros(8, dtype=np.int64)
+
+    def first_batch(**config: object) -> np.ndarray:
+        settings = TrainConfig(dataset=tmp_path, name="x", batch_size=8, **config)  # type: ignore[arg-type]
+        dataset = make_dataset(images, labels, range(8), config=settings, shuffle=True,
+                               channels=1, softmax=False)  # fmt: skip
+        batch, _ = next(iter(dataset))
+        return np.asarray(batch)[..., 0]
+
+    expected = np.repeat(image[None].astype(np.float32), 8, axis=0)
+    off = {"rotation": 0, "shift": 0, "shear": 0, "zoom": 0, "flip": 0}
+    assert np.array_equal(first_batch(augmentation="reference", augmentation_settings=off),
+                          expected)  # fmt: skip
+    shifted = first_batch(augmentation="none", augmentation_settings={"shift": 0.5})
+    assert not np.allclose(shifted, expected)  # the custom settings win over the preset
+    widest = {"rotation": 180.0, "shift": 1.0, "shear": 1.0, "zoom": 1.0, "flip": 1.0}
+    augmented = np.asarray(_augmenter(widest, seed=0)(expected[..., None], training=True))
+    assert augmented.shape == (8, 32, 32, 1) and np.all(np.isfinite(augmented))
+
+
+def test_cancel_while_reading_raises_training_cancelled(tiny_dataset: Path, tmp_path: Path) -> None:
+    from spineview.ml.train import TrainProgress, train_model
+
+    cancel = threading.Event()
+    stages: list[str] = []
+
+    def cancel_while_reading(update: TrainProgress) -> None:
+        stages.append(update.stage)
+        if update.stage == "reading":
+            cancel.set()
+
+    with pytest.raises(TrainingCancelled, match="cancelled while reading the slices"):
+        train_model(_config(tiny_dataset), models_dir=tmp_path,  # type: ignore[arg-type]
+                    progress=cancel_while_reading, cancel=cancel)  # fmt: skip
+    assert stages == ["reading"]  # stopped at the first slice
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_cancel_before_start_raises_training_cancelled(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    from spineview.ml.train import train_model
+
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(TrainingCancelled):
+        train_model(_config(tiny_dataset), models_dir=tmp_path, cancel=cancel)  # type: ignore[arg-type]
+
+
+def test_prepare_refuses_what_the_plan_refuses_before_decoding(
+    tiny_dataset: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from spineview.ml import train
+
+    def never(*args: object, **kwargs: object) -> None:
+        raise AssertionError("nothing may be decoded")
+
+    with monkeypatch.context() as patch:
+        patch.setattr(train, "decode_examples", never)
+        config = _config(tiny_dataset, batch_size=1000)
+        with pytest.raises(TrainingError) as refused:
+            train.prepare(config)  # type: ignore[arg-type]
+        assert [str(refused.value)] == plan_training(config).errors  # type: ignore[arg-type]
+        patch.setattr(examples_module, "available_memory", lambda: 1024)
+        config = _config(tiny_dataset)
+        with pytest.raises(TrainingError, match="GiB of cache") as refused:
+            train.prepare(config)  # type: ignore[arg-type]
+        assert [str(refused.value)] == plan_training(config).errors  # type: ignore[arg-type]
+
+
+def test_prepare_uses_the_planned_examples_and_split(tiny_dataset: Path) -> None:
+    from spineview.ml.train import prepare
+
+    config = _config(tiny_dataset)
+    plan = plan_training(config)  # type: ignore[arg-type]
+    images, labels, examples, split = prepare(config)  # type: ignore[arg-type]
+    assert plan.can_train and len(images) == plan.examples == len(examples.examples)
+    assert plan.cache_bytes == images.nbytes
+    for name, counts in plan.split_counts.items():
+        part = labels[split.indices(name)]
+        assert [int((part == i).sum()) for i in range(2)] == list(counts.values())

@@ -1,0 +1,341 @@
+"""Training's TensorFlow-free front half: the config, its checks, and a plan of the run.
+
+The training dialog calls `plan_training` before TensorFlow has loaded: it reads the dataset
+folder and runs every check that `train.prepare` runs before decoding (both call
+`check_training`), then says what it found and, in sentences, what would stop training.
+Nothing here imports TensorFlow or Keras, directly or through another module, so a window can
+import the config and result types (TrainConfig, TrainProgress, TrainResult) before TF loads;
+`spineview.ml.train` re-exports them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from spineview.data.slice_examples import SliceRule
+from spineview.data.splits import SPLIT_NAMES, Split, grouped_split
+from spineview.errors import (
+    DatasetError,
+    ModelLoadError,
+    SpineViewError,
+    TrainingCancelled,
+    TrainingError,
+)
+from spineview.ml.architectures import ARCHITECTURES
+from spineview.ml.examples import (
+    CacheEstimate,
+    ExampleSet,
+    check_trainable,
+    collect_examples,
+    estimate_cache,
+    subsample_examples,
+)
+from spineview.ml.precision import PRECISIONS, Precision
+from spineview.ml.store import user_model_folder
+
+Augmentation = Literal["none", "light", "reference"]
+
+AUGMENTATIONS: dict[str, dict[str, float]] = {
+    # the reference's ImageDataGenerator settings, as Keras 3 layers
+    "reference": {"rotation": 30.0, "shift": 0.2, "shear": 0.2, "zoom": 0.2, "flip": 1.0},
+    # the default: the reference strengths can keep the CNN at chance on small unbalanced sets
+    "light": {"rotation": 8.0, "shift": 0.05, "shear": 0.0, "zoom": 0.08, "flip": 1.0},
+    "none": {},
+}
+
+AUGMENTATION_RANGES: dict[str, tuple[float, float]] = {
+    "rotation": (0.0, 180.0),  # degrees, either way
+    "shift": (0.0, 1.0),  # fraction of the image size
+    "shear": (0.0, 1.0),
+    "zoom": (0.0, 1.0),  # fraction, in and out
+    "flip": (0.0, 1.0),  # 0 or 1: random horizontal flips off or on
+}
+"""Allowed values of custom augmentation settings (inclusive), also the keys allowed."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    dataset: Path
+    name: str
+    architecture: str = "cnn"
+    epochs: int = 10
+    batch_size: int = 32
+    learning_rate: float = 1e-3
+    fine_tune_learning_rate: float = 1e-5
+    patience: int = 3
+    seed: int = 0
+    augmentation: Augmentation = "light"
+    precision: Precision = "auto"
+    rule: SliceRule = field(default_factory=SliceRule)
+    max_examples: int | None = None  # a stratified subsample, for quick runs
+    imagenet_weights: Path | None = None
+    demo: bool = False
+    # custom strengths (keys of AUGMENTATION_RANGES, missing ones off); they replace the preset
+    augmentation_settings: dict[str, float] | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse bad augmentation at once (ValueError); keep a checked copy of custom values."""
+        if self.augmentation_settings is None:
+            _preset(self.augmentation)
+        else:
+            checked = check_augmentation_settings(self.augmentation_settings)
+            object.__setattr__(self, "augmentation_settings", checked)
+
+
+@dataclass
+class TrainProgress:
+    stage: str  # "reading", "training", "evaluating", "saving"
+    done: int
+    total: int
+    epoch: int = 0
+    epochs: int = 0
+    logs: dict[str, float] = field(default_factory=dict)
+    message: str = ""
+
+
+ProgressCallback = Callable[[TrainProgress], None]
+
+
+@dataclass
+class TrainResult:
+    model_folder: Path
+    metrics: dict[str, Any]
+    history: dict[str, list[float]]
+    examples: int
+    seconds: float
+
+
+def check_augmentation_settings(settings: Mapping[str, object]) -> dict[str, float]:
+    """Custom strengths as floats with every key present (missing ones 0: off).
+
+    ValueError names the key and its allowed range: an unknown key, a value that is not a
+    finite number, outside AUGMENTATION_RANGES, or a flip other than 0 or 1.
+    """
+    unknown = sorted(set(settings) - set(AUGMENTATION_RANGES))
+    if unknown:
+        raise ValueError(
+            f"unknown augmentation setting {', '.join(map(repr, unknown))}: "
+            f"use {', '.join(AUGMENTATION_RANGES)}"
+        )
+    checked: dict[str, float] = {}
+    for key, (low, high) in AUGMENTATION_RANGES.items():
+        value = settings.get(key, 0.0)
+        if not isinstance(value, int | float) or not math.isfinite(value):
+            raise ValueError(f"augmentation {key} must be a number, got {value!r}")
+        if key == "flip" and value not in (0, 1):
+            raise ValueError(f"augmentation flip must be 0 (off) or 1 (on), got {value!r}")
+        if not low <= value <= high:
+            raise ValueError(
+                f"augmentation {key} must be between {low:g} and {high:g}, got {value}"
+            )
+        checked[key] = float(value)
+    return checked
+
+
+def augmentation_settings(config: TrainConfig) -> dict[str, float]:
+    """The strengths training uses: the custom settings when given, else the named preset."""
+    if config.augmentation_settings is not None:
+        return check_augmentation_settings(config.augmentation_settings)
+    return _preset(config.augmentation)
+
+
+def augmentation_name(config: TrainConfig) -> str:
+    """The preset's name, or "custom" when custom settings replace it."""
+    return "custom" if config.augmentation_settings is not None else config.augmentation
+
+
+def _preset(name: str) -> dict[str, float]:
+    if name not in AUGMENTATIONS:
+        raise ValueError(f"unknown augmentation {name!r}: use {', '.join(AUGMENTATIONS)}")
+    return dict(AUGMENTATIONS[name])
+
+
+# --- the checks before decoding (shared by plan_training and train.prepare) -----------------
+
+
+def check_settings(config: TrainConfig, train_slices: int | None = None) -> list[str]:
+    """Hyper-parameters that cannot work, in sentences ([] when all can).
+
+    `train_slices` (the training split's size, when known) bounds the batch size.
+    """
+    errors: list[str] = []
+    try:
+        user_model_folder(config.name)
+    except ModelLoadError as error:
+        errors.append(str(error))
+    if config.architecture not in ARCHITECTURES:
+        errors.append(
+            f"unknown architecture {config.architecture!r}: use {', '.join(ARCHITECTURES)}"
+        )
+    if config.epochs < 1:
+        errors.append(f"epochs must be at least 1, got {config.epochs}")
+    if config.batch_size < 1:
+        errors.append(f"the batch size must be at least 1, got {config.batch_size}")
+    elif train_slices is not None and config.batch_size > train_slices:
+        errors.append(
+            f"the batch size {config.batch_size} is larger than the training split "
+            f"({train_slices} slices): use at most {train_slices}"
+        )
+    for label, rate in (
+        ("learning rate", config.learning_rate),
+        ("fine-tuning learning rate", config.fine_tune_learning_rate),
+    ):
+        if not math.isfinite(rate) or rate <= 0:
+            errors.append(f"the {label} must be a positive number, got {rate}")
+    if config.patience < 0:
+        errors.append(f"the early-stopping patience must be 0 or more, got {config.patience}")
+    if config.seed < 0:
+        errors.append(f"the seed must be 0 or more, got {config.seed}")
+    if config.max_examples is not None and config.max_examples < 1:
+        errors.append(f"the example limit must be at least 1, got {config.max_examples}")
+    if config.precision not in PRECISIONS:
+        errors.append(f"unknown precision {config.precision!r}: use {', '.join(PRECISIONS)}")
+    try:
+        augmentation_settings(config)
+    except ValueError as error:  # custom values changed in place after the config was made
+        errors.append(str(error))
+    return errors
+
+
+def split_failures(examples: ExampleSet, split: Split) -> list[DatasetError]:
+    """An empty split, or a training split that holds one class only."""
+    failures = [
+        DatasetError(f"the {name} split is empty: the dataset has too few studies")
+        for name in SPLIT_NAMES
+        if not split.indices(name)
+    ]
+    train = split.indices("train")
+    present = set(examples.labels[train].tolist())
+    if train and len(present) < 2:
+        missing = [n for i, n in enumerate(examples.class_names) if i not in present]
+        failures.append(
+            DatasetError(
+                f"the training split holds no {' or '.join(missing)} slice: "
+                "add studies of that class"
+            )
+        )
+    return failures
+
+
+@dataclass(frozen=True)
+class TrainingCheck:
+    """What the checks before decoding found; no `failures` means training can start."""
+
+    found: ExampleSet  # everything the readers returned (empty when the folder is no dataset)
+    examples: ExampleSet  # what training would use: `found` after the max_examples subsample
+    split: Split | None  # None when the examples could not be split
+    cache: CacheEstimate
+    failures: tuple[SpineViewError, ...]  # in the order the checks ran; dataset ones first
+
+    def require(self) -> tuple[ExampleSet, Split]:
+        """The examples and split to train on; raises the first failure otherwise."""
+        if self.failures:
+            raise self.failures[0]
+        if self.split is None:  # every path that leaves no split records a failure
+            raise DatasetError("the examples could not be split")
+        return self.examples, self.split
+
+
+def check_training(config: TrainConfig, *, cancel: threading.Event | None = None) -> TrainingCheck:
+    """Collect the examples and run every check that needs no decoding, collecting failures.
+
+    The dataset checks stop at the first that fails (the later ones need its result); the
+    cache and hyper-parameter checks always run. A set `cancel` raises TrainingCancelled.
+    """
+    _stop_if_cancelled(cancel)
+    failures: list[SpineViewError] = []
+    found = examples = ExampleSet([], (), "", "")
+    split: Split | None = None
+    try:
+        found = examples = collect_examples(config.dataset, config.rule, cancel=cancel)
+        check_trainable(found)
+        limit = config.max_examples
+        if limit is not None and 0 < limit < len(found.examples):
+            examples = subsample_examples(found, limit, config.seed)
+            check_trainable(examples)
+        _stop_if_cancelled(cancel)
+        split = grouped_split(examples.groups, examples.labels.tolist(), seed=config.seed)
+        failures += split_failures(examples, split)
+    except DatasetError as error:
+        failures.append(error)
+    cache = estimate_cache(len(examples.examples))
+    if cache.error is not None:
+        failures.append(cache.error)
+    train_slices = len(split.indices("train")) if split is not None else None
+    failures += [TrainingError(text) for text in check_settings(config, train_slices)]
+    return TrainingCheck(found, examples, split, cache, tuple(failures))
+
+
+def _stop_if_cancelled(cancel: threading.Event | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise TrainingCancelled("training cancelled before it started; nothing was saved")
+
+
+# --- the plan the training dialog shows -----------------------------------------------------
+
+
+@dataclass(frozen=True)
+class TrainingPlan:
+    """What a training run would use and whether it can run, before anything is decoded.
+
+    Counts describe the examples training would use (after the max_examples subsample);
+    `examples_found` is how many the dataset has in all. A folder that is no dataset gives
+    empty counts, `source` "" and its reason in `errors`.
+    """
+
+    source: str  # "rsna" or "class folders" ("" when the folder could not be read)
+    class_names: tuple[str, ...]
+    class_counts: dict[str, int]  # usable slices per class
+    studies: int  # distinct groups (study/patient)
+    series: int  # distinct series folders (the parent folder of each slice file)
+    examples: int
+    split_counts: dict[str, dict[str, int]]  # split name → class name → slices ({}: no split)
+    cache_bytes: int  # the float16 decode cache at the input size
+    available_bytes: int | None  # memory available now (None: unknown)
+    rule_text: str
+    problems: list[str]  # dataset problems found by the readers (informational)
+    errors: list[str]  # what makes training impossible, in sentences; [] = can train
+    examples_found: int = 0  # before the max_examples subsample
+    split_warnings: list[str] = field(default_factory=list)  # e.g. a split without one class
+
+    @property
+    def can_train(self) -> bool:
+        return not self.errors
+
+
+def plan_training(config: TrainConfig, *, cancel: threading.Event | None = None) -> TrainingPlan:
+    """Inspect `config.dataset` and check `config` without decoding a slice or loading TF.
+
+    Never raises for a dataset or setting that cannot train (those are `errors`); a set
+    `cancel` raises TrainingCancelled.
+    """
+    check = check_training(config, cancel=cancel)
+    examples = check.examples
+    names = examples.class_names
+    split_counts: dict[str, dict[str, int]] = {}
+    if check.split is not None:
+        labels = examples.labels
+        for split_name in SPLIT_NAMES:
+            part = labels[check.split.indices(split_name)]
+            split_counts[split_name] = {n: int((part == i).sum()) for i, n in enumerate(names)}
+    return TrainingPlan(
+        source=examples.source,
+        class_names=names,
+        class_counts=dict(zip(names, examples.class_counts(), strict=True)),
+        studies=len(set(examples.groups)),
+        series=len({example.path.parent for example in examples.examples}),
+        examples=len(examples.examples),
+        split_counts=split_counts,
+        cache_bytes=check.cache.needed_bytes,
+        available_bytes=check.cache.available_bytes,
+        rule_text=examples.rule_text,
+        problems=list(examples.problems),
+        errors=[str(failure) for failure in check.failures],
+        examples_found=len(check.found.examples),
+        split_warnings=list(check.split.warnings) if check.split is not None else [],
+    )
