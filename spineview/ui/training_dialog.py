@@ -189,6 +189,10 @@ class TrainingDialog(QDialog):
             self.preset_combo.addItem(name, name)
         self.preset_combo.addItem("custom", "custom")
         self.preset_combo.currentIndexChanged.connect(self._preset_changed)
+        self.preset_combo.setToolTip(
+            "reference: the reference recipe (rotation 30°, shifts, shear and zoom 0.2, flips); "
+            "light: milder, often better on small or unbalanced datasets; custom: your values"
+        )
         self.rotation_spin = _double(0, 180, 1, " °")
         self.shift_spin = _double(0, 1, 0.05)
         self.shear_spin = _double(0, 1, 0.05)

@@ -8,11 +8,10 @@ from typing import Any
 
 import pyqtgraph as pg
 from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap
+from PySide6.QtGui import QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
-    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -162,11 +161,29 @@ def _number(value: object) -> str:
     return "—"
 
 
+class ScaledImage(QLabel):
+    """A report figure scaled to the space it has, aspect kept (never larger than drawn)."""
+
+    def __init__(self, path: Path, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.original = QPixmap(str(path))
+        self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setMinimumSize(200, 150)
+        self.setToolTip(str(path))
+
+    def resizeEvent(self, event: QResizeEvent) -> None:
+        super().resizeEvent(event)
+        if self.original.isNull():
+            return
+        size = self.original.size().boundedTo(self.size())
+        self.setPixmap(
+            self.original.scaled(
+                size,
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
+
+
 def _image_view(path: Path) -> QWidget:
-    label = QLabel()
-    label.setPixmap(QPixmap(str(path)))
-    label.setAlignment(Qt.AlignmentFlag.AlignCenter)
-    scroll = QScrollArea()
-    scroll.setWidget(label)
-    scroll.setWidgetResizable(True)
-    return scroll
+    return ScaledImage(path)
