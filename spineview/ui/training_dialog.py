@@ -57,6 +57,9 @@ DEFAULT_BATCH_SIZE = 32
 DEFAULT_LEARNING_RATE = 1e-3
 DEFAULT_AUGMENTATION = "reference"
 _ERROR_STYLE = "color: #c62828;"
+_WARNING_STYLE = "color: #b26a00;"
+CHANCE_BALANCED_ACCURACY = 0.55
+"""At or below this test balanced accuracy the dialog says the model learnt nothing useful."""
 
 
 class TrainingDialog(QDialog):
@@ -461,6 +464,12 @@ class TrainingDialog(QDialog):
             f"{_number(calibrated.get('balanced_accuracy'))} · temperature "
             f"{_number(metrics.get('temperature'))}"
         )
+        balanced = calibrated.get("balanced_accuracy")
+        if isinstance(balanced, (int, float)) and balanced <= CHANCE_BALANCED_ACCURACY:
+            summary += (
+                f"<br><span style='{_WARNING_STYLE}'>⚠ no better than chance on the test split: "
+                "try more epochs, the light augmentation preset, or more data</span>"
+            )
         self.report.show_result(result.model_folder, metrics, summary)
         self.pages.setCurrentWidget(self.report)
         self.status_label.setText(f"Done in {seconds}: the model is listed in the model picker")

@@ -48,6 +48,7 @@ def test_train_one_epoch_fills_curves_and_report_and_lists_the_model(
     assert dialog.curves.points("loss") == 1 and dialog.curves.points("val_loss") == 1
     assert dialog.curves.batch_loss.getData()[0] is not None
     assert dialog.report.metric_text("Accuracy") != "—"
+    assert "Test split" in dialog.report.summary.text()
     assert dialog.report.figures.count() >= 4
     folder = user_models_dir() / "dialog-cnn"
     assert dialog.trained.model_folder == folder and (folder / "model.weights.h5").is_file()
