@@ -115,3 +115,19 @@ def test_closing_while_training_asks_then_cancels(
     dialog.close()
     qtbot.waitUntil(lambda: not dialog.is_training and not dialog.isVisible(), timeout=30_000)
     assert not (user_models_dir() / "closed-early").exists()
+
+
+def test_quitting_the_app_while_training_asks_then_cancels(
+    window: MainWindow, qtbot: QtBot, tiny_dataset: Path
+) -> None:
+    dialog = _prepare(window, qtbot, tiny_dataset, "quit-early", epochs=3)
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.progress.format().startswith("epoch"), timeout=TRAIN_TIMEOUT)
+    dialog.confirm = lambda title, text: False  # type: ignore[method-assign]
+    window.close()
+    assert window.isVisible() and dialog.is_training  # the user said no
+    dialog.confirm = lambda title, text: True  # type: ignore[method-assign]
+    window.close()
+    assert not window.isVisible()
+    assert window.runner.training.activeThreadCount() == 0  # the worker has stopped
+    assert not (user_models_dir() / "quit-early").exists()
