@@ -51,6 +51,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _guard_frozen_stdio()
     arguments = list(sys.argv[1:] if argv is None else argv)
     setup_logging(verbose="-v" in arguments or "--verbose" in arguments)
+    if "--self-test" in arguments:
+        return self_test()
     from spineview.cli import COMMANDS, build_gui_parser, run
 
     if arguments and (arguments[0] in COMMANDS or arguments[0] in ("-h", "--help", "--version")):
@@ -64,6 +66,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     from spineview.app import run_gui
 
     return run_gui(options.paths, demo=options.demo)
+
+
+def self_test() -> int:
+    """`spineview --self-test`: exit 0 with a one-line summary, or 1 naming what failed. The
+    line also goes to self-test.txt in the log folder: a windowed frozen app has no console."""
+    from spineview.selftest import run_self_test
+
+    result = run_self_test()
+    line = result.summary()
+    print(line, flush=True)
+    try:
+        log_dir = user_log_dir()
+        log_dir.mkdir(parents=True, exist_ok=True)
+        (log_dir / "self-test.txt").write_text(line + "\n", encoding="utf-8")
+    except OSError:
+        pass  # the exit status still says it
+    return 0 if result.ok else 1
 
 
 if __name__ == "__main__":
