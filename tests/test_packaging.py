@@ -30,6 +30,8 @@ def test_bundle_builds_and_passes_its_self_test(tmp_path: Path) -> None:
     resources = next(bundle.rglob("resources/models/cnn-demo/manifest.json"), None)
     assert resources is not None  # the bundled model travelled with the app
     assert not any(bundle.rglob("tkinter")), "tkinter should be left out"
+    platforms = {path.name for path in bundle.rglob("plugins/platforms/*")}
+    assert {"libqxcb.so", "libqoffscreen.so"} <= platforms or "qwindows.dll" in platforms
 
 
 def test_spec_has_no_absolute_paths() -> None:
