@@ -11,6 +11,7 @@ import pytest
 
 from tests.conftest import REPO_ROOT
 
+
 @pytest.mark.slow
 @pytest.mark.skipif(
     importlib.util.find_spec("PyInstaller") is None,
