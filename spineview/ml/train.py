@@ -27,6 +27,13 @@ import numpy as np
 from spineview import __version__
 from spineview.data.splits import Split, grouped_split
 from spineview.errors import TrainingCancelled, TrainingError
+from spineview.ml.batch_norm import (
+    EPOCH_RECALIBRATION_SLICES,
+    RECALIBRATION_SLICES,
+    RecalibratedValidation,
+    batch_norm_layers,
+    recalibrate_batch_norm,
+)
 from spineview.ml.examples import (
     ExampleSet,
     check_trainable,
@@ -215,6 +222,21 @@ def _fit(
         _ProgressCallback(progress, cancel, config.epochs),
         _BestCheckpoint(checkpoint_path(config.name)),
     ]
+    fit_validation: Any = validation
+    has_batch_norm = bool(batch_norm_layers(model))
+    if has_batch_norm:  # validate with statistics that match the weights (ml.batch_norm)
+        callbacks.insert(
+            0,
+            RecalibratedValidation(
+                lambda: _recalibration_batches(
+                    images, labels, split, config, architecture.channels, softmax,
+                    EPOCH_RECALIBRATION_SLICES,
+                ),
+                validation,
+                softmax,
+            ),
+        )  # fmt: skip
+        fit_validation = None
     history: dict[str, list[float]] = {}
     phases = [(config.learning_rate, config.epochs)]
     if weights is not None:  # the reference recipe: frozen backbone, then its last 50 layers
@@ -234,7 +256,7 @@ def _fit(
         )
         fitted = model.fit(
             train,
-            validation_data=validation,
+            validation_data=fit_validation,
             epochs=epochs,
             class_weight=class_weight,
             shuffle=False,  # the tf.data pipeline shuffles (seeded)
@@ -245,7 +267,33 @@ def _fit(
             history.setdefault(key, []).extend(float(v) for v in values)
         if cancel is not None and cancel.is_set():
             break
+    if has_batch_norm and not (cancel is not None and cancel.is_set()):
+        recalibrate_batch_norm(
+            model,
+            _recalibration_batches(
+                images, labels, split, config, architecture.channels, softmax,
+                RECALIBRATION_SLICES,
+            ),
+        )  # fmt: skip
     return model, history, weights is not None
+
+
+def _recalibration_batches(
+    images: np.ndarray,
+    labels: np.ndarray,
+    split: Split,
+    config: TrainConfig,
+    channels: int,
+    softmax: bool,
+    slices: int,
+) -> Any:
+    """Un-augmented training slices (a seeded subset) as model inputs, batch by batch."""
+    train = split.indices("train")
+    chosen = np.random.default_rng(config.seed).permutation(train)[:slices]
+    dataset = make_dataset(
+        images, labels, chosen, config=config, shuffle=False, channels=channels, softmax=softmax
+    )
+    return (x for x, _ in dataset)
 
 
 def make_dataset(
