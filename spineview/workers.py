@@ -334,6 +334,9 @@ class TrainJob(Job):
         self.models_dir = models_dir
 
     def work(self) -> object:
+        from spineview.ml.architectures import import_keras
+
+        import_keras()  # TensorFlow's libraries loaded without the GIL: the GUI keeps running
         from spineview.ml.train import train_model
 
         return train_model(
