@@ -90,7 +90,7 @@ def test_refresh_lists_the_bundled_demo_with_its_notice(qtbot: QtBot, picker: Mo
     info = picker.current_model()
     assert info is not None and info.bundled and info.path == DEMO_FOLDER
     assert changed.args == [info]
-    assert _items(picker) == ["cnn-demo (demo)"]
+    assert _items(picker) == ["cnn-demo (demo)", "resnet50-demo (demo)"]
     assert picker.combo.isEnabled() and picker.details_button.isEnabled()
     assert picker.combo.itemData(0, Qt.ItemDataRole.ToolTipRole) == model_details(info)
     assert picker.combo.toolTip() == model_summary(info.manifest)
@@ -106,9 +106,9 @@ def test_refresh_lists_the_bundled_demo_with_its_notice(qtbot: QtBot, picker: Mo
 def test_user_models_are_listed_after_the_bundled_ones(qtbot: QtBot, picker: ModelPicker) -> None:
     mine = _user_model("my-model")
     picker.refresh()
-    assert _items(picker) == ["cnn-demo (demo)", "my-model"]
+    assert _items(picker) == ["cnn-demo (demo)", "resnet50-demo (demo)", "my-model"]
     with qtbot.waitSignal(picker.model_changed) as changed:
-        picker.combo.setCurrentIndex(1)  # as the user picks it
+        picker.combo.setCurrentIndex(picker.combo.findText("my-model"))  # as the user picks it
     info = changed.args[0]
     assert isinstance(info, ModelInfo)
     assert info.path == mine and not info.bundled and info.manifest.name == "my-model"
@@ -144,7 +144,7 @@ def test_refresh_keeps_the_selected_folder(qtbot: QtBot, picker: ModelPicker) ->
     _user_model("another")  # sorts before my-model
     with qtbot.assertNotEmitted(picker.model_changed):
         picker.refresh()
-    assert _items(picker) == ["cnn-demo (demo)", "another", "my-model"]
+    assert _items(picker) == ["cnn-demo (demo)", "resnet50-demo (demo)", "another", "my-model"]
     assert _current_path(picker) == mine
 
     shutil.rmtree(mine)
@@ -159,7 +159,7 @@ def test_refresh_reports_unusable_folders(picker: ModelPicker) -> None:
     broken.mkdir(parents=True)
     (broken / MANIFEST_FILE_NAME).write_text("{not json", encoding="utf-8")
     picker.refresh()
-    assert _items(picker) == ["cnn-demo (demo)"]
+    assert _items(picker) == ["cnn-demo (demo)", "resnet50-demo (demo)"]
     assert len(picker.problems) == 1
     assert str(broken) in picker.problems[0]
 
@@ -168,7 +168,11 @@ def test_refresh_reports_unusable_folders(picker: ModelPicker) -> None:
 def test_shared_names_say_where_each_model_comes_from(picker: ModelPicker) -> None:
     _user_model("copy", name="cnn-demo", demo=True)
     picker.refresh()
-    assert _items(picker) == ["cnn-demo [bundled] (demo)", "cnn-demo [user] (demo)"]
+    assert _items(picker) == [
+        "cnn-demo [bundled] (demo)",
+        "resnet50-demo (demo)",
+        "cnn-demo [user] (demo)",
+    ]
 
 
 @pytest.mark.gui
@@ -234,7 +238,7 @@ def test_the_picker_lists_models_without_tensorflow(private_home: Path) -> None:
         "picker = ModelPicker()\n"
         "picker.refresh()\n"
         "names = [m.manifest.name for m in picker.models()]\n"
-        "assert names == ['cnn-demo', 'my-model'], names\n"
+        "assert names == ['cnn-demo', 'resnet50-demo', 'my-model'], names\n"
         "picker.show_details()\n"
         "loaded = [m for m in ('tensorflow', 'keras', 'h5py') if m in sys.modules]\n"
         "assert not loaded, loaded\n"
