@@ -12,7 +12,7 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -146,6 +146,23 @@ def _add_train_parser(commands: Any) -> None:
     train.add_argument("--demo", action="store_true", help="mark as a demo model (synthetic data)")
 
 
+def run_bench(args: argparse.Namespace) -> dict[str, Any]:
+    """The report of `spineview bench NAME` (benchmarks import what they measure lazily)."""
+    from spineview import bench
+
+    runners: dict[str, Callable[[], dict[str, Any]]] = {
+        "scan": lambda: bench.bench_scan(
+            files=args.files, matrix=args.matrix, repeats=args.repeats
+        ),
+        "synth": lambda: bench.bench_synth(studies=args.studies, size=args.size),
+        "train": lambda: bench.bench_train(epochs=args.epochs, max_examples=args.slices),
+        "infer": lambda: bench.bench_infer(studies=args.studies, model=args.model),
+        "gradcam": lambda: bench.bench_gradcam(studies=args.studies, max_slices=args.max_slices),
+        "ui": lambda: bench.bench_ui(files=args.files, matrix=args.matrix),
+    }
+    return runners[args.bench_command]()
+
+
 def _add_classify_parser(commands: Any) -> None:
     classify = commands.add_parser(
         "classify", help="classify every series under DICOM files or folders"
@@ -171,11 +188,8 @@ def run(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "info":
             return command_info(args, sys.stdout, sys.stderr)
-        if args.command == "bench" and args.bench_command == "scan":
-            from spineview.bench import bench_scan
-
-            report = bench_scan(files=args.files, matrix=args.matrix, repeats=args.repeats)
-            print(json.dumps(report, indent=2))
+        if args.command == "bench":
+            print(json.dumps(run_bench(args), indent=2))
             return EXIT_OK
         if args.command == "dataset":
             return command_dataset(args, sys.stdout)
@@ -187,33 +201,6 @@ def run(argv: Sequence[str] | None = None) -> int:
             return command_classify(args, sys.stdout, sys.stderr)
         if args.command == "synth":
             return command_synth(args, sys.stdout, sys.stderr)
-        if args.command == "bench" and args.bench_command == "synth":
-            from spineview.bench import bench_synth
-
-            print(json.dumps(bench_synth(studies=args.studies, size=args.size), indent=2))
-            return EXIT_OK
-        if args.command == "bench" and args.bench_command == "train":
-            from spineview.bench import bench_train
-
-            report = bench_train(epochs=args.epochs, max_examples=args.slices)
-            print(json.dumps(report, indent=2))
-            return EXIT_OK
-        if args.command == "bench" and args.bench_command == "infer":
-            from spineview.bench import bench_infer
-
-            print(json.dumps(bench_infer(studies=args.studies, model=args.model), indent=2))
-            return EXIT_OK
-        if args.command == "bench" and args.bench_command == "gradcam":
-            from spineview.bench import bench_gradcam
-
-            report = bench_gradcam(studies=args.studies, max_slices=args.max_slices)
-            print(json.dumps(report, indent=2))
-            return EXIT_OK
-        if args.command == "bench" and args.bench_command == "ui":
-            from spineview.bench import bench_ui
-
-            print(json.dumps(bench_ui(files=args.files, matrix=args.matrix), indent=2))
-            return EXIT_OK
     except (SpineViewError, OSError) as error:
         print(f"spineview: {error}", file=sys.stderr)
         return EXIT_ERROR

@@ -48,7 +48,7 @@ from spineview.ml.training_plan import (
     TrainProgress,
     TrainResult,
 )
-from spineview.ui.training_views import TrainingCurves, TrainingReport
+from spineview.ui.training_views import TrainingCurves, TrainingReport, format_metric
 from spineview.workers import JobRunner, PlanTrainingJob, TrainJob
 
 # The reference recipe: Adam 1e-3, 10 epochs, batch 32, the reference's augmentation.
@@ -460,9 +460,9 @@ class TrainingDialog(QDialog):
             f"<b>{html.escape(result.model_folder.name)}</b> saved in "
             f"{html.escape(str(result.model_folder.parent))}<br>"
             f"Test split: {metrics.get('n', '?')} slices · ROC AUC "
-            f"{_number(calibrated.get('roc_auc'))} · balanced accuracy "
-            f"{_number(calibrated.get('balanced_accuracy'))} · temperature "
-            f"{_number(metrics.get('temperature'))}"
+            f"{format_metric(calibrated.get('roc_auc'))} · balanced accuracy "
+            f"{format_metric(calibrated.get('balanced_accuracy'))} · temperature "
+            f"{format_metric(metrics.get('temperature'))}"
         )
         balanced = calibrated.get("balanced_accuracy")
         if isinstance(balanced, (int, float)) and balanced <= CHANCE_BALANCED_ACCURACY:
@@ -609,12 +609,6 @@ def _double(low: float, high: float, step: float, suffix: str = "") -> QDoubleSp
 
 def _format_logs(logs: dict[str, float]) -> str:
     return "  ".join(f"{key} {value:.4f}" for key, value in sorted(logs.items()))
-
-
-def _number(value: object) -> str:
-    if isinstance(value, (int, float)) and math.isfinite(value):
-        return f"{value:.3f}"
-    return "—"
 
 
 def _duration(seconds: float) -> str:

@@ -136,10 +136,10 @@ class TrainingReport(QWidget):
         for row, (_, key) in enumerate(METRIC_ROWS):
             for column, part in enumerate(("raw", "calibrated")):
                 value = metrics.get(part, {}).get(key)
-                self.table.setItem(row, column, QTableWidgetItem(_number(value)))
+                self.table.setItem(row, column, QTableWidgetItem(format_metric(value)))
         for column, key in enumerate(("ece_raw", "ece_calibrated")):
             self.table.setItem(
-                len(METRIC_ROWS), column, QTableWidgetItem(_number(metrics.get(key)))
+                len(METRIC_ROWS), column, QTableWidgetItem(format_metric(metrics.get(key)))
             )
         self.table.resizeColumnsToContents()
         self.figures.clear()
@@ -155,7 +155,8 @@ class TrainingReport(QWidget):
         return item.text() if item is not None else ""
 
 
-def _number(value: object) -> str:
+def format_metric(value: object) -> str:
+    """A metric to three decimals, or a dash when it is missing or not finite."""
     if isinstance(value, (int, float)) and math.isfinite(value):
         return f"{value:.3f}"
     return "—"
