@@ -399,6 +399,10 @@ class JobRunner(QObject):
 
     def start(self, job: Job, pool: QThreadPool | PythonThreadPool | None = None) -> Job:
         self._jobs.add(job)
+        # The worker may hold the job's last Python reference. Owned by the runner, the
+        # signals' QObject is not destroyed with that reference on the worker's thread, but
+        # by deleteLater on the GUI thread once the job has ended.
+        job.signals.setParent(self)
         job.signals.finished.connect(self._forget_sender)
         job.signals.failed.connect(self._forget_sender)
         job.signals.cancelled.connect(self._forget_sender)
@@ -408,6 +412,8 @@ class JobRunner(QObject):
     def _forget_sender(self, *_: object) -> None:
         sender = self.sender()
         self._jobs = {job for job in self._jobs if job.signals is not sender}
+        if sender is not None:
+            sender.deleteLater()
 
     def running(self) -> int:
         return len(self._jobs)

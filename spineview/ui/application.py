@@ -9,10 +9,12 @@ import pyqtgraph as pg
 from PySide6.QtWidgets import QApplication
 
 from spineview import __version__
+from spineview.ui.garbage_collection import GuiGarbageCollector
 
 
 def create_application(argv: Sequence[str] | None = None) -> QApplication:
-    """The running QApplication, or a new one; pyqtgraph set to row-major images."""
+    """The running QApplication, or a new one; pyqtgraph set to row-major images, and the
+    cyclic garbage collector pinned to this (the GUI) thread."""
     existing = QApplication.instance()
     if isinstance(existing, QApplication):
         application = existing
@@ -22,4 +24,5 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     application.setApplicationVersion(__version__)
     application.setOrganizationName("spineview")
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+    GuiGarbageCollector.install(application)
     return application

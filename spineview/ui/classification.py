@@ -24,6 +24,7 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 from spineview.config import Config
 from spineview.ml.series_check import classification_warnings, series_label
 from spineview.ml.store import ModelInfo
+from spineview.ui.garbage_collection import collect_everything
 from spineview.ui.model_picker import ModelPicker
 from spineview.ui.results_panel import ResultsPanel
 from spineview.ui.slice_view import SliceClassification, SliceView
@@ -165,7 +166,10 @@ class ClassificationController(QObject):
         self._forget_model_job()
         if loaded.identity != self._wanted:
             return  # the user chose another model meanwhile (or it changed on disk)
-        self.model = loaded
+        replaced, self.model = self.model, loaded
+        if replaced is not None:
+            del replaced
+            collect_everything()  # the old network may sit among frozen objects
         classifier = loaded.classifier
         precision = "bfloat16" if "bfloat16" in classifier.precision else "float32"
         demo = " — demo, synthetic data, not for clinical use" if classifier.manifest.demo else ""

@@ -20,6 +20,7 @@ from PySide6.QtGui import (
     QKeySequence,
 )
 from PySide6.QtWidgets import (
+    QDialog,
     QDockWidget,
     QFileDialog,
     QHBoxLayout,
@@ -40,6 +41,7 @@ from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.load import preview_series
 from spineview.dicom.scan import ScanResult
 from spineview.ui.classification import ClassificationController, ViewerHooks
+from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.model_picker import ModelDetailsDialog, ModelPicker
 from spineview.ui.problems_panel import ProblemItem, ProblemsPanel
 from spineview.ui.results_panel import ResultsPanel
@@ -66,7 +68,7 @@ class MainWindow(QMainWindow):
         self.resize(1400, 900)
         self.runner = JobRunner(self)
         self.settings = QSettings(
-            str(paths.user_config_dir() / "window.ini"), QSettings.Format.IniFormat
+            str(paths.user_config_dir() / "window.ini"), QSettings.Format.IniFormat, self
         )
         self.scan_result: ScanResult | None = None
         self._series_info: dict[str, tuple[SeriesInfo, StudyInfo]] = {}
@@ -130,6 +132,7 @@ class MainWindow(QMainWindow):
         self.problems.count_changed.connect(self._problems_count_changed)
         self.histogram = pg.HistogramLUTWidget()
         self.histogram.item.gradient.hide()
+        adopt_scene_orphans(self.histogram)
         self.histogram.item.sigLevelsChanged.connect(self._histogram_levels_changed)
         self.results = ResultsPanel()
         self.docks = {
@@ -682,7 +685,7 @@ class MainWindow(QMainWindow):
         self.status_label.setText(f"Saved {path}{hidden}")
 
     def show_shortcuts(self) -> None:
-        ShortcutsDialog(self).exec()
+        _show_modal(ShortcutsDialog(self))
 
     # --- classification ------------------------------------------------------------------
 
@@ -719,7 +722,7 @@ class MainWindow(QMainWindow):
         if info is None:
             self.status_label.setText("No model to show: none was found")
             return
-        ModelDetailsDialog(info, self).exec()
+        _show_modal(ModelDetailsDialog(info, self))
 
     # --- recent folders and window state -------------------------------------------------
 
@@ -810,3 +813,12 @@ def _current_plane(view: SliceView) -> object:
     if series is None or not view.isVisible():
         return None
     return series.plane(view.index)
+
+
+def _show_modal(dialog: QDialog) -> None:
+    """Run a modal dialog, then delete it (a dialog parented to the window would otherwise
+    stay alive, hidden, for as long as the window)."""
+    try:
+        dialog.exec()
+    finally:
+        dialog.deleteLater()

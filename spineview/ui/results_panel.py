@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.model_picker import is_dark, status_colours
 
 if TYPE_CHECKING:
@@ -272,6 +273,7 @@ class ResultsPanel(QWidget):
         self.current_line.setToolTip("Current slice: drag to move through the series")
         self.plot.addItem(self.current_line)
 
+        adopt_scene_orphans(self.plot)
         self.current_line.sigDragged.connect(self._line_dragged)
         self.current_line.sigPositionChangeFinished.connect(self._line_released)
         self.plot.scene().sigMouseClicked.connect(self._plot_clicked)

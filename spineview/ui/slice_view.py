@@ -34,6 +34,7 @@ from spineview.core.windowing import (
     needs_inversion,
     window_from_drag,
 )
+from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.shortcuts import BY_ACTION
 
 GREY = np.arange(256, dtype=np.uint8)
@@ -179,6 +180,7 @@ class SliceView(QWidget):
         self.reference_line = pg.PlotCurveItem(pen=REFERENCE_PEN)
         self.reference_line.setZValue(10)
         self.viewbox.addItem(self.reference_line)
+        adopt_scene_orphans(self.graphics)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -48,6 +48,7 @@ from spineview.ml.training_plan import (
     TrainProgress,
     TrainResult,
 )
+from spineview.ui.garbage_collection import collect_everything
 from spineview.ui.training_views import TrainingCurves, TrainingReport, format_metric
 from spineview.workers import JobRunner, PlanTrainingJob, TrainJob
 
@@ -449,7 +450,7 @@ class TrainingDialog(QDialog):
         self.curves.add_batch(progress.epoch, progress.done, steps, progress.logs.get("loss"))
 
     def _finished(self, result: TrainResult) -> None:
-        self._train_job = None
+        self._run_ended()
         self.trained = result
         self._set_state("done")
         seconds = _duration(result.seconds)
@@ -479,7 +480,7 @@ class TrainingDialog(QDialog):
             self.close()
 
     def _failed(self, message: str) -> None:
-        self._train_job = None
+        self._run_ended()
         self._set_state("idle")
         self.status_label.setText(f"Training failed: {message}")
         self.status_label.setStyleSheet(_ERROR_STYLE)
@@ -488,12 +489,16 @@ class TrainingDialog(QDialog):
             self.close()
 
     def _cancelled(self) -> None:
-        self._train_job = None
+        self._run_ended()
         self._set_state("idle")
         self.status_label.setText("Training cancelled; no model was saved")
         self._log("Training cancelled; existing models are unchanged")
         if self._close_when_stopped:
             self.close()
+
+    def _run_ended(self) -> None:
+        self._train_job = None
+        collect_everything()  # the run's network and cache may sit among frozen objects
 
     def _set_state(self, state: str) -> None:
         training = state == "training"

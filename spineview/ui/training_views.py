@@ -19,6 +19,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from spineview.ui.garbage_collection import adopt_scene_orphans
+
 TRAIN_PEN = pg.mkPen("#2f8cff", width=2)
 VALIDATION_PEN = pg.mkPen("#ff8a3d", width=2)
 BATCH_PEN = pg.mkPen(color=(47, 140, 255, 90), width=1)
@@ -69,6 +71,8 @@ class TrainingCurves(QWidget):
                 pen=VALIDATION_PEN, symbol="o", symbolSize=6, name="validation"
             ),
         }
+        for plot in (self.loss_plot, self.accuracy_plot):
+            adopt_scene_orphans(plot)
         self.clear()
 
     def _plot(self, title: str) -> pg.PlotWidget:
