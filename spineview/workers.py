@@ -1,8 +1,9 @@
 """Background jobs: where Qt threads meet the DICOM and the ML code.
 
-Each job is a QRunnable whose `signals` QObject lives in the GUI thread, so results reach
-widgets through queued signals; jobs never touch widgets. Cancel is a `threading.Event` that the
-loaders check between files. `JobRunner` owns the thread pools and waits for them on close.
+Each job's `signals` QObject lives in the GUI thread, so results reach widgets through queued
+signals; jobs never touch widgets. Cancel is a `threading.Event` that the loaders check between
+files. `JobRunner` owns the worker threads (long-lived Python threads, one per kind of work) and
+waits for them on close.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, Signal
 
 from spineview.core.presets import AUTO
 from spineview.core.series import Series, StudyContext
@@ -48,12 +49,10 @@ class JobSignals(QObject):
     cancelled = Signal()
 
 
-class Job(QRunnable):
+class Job:
     """A cancellable unit of background work; subclasses implement `work()`."""
 
     def __init__(self) -> None:
-        super().__init__()
-        self.setAutoDelete(False)  # JobRunner keeps a reference until the job ends
         self.signals = JobSignals()
         self.cancel_event = threading.Event()
 
@@ -348,25 +347,37 @@ class TrainJob(Job):
 
 
 class PythonThreadPool:
-    """One long-lived Python thread that runs jobs in turn (the `QThreadPool` calls used here).
+    """One long-lived Python thread that runs jobs in turn (with `QThreadPool`'s method names).
 
-    TensorFlow must run on this, not on a QThreadPool: PySide gives a pooled thread a fresh
+    Every worker is one of these, none a QThreadPool: PySide gives a pooled thread a fresh
     Python thread state for every run and frees it afterwards, while TensorFlow's pybind11
     layer caches the state per OS thread; the second job on a reused pooled thread then
     acquires the GIL through a freed state and the process crashes (seen here: a segfault in
-    `take_gil` under `PyGraph::version_def`). A Python thread keeps one state for its life.
+    `take_gil` under `PyGraph::version_def`). The suite also once died in a garbage collection
+    on the GUI thread while a QThreadPool thread ran a dataset inspection. A Python thread keeps
+    one state for its life, and has a name that logs and stack dumps can show.
     """
 
     def __init__(self, name: str) -> None:
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self.name = name
+        self._executor: ThreadPoolExecutor | None = None
         self._futures: set[Future[None]] = set()
         self._lock = threading.Lock()
 
     def start(self, job: Job) -> None:
-        future = self._executor.submit(job.run)
         with self._lock:
+            if self._executor is None:  # the first job, or the first since shutdown()
+                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+            future = self._executor.submit(job.run)
             self._futures.add(future)
         future.add_done_callback(self._done)
+
+    def shutdown(self) -> None:
+        """Let the thread end once its queued jobs have run; a later `start` makes a new one."""
+        with self._lock:
+            executor, self._executor = self._executor, None
+        if executor is not None:
+            executor.shutdown(wait=False)
 
     def _done(self, future: Future[None]) -> None:
         with self._lock:
@@ -385,19 +396,17 @@ class PythonThreadPool:
 
 
 class JobRunner(QObject):
-    """Single-thread pools (series loading, thumbnails, inference) and the jobs on them."""
+    """Single-thread pools (series loading, thumbnails, inference, training) and their jobs."""
 
     def __init__(self, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.loads = QThreadPool(self)
-        self.loads.setMaxThreadCount(1)
-        self.thumbnails = QThreadPool(self)
-        self.thumbnails.setMaxThreadCount(1)
+        self.loads = PythonThreadPool("loads")
+        self.thumbnails = PythonThreadPool("thumbnails")
         self.inference = PythonThreadPool("inference")
         self.training = PythonThreadPool("training")
         self._jobs: set[Job] = set()
 
-    def start(self, job: Job, pool: QThreadPool | PythonThreadPool | None = None) -> Job:
+    def start(self, job: Job, pool: PythonThreadPool | None = None) -> Job:
         self._jobs.add(job)
         # The worker may hold the job's last Python reference. Owned by the runner, the
         # signals' QObject is not destroyed with that reference on the worker's thread, but
@@ -423,7 +432,16 @@ class JobRunner(QObject):
             job.cancel()
 
     def wait(self, milliseconds: int = 30_000) -> bool:
-        """Cancel everything and wait for the threads; True when all have ended."""
+        """Cancel everything and wait for the jobs; True when all have ended."""
         self.cancel_all()
-        pools = (self.loads, self.thumbnails, self.inference, self.training)
-        return all(pool.waitForDone(milliseconds) for pool in pools)
+        return all(pool.waitForDone(milliseconds) for pool in self._pools())
+
+    def stop(self, milliseconds: int = 30_000) -> bool:
+        """`wait`, then let the worker threads end (the window is closing)."""
+        ended = self.wait(milliseconds)
+        for pool in self._pools():
+            pool.shutdown()
+        return ended
+
+    def _pools(self) -> tuple[PythonThreadPool, ...]:
+        return (self.loads, self.thumbnails, self.inference, self.training)

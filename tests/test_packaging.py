@@ -13,6 +13,7 @@ from tests.conftest import REPO_ROOT
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(3600)  # the build takes minutes: subprocess.run's own limit governs
 @pytest.mark.skipif(
     importlib.util.find_spec("PyInstaller") is None,
     reason='PyInstaller is not installed: pip install -e ".[build]"',

@@ -765,7 +765,7 @@ class MainWindow(QMainWindow):
             ):
                 event.ignore()
                 return
-            dialog.cancel_training()  # runner.wait below lets the batch in progress finish
+            dialog.cancel_training()  # runner.stop below lets the batch in progress finish
         try:
             save_config(self.config)
         except OSError as error:
@@ -773,7 +773,7 @@ class MainWindow(QMainWindow):
         self.settings.setValue("geometry", self.saveGeometry())
         self.settings.setValue("state", self.saveState())
         self.settings.sync()
-        if not self.runner.wait(10_000):
+        if not self.runner.stop(10_000):
             logger.warning("background jobs still running at close")
         for folder in self._temporary_folders:
             shutil.rmtree(folder, ignore_errors=True)

@@ -339,6 +339,7 @@ class TrainingDialog(QDialog):
         if self._plan_job is not None:
             self._plan_job.cancel()
         self._start_after_plan = then_start
+        self.plan = None  # until the new inspection says otherwise
         job = PlanTrainingJob(self.config())
         job.signals.finished.connect(self._plan_ready)
         job.signals.failed.connect(self._plan_failed)

@@ -131,3 +131,40 @@ def test_quitting_the_app_while_training_asks_then_cancels(
     assert not window.isVisible()
     assert window.runner.training.activeThreadCount() == 0  # the worker has stopped
     assert not (user_models_dir() / "quit-early").exists()
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(1800)
+def test_opening_and_closing_the_dialog_during_training_many_times(
+    window: MainWindow, qtbot: QtBot, tiny_dataset: Path
+) -> None:
+    """Issue 12's stress: the GUI thread makes and drops Qt objects (the dialog shown and hidden,
+    details dialogs, closing cancels) while the training thread allocates; the suite's watch
+    fails the test if a collection starts off the GUI thread."""
+    dialog = window.show_training()
+    for round_number in range(5):
+        _churn_during_training(window, qtbot, tiny_dataset, f"stress-{round_number}", 3)
+        dialog.close()  # asks (yes), cancels, closes once the worker has stopped
+        qtbot.waitUntil(lambda: not dialog.is_training and not dialog.isVisible(), timeout=60_000)
+        assert not (user_models_dir() / f"stress-{round_number}").exists()
+    _churn_during_training(window, qtbot, tiny_dataset, "stress-finished", 1)
+    qtbot.waitUntil(lambda: not dialog.is_training, timeout=TRAIN_TIMEOUT)
+    assert dialog.trained is not None, dialog.log.toPlainText()
+    assert window.runner.training.activeThreadCount() == 0
+
+
+def _churn_during_training(  # type: ignore[no-untyped-def]
+    window: MainWindow, qtbot: QtBot, dataset: Path, name: str, epochs: int
+):
+    dialog = _prepare(window, qtbot, dataset, name, epochs)
+    dialog.start()
+    qtbot.waitUntil(lambda: dialog.progress.format().startswith("epoch"), timeout=TRAIN_TIMEOUT)
+    for _ in range(5):
+        dialog.hide()
+        details = window.model_picker.show_details()
+        assert details is not None
+        qtbot.wait(30)
+        details.close()
+        window.show_training()
+        qtbot.wait(30)
+    return dialog
