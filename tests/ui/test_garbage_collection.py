@@ -13,12 +13,14 @@ import weakref
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject
 from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from spineview.config import Config
+from spineview.ui import garbage_collection
 from spineview.ui.garbage_collection import GuiGarbageCollector, adopt_orphans
 from spineview.ui.main_window import MainWindow
 from spineview.workers import Job, JobRunner
@@ -146,3 +148,27 @@ def test_a_finished_job_s_signals_are_deleted_on_the_gui_thread(
     runner.wait()
     qtbot.waitUntil(lambda: not shiboken6.isValid(job.signals), timeout=5_000)
     assert deleted_on == [threading.current_thread().name]
+
+
+def test_a_slow_full_collection_freezes_its_survivors_and_collect_everything_thaws_them(
+    application: QApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collector = GuiGarbageCollector.installed()
+    assert collector is not None
+    node = _Node()
+    node.me = node
+    probe = weakref.ref(node)
+    monkeypatch.setattr(garbage_collection, "FREEZE_AFTER_SECONDS", 0.0)  # every one is slow
+    try:
+        collector.collect_everything()
+        assert gc.get_freeze_count() > 0  # the survivors, `node` among them
+        del node  # now garbage, but frozen: out of ordinary collections' sight
+        gc.collect()
+        assert probe() is not None
+        monkeypatch.setattr(garbage_collection, "FREEZE_AFTER_SECONDS", 60.0)
+        collector.collect_everything()
+        assert probe() is None
+    finally:
+        monkeypatch.setattr(garbage_collection, "FREEZE_AFTER_SECONDS", 60.0)
+        collector.collect_everything()
+    assert gc.get_freeze_count() == 0
