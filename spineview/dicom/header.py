@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,11 +23,19 @@ from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
 from spineview.dicom import fastparse
+from spineview.dicom.failures import (
+    INTERRUPTS,
+    BoundedFile,
+    capture_pydicom_warnings,
+    describe_parse_failure,
+    log_failure,
+)
 from spineview.dicom.fastparse import HeaderValue
 from spineview.dicom.limits import DEFAULT_LIMITS, SafetyLimits
 from spineview.dicom.tags import INDEXED_TAGS, MEDIA_STORAGE_DIRECTORY
 from spineview.errors import (
     CorruptPixelDataError,
+    DicomLoadError,
     MediaDirectoryFile,
     MissingTagError,
     NotAnImageError,
@@ -41,6 +50,7 @@ Vector3 = tuple[float, float, float]
 Orientation = tuple[float, float, float, float, float, float]
 
 _PREFIX_SIZES = (16 * 1024, 256 * 1024)
+_UID_FORM = re.compile(r"[0-9]+(\.[0-9]+)*")
 _INFLATE_CHUNK = 1024 * 1024
 
 
@@ -162,14 +172,29 @@ def read_dataset(
     """
     check_inflated_size(path, limits)
     try:
-        return pydicom.dcmread(
-            path,
-            force=True,
-            stop_before_pixels=stop_before_pixels,
-            defer_size=4096 if defer_pixels else None,
-        )
-    except Exception as exc:  # third-party parser on untrusted bytes: any failure is "unreadable"
-        raise UnreadableDicomError(path, f"cannot parse the header: {_short(exc)}") from exc
+        with BoundedFile(path) as stream, capture_pydicom_warnings() as warned:
+            ds = pydicom.dcmread(
+                stream,
+                force=True,
+                stop_before_pixels=stop_before_pixels,
+                defer_size=4096 if defer_pixels else None,
+            )
+    except INTERRUPTS:
+        raise
+    except OSError as exc:
+        if exc.errno is not None:  # the file system, not the content
+            raise DicomLoadError(path, f"cannot read: {exc.strerror or exc}") from exc
+        log_failure(path, "header parse", exc)
+        reason = describe_parse_failure(exc)
+        raise UnreadableDicomError(path, f"cannot parse the header: {reason}") from exc
+    except BaseException as exc:  # third-party parser on untrusted bytes: native panics too
+        log_failure(path, "header parse", exc)
+        reason = describe_parse_failure(exc)
+        raise UnreadableDicomError(path, f"cannot parse the header: {reason}") from exc
+    if warned:
+        logger.debug("%s: pydicom warned %d times (values withheld)", path.name, warned.count)
+    ds.filename = str(path)  # deferred values are read from the file by name
+    return ds
 
 
 def check_inflated_size(path: Path, limits: SafetyLimits) -> None:
@@ -203,10 +228,15 @@ def _deflate_start(path: Path, stream: BinaryIO) -> int | None:
     would inflate is checked first (with or without preamble, any meta group length).
     """
     try:
-        read_preamble(stream, force=True)
-        meta = _read_file_meta_info(stream)
-    except Exception as exc:  # pydicom on untrusted bytes
-        raise UnreadableDicomError(path, f"cannot parse the file meta: {_short(exc)}") from exc
+        with capture_pydicom_warnings():
+            read_preamble(stream, force=True)
+            meta = _read_file_meta_info(stream)
+    except INTERRUPTS:
+        raise
+    except BaseException as exc:  # pydicom on untrusted bytes
+        log_failure(path, "file meta parse", exc)
+        reason = describe_parse_failure(exc)
+        raise UnreadableDicomError(path, f"cannot parse the file meta: {reason}") from exc
     if meta.get("TransferSyntaxUID") != fastparse.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
         return None
     return stream.tell()
@@ -389,17 +419,14 @@ def _sop_class_label(sop_class: str) -> str:
         return "no pixel data and no SOP Class"
     name = UID(sop_class).name
     if name == sop_class:
-        return f"SOP Class {sop_class} without pixel data"
+        # Unknown: quoted only when it is a well-formed UID (a damaged header can put any
+        # bytes here, a patient's name among them).
+        shown = sop_class if _UID_FORM.fullmatch(sop_class) else "(not a valid UID)"
+        return f"SOP Class {shown} without pixel data"
     label = name.removesuffix(" Storage")
     if "Image" in label:
         return f"{label} object without pixel data"
     return label
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    first = text[0] if text else ""
-    return f"{type(exc).__name__}: {first}"[:200]
 
 
 def _raw_text(source: Dataset, keyword: str) -> str:
@@ -465,7 +492,7 @@ class _Parser:
         try:
             return int(float(str(raw).split("\\")[0]))
         except ValueError:
-            self.notes.append(f"invalid {keyword} {str(raw)[:20]!r} ignored")
+            self.notes.append(f"invalid {keyword} ignored (not a number)")
             return None
 
     def decimals(self, keyword: str) -> tuple[float, ...]:
@@ -475,7 +502,7 @@ class _Parser:
         try:
             return tuple(float(part) for part in raw.split("\\") if part.strip())
         except ValueError:
-            self.notes.append(f"invalid {keyword} {raw[:30]!r} ignored")
+            self.notes.append(f"invalid {keyword} ignored (not numbers)")
             return ()
 
     def decimal(self, keyword: str) -> float | None:
