@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import logging.handlers
+import multiprocessing
 import os
 import sys
 import warnings
@@ -48,6 +49,8 @@ def setup_logging(verbose: bool) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    # A frozen app starts its decoder processes' fork server by running itself again.
+    multiprocessing.freeze_support()
     _guard_frozen_stdio()
     arguments = list(sys.argv[1:] if argv is None else argv)
     setup_logging(verbose="-v" in arguments or "--verbose" in arguments)

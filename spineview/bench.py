@@ -178,6 +178,60 @@ def bench_ui(files: int = 2000, matrix: int = 256) -> dict[str, Any]:
     }
 
 
+def bench_load(files: int = 400, matrix: int = 512, repeats: int = 2) -> dict[str, Any]:
+    """Series load time for compressed files: decoder processes against decoding in-process.
+
+    The generated MR folder is written as JPEG 2000 Lossless (OpenJPEG) and as RLE Lossless,
+    then every series is loaded (`load_series`) with each decoder setting; the figure is the
+    best of `repeats` after one warm-up load (the fork server and its workers started).
+    """
+    from pydicom.uid import JPEG2000Lossless, RLELossless
+
+    from spineview.dicom.decoder_pool import DecoderPool, using_decoder_pool
+    from spineview.dicom.load import load_series
+
+    report: dict[str, Any] = {"benchmark": "load", "files": files, "matrix": matrix}
+    with tempfile.TemporaryDirectory(prefix="spineview-bench-load-") as tmp:
+        plain = _write_folder(Path(tmp) / "plain", files, matrix)
+        for label, syntax in (("jpeg2000", JPEG2000Lossless), ("rle", RLELossless)):
+            root = Path(tmp) / label
+            _compress_copies(plain, Path(tmp) / "plain", root, syntax)
+            series = [info for study in scan_paths([root]).studies for info in study.series]
+            for setting, pool in (
+                ("in_process", DecoderPool(processes=False)),
+                ("decoder_processes", DecoderPool()),
+            ):
+                with using_decoder_pool(pool):
+                    times = []
+                    for _ in range(repeats + 1):
+                        started = time.perf_counter()
+                        for info in series:
+                            load_series(info)
+                        times.append(time.perf_counter() - started)
+                    report[f"{label}_{setting}_seconds"] = round(min(times[1:]), 3)
+                    report[f"{label}_{setting}_workers"] = pool.status().workers
+            report[f"{label}_speedup"] = round(
+                report[f"{label}_in_process_seconds"]
+                / report[f"{label}_decoder_processes_seconds"],
+                2,
+            )
+    report["cpu_count"] = os.cpu_count()
+    report["note"] = (
+        "seconds to load every series of the folder (decode + store), best of the repeats; "
+        "in_process = compressed data decoded in the loading thread (no crash isolation)"
+    )
+    return report
+
+
+def _compress_copies(paths: list[Path], source_root: Path, target_root: Path, syntax: str) -> None:
+    for path in paths:
+        ds = pydicom.dcmread(path)
+        ds.compress(syntax)
+        target = target_root / path.relative_to(source_root)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        ds.save_as(target, enforce_file_format=True)
+
+
 def bench_synth(studies: int = 100, size: int = 256) -> dict[str, Any]:
     """Synthetic study generation speed (all cores), default options."""
     from spineview.data.synth import SynthOptions, synthesize

@@ -122,6 +122,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ui.add_argument("--files", type=int, default=2000, help="number of files (default 2000)")
     ui.add_argument("--matrix", type=int, default=256, help="rows and columns (default 256)")
+    load = bench_commands.add_parser(
+        "load", help="compressed series load time: decoder processes vs in-process"
+    )
+    load.add_argument("--files", type=int, default=400, help="number of files (default 400)")
+    load.add_argument("--matrix", type=int, default=512, help="rows and columns (default 512)")
     return parser
 
 
@@ -159,6 +164,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "infer": lambda: bench.bench_infer(studies=args.studies, model=args.model),
         "gradcam": lambda: bench.bench_gradcam(studies=args.studies, max_slices=args.max_slices),
         "ui": lambda: bench.bench_ui(files=args.files, matrix=args.matrix),
+        "load": lambda: bench.bench_load(files=args.files, matrix=args.matrix),
     }
     return runners[args.bench_command]()
 

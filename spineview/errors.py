@@ -29,6 +29,11 @@ class DicomLoadError(SpineViewError):
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
 
+    def __reduce__(self) -> tuple[type[DicomLoadError], tuple[Path, str]]:
+        # Pickled back from a decoder process with both arguments (the default would pass
+        # only the joined message).
+        return type(self), (self.path, self.reason)
+
 
 class NotDicomError(DicomLoadError):
     """The file is not DICOM at all (no preamble, no recognisable data elements)."""

@@ -1,199 +1,114 @@
-"""Decode the pixels of one DICOM file, one frame at a time, into float32 greyscale.
+"""Decode the pixels of DICOM files into float32 greyscale frames, where it is safe.
 
-Frames come out after the modality LUT (rescale slope/intercept or Modality LUT Sequence), so
-values are in the modality's units. Colour images (RGB, YBR, palette) are reduced to luminance:
-spineview works on greyscale MR, and a colour secondary capture still shows. Every failure is a
-`DicomLoadError` subclass that names the transfer syntax where the decoder is the problem.
+Compressed transfer syntaxes are decoded in decoder processes (`decoder_pool`): a native codec
+that aborts or runs away costs that one file, never the program. Native and deflated data is
+decoded here (`frames`). Every failure is a `DicomLoadError` naming the file.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from pydicom.dataset import Dataset, FileMetaDataset
-from pydicom.pixels import apply_color_lut, apply_modality_lut, get_decoder, iter_pixels
-from pydicom.uid import UID
+from pydicom.dataset import Dataset
 
-from spineview.dicom.header import FileHeader, read_dataset, read_header
+from spineview.dicom.decoder_pool import decoder_pool, frame_chunks, needs_isolation
+from spineview.dicom.failures import file_boundary
+from spineview.dicom.frames import iter_frames, open_for_pixels, to_greyscale
+from spineview.dicom.header import FileHeader, read_header
 from spineview.dicom.limits import DEFAULT_LIMITS, SafetyLimits
-from spineview.errors import (
-    CorruptPixelDataError,
-    DicomLoadError,
-    UnsupportedTransferSyntaxError,
-)
+from spineview.dicom.pixel_worker import Outcome
+from spineview.errors import CorruptPixelDataError
 
-logger = logging.getLogger(__name__)
-
-_LUMINANCE = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-def open_for_pixels(header: FileHeader, limits: SafetyLimits = DEFAULT_LIMITS) -> Dataset:
-    """The full dataset of `header.path`, with the repairs decoding needs (assumed syntax etc.)."""
-    check_decoder(header)
-    ds = read_dataset(header.path, limits)
-    meta = getattr(ds, "file_meta", None)
-    if meta is None:
-        meta = FileMetaDataset()
-        ds.file_meta = meta
-    if not meta.get("TransferSyntaxUID"):
-        meta.TransferSyntaxUID = UID(header.transfer_syntax)
-    # Old ACR-NEMA files omit attributes whose value is implied; fill them in as viewers do.
-    if "PhotometricInterpretation" not in ds:
-        ds.PhotometricInterpretation = header.photometric
-    if "SamplesPerPixel" not in ds:
-        ds.SamplesPerPixel = header.samples_per_pixel
-    if "BitsStored" not in ds:
-        ds.BitsStored = header.bits_allocated
-    if "PixelRepresentation" not in ds:
-        ds.PixelRepresentation = 0
-    return ds
+__all__ = [
+    "PendingFrames",
+    "decode_frame",
+    "decode_frames",
+    "iter_frames",
+    "load_file_pixels",
+    "open_for_pixels",
+    "start_decoding",
+]
 
 
-def check_decoder(header: FileHeader) -> None:
-    """Raise when no installed plugin can decode the file's transfer syntax."""
-    syntax = UID(header.transfer_syntax)
-    if not syntax.is_transfer_syntax:
-        raise UnsupportedTransferSyntaxError(
-            header.path, f"transfer syntax {syntax} is unknown; no decoder can read its pixels"
-        )
-    if not syntax.is_compressed:
-        return
-    try:
-        decoder = get_decoder(syntax)
-    except NotImplementedError:
-        raise UnsupportedTransferSyntaxError(
-            header.path, f"{syntax.name}: no decoder exists in pydicom for this transfer syntax"
-        ) from None
-    if not decoder.is_available:
-        raise UnsupportedTransferSyntaxError(header.path, f"{syntax.name}: no decoder installed")
+@dataclass
+class PendingFrames:
+    """Frames of one file being decoded in the decoder processes (or, for data decoded in
+    this process, not started yet); `frames()` waits for them."""
+
+    header: FileHeader
+    indices: list[int]
+    limits: SafetyLimits
+    tasks: list[tuple[list[int], Future[Outcome]]] = field(default_factory=list)
+
+    @property
+    def isolated(self) -> bool:
+        return bool(self.tasks)
+
+    def frames(self, ds: Dataset | None = None) -> list[np.ndarray]:
+        """The frames as float32 greyscale. `ds` is the file's dataset, read without pixel
+        data when the frames come from the decoder processes (given, it saves a read)."""
+        with file_boundary(self.header.path, "cannot read the pixel data"):
+            if ds is None:
+                ds = open_for_pixels(self.header, self.limits, pixels=not self.isolated)
+            if self.isolated:
+                pool = decoder_pool()
+                raw: list[np.ndarray] = []
+                for chunk, future in self.tasks:
+                    raw.extend(pool.result(future, self.header, chunk, self.limits))
+                frames = [to_greyscale(f, ds, i) for i, f in zip(self.indices, raw, strict=False)]
+            else:
+                frames = list(iter_frames(ds, self.header, self.indices))
+        if len(frames) != len(self.indices):
+            raise CorruptPixelDataError(
+                self.header.path, f"{len(frames)} of {len(self.indices)} frames could be decoded"
+            )
+        return frames
+
+    def cancel(self) -> None:
+        for _, future in self.tasks:
+            future.cancel()
 
 
-def iter_frames(
-    ds: Dataset, header: FileHeader, indices: Iterable[int] | None = None
-) -> Iterator[np.ndarray]:
-    """Yield the requested frames (all by default) as float32 2-D greyscale arrays."""
-    wanted = list(range(header.frames)) if indices is None else list(indices)
-    try:
-        for index, frame in zip(wanted, iter_pixels(ds, indices=wanted), strict=False):
-            yield _to_greyscale(frame, ds, index)
-    except DicomLoadError:
-        raise
-    except Exception as exc:  # decoder plugins raise anything on corrupt streams
-        raise _decode_error(header, exc) from exc
+def start_decoding(
+    header: FileHeader, indices: Sequence[int], limits: SafetyLimits = DEFAULT_LIMITS
+) -> PendingFrames:
+    """Hand the frames to the decoder processes now when the syntax needs them, so several
+    files decode in parallel while the caller works on earlier ones."""
+    pending = PendingFrames(header, list(indices), limits)
+    if needs_isolation(header):
+        pool = decoder_pool()
+        for chunk in frame_chunks(header, pending.indices):
+            pending.tasks.append((chunk, pool.submit(header, chunk, limits)))
+    return pending
+
+
+def decode_frames(
+    header: FileHeader, indices: Sequence[int], limits: SafetyLimits = DEFAULT_LIMITS
+) -> list[np.ndarray]:
+    """Frames `indices` of one file, decoded where it is safe."""
+    return start_decoding(header, indices, limits).frames()
 
 
 def decode_frame(
     header: FileHeader, index: int = 0, limits: SafetyLimits = DEFAULT_LIMITS
 ) -> np.ndarray:
     """One frame of a file, decoded on its own (for a thumbnail or a first slice)."""
-    ds = open_for_pixels(header, limits)
-    return next(iter_frames(ds, header, [index]))
+    return decode_frames(header, [index], limits)[0]
 
 
 def load_file_pixels(path: Path, limits: SafetyLimits = DEFAULT_LIMITS) -> np.ndarray:
     """All frames of the file at `path` as a float32 (frames, rows, columns) array."""
     header = read_header(path, limits)
-    ds = open_for_pixels(header, limits)
+    frames = decode_frames(header, range(header.frames), limits)
     volume = np.empty((header.frames, header.rows, header.columns), dtype=np.float32)
-    count = 0
-    for count, frame in enumerate(iter_frames(ds, header), start=1):
-        _store(volume, count - 1, frame, header)
-    if count != header.frames:
-        raise CorruptPixelDataError(path, f"{count} of {header.frames} frames could be decoded")
+    for index, frame in enumerate(frames):
+        if frame.shape != volume.shape[1:]:
+            raise CorruptPixelDataError(
+                path, f"frame {index + 1} decoded as {frame.shape}, header says {volume.shape[1:]}"
+            )
+        volume[index] = frame
     return volume
-
-
-def _store(volume: np.ndarray, index: int, frame: np.ndarray, header: FileHeader) -> None:
-    if frame.shape != volume.shape[1:]:
-        raise CorruptPixelDataError(
-            header.path,
-            f"frame {index + 1} decoded as {frame.shape}, header says {volume.shape[1:]}",
-        )
-    volume[index] = frame
-
-
-def _to_greyscale(frame: np.ndarray, ds: Dataset, index: int) -> np.ndarray:
-    photometric = str(ds.get("PhotometricInterpretation", "")).upper()
-    if photometric == "PALETTE COLOR":
-        frame = apply_color_lut(frame, ds)
-    if frame.ndim == 3:
-        peak = 65535.0 if frame.dtype.itemsize > 1 else 255.0
-        rgb = frame[..., :3].astype(np.float32)
-        return np.asarray(rgb @ _LUMINANCE * (255.0 / peak), dtype=np.float32)
-    return _apply_modality_transform(frame, ds, index)
-
-
-def _apply_modality_transform(frame: np.ndarray, ds: Dataset, index: int) -> np.ndarray:
-    """Modality LUT Sequence, else rescale slope/intercept (top level or functional groups).
-
-    Incomplete LUT items and unparsable rescale values are ignored (identity), as viewers do.
-    """
-    lut_items = ds.get("ModalityLUTSequence")
-    if lut_items and lut_items[0].get("LUTDescriptor") and lut_items[0].get("LUTData"):
-        return np.asarray(apply_modality_lut(frame, ds), dtype=np.float32)
-    source: Dataset = ds
-    if "RescaleSlope" not in ds and "RescaleIntercept" not in ds:
-        source = _functional_group_transform(ds, index) or ds
-    slope = _float_or(source, "RescaleSlope", 1.0)
-    intercept = _float_or(source, "RescaleIntercept", 0.0)
-    values = frame.astype(np.float32)
-    if slope != 1.0:
-        values *= np.float32(slope)
-    if intercept != 0.0:
-        values += np.float32(intercept)
-    return values
-
-
-def _functional_group_transform(ds: Dataset, index: int) -> Dataset | None:
-    """Enhanced objects keep rescale values in (per-frame or shared) functional groups."""
-    for groups, item_index in (
-        ("PerFrameFunctionalGroupsSequence", index),
-        ("SharedFunctionalGroupsSequence", 0),
-    ):
-        sequence = ds.get(groups)
-        if not sequence or item_index >= len(sequence):
-            continue
-        transform = sequence[item_index].get("PixelValueTransformationSequence")
-        if transform:
-            return transform[0]
-    return None
-
-
-def _float_or(source: Dataset, keyword: str, default: float) -> float:
-    try:
-        value = source.get(keyword)
-        return float(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
-
-
-def _decode_error(header: FileHeader, exc: Exception) -> DicomLoadError:
-    syntax = UID(header.transfer_syntax)
-    text = str(exc).strip()
-    first_line = text.splitlines()[0] if text else type(exc).__name__
-    sizes = re.search(r"less than expected \((\d+) vs (\d+) bytes\)", text)
-    if sizes:
-        got, expected = sizes.groups()
-        return CorruptPixelDataError(
-            header.path, f"truncated pixel data: {got} of {expected} bytes present"
-        )
-    if "no pixel data to decode" in text:
-        return CorruptPixelDataError(
-            header.path, "truncated pixel data: the file ends inside the encapsulated fragments"
-        )
-    if syntax.is_compressed:
-        detail = _plugin_detail(text)
-        return CorruptPixelDataError(
-            header.path, f"{syntax.name} data could not be decoded: {detail or first_line}"
-        )
-    return CorruptPixelDataError(header.path, f"pixel data could not be decoded: {first_line}")
-
-
-def _plugin_detail(text: str) -> str:
-    """pydicom lists one line per failed plugin; keep them short and on one line."""
-    lines = [line.strip() for line in text.splitlines()[1:] if line.strip()]
-    return "; ".join(lines)[:300]

@@ -23,6 +23,8 @@ from pathlib import Path
 
 import pydicom.config
 
+from spineview.errors import DicomLoadError, SpineViewError, UnreadableDicomError
+
 logger = logging.getLogger(__name__)
 
 INTERRUPTS = (KeyboardInterrupt, SystemExit, GeneratorExit)
@@ -56,6 +58,29 @@ def kind_of(exc: BaseException) -> str:
     cls = type(exc)
     module = cls.__module__
     return cls.__qualname__ if module == "builtins" else f"{module}.{cls.__qualname__}"
+
+
+@contextmanager
+def file_boundary(path: Path, stage: str) -> Iterator[None]:
+    """The per-file boundary: whatever a parser or decoder raises on one file becomes a
+    `DicomLoadError` naming the file (its own errors and cancellations pass unchanged).
+
+    Native extensions raise `BaseException` subclasses too (pyo3's PanicException from the
+    Rust RLE decoder), which `except Exception` would let through to stop a whole folder.
+    Only the user or the interpreter stopping the program (`INTERRUPTS`) passes.
+    """
+    try:
+        yield
+    except (SpineViewError, *INTERRUPTS):
+        raise
+    except OSError as exc:
+        if exc.errno is not None:  # the file system, not the content
+            raise DicomLoadError(path, f"cannot read: {exc.strerror or exc}") from exc
+        log_failure(path, stage, exc)
+        raise UnreadableDicomError(path, f"{stage}: {describe_parse_failure(exc)}") from exc
+    except BaseException as exc:
+        log_failure(path, stage, exc)
+        raise UnreadableDicomError(path, f"{stage}: {describe_parse_failure(exc)}") from exc
 
 
 def log_failure(path: Path, stage: str, exc: BaseException) -> None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 
 import numpy as np
 from pydicom.dataset import Dataset
@@ -18,7 +18,8 @@ from pydicom.multival import MultiValue
 
 from spineview.core.series import Series, StudyContext
 from spineview.core.windowing import VoiLut, WindowPreset
-from spineview.dicom.decode import iter_frames, open_for_pixels
+from spineview.dicom.decode import PendingFrames, iter_frames, open_for_pixels, start_decoding
+from spineview.dicom.failures import file_boundary
 from spineview.dicom.header import FileHeader
 from spineview.dicom.index import SeriesInfo, SliceRef
 from spineview.dicom.limits import DEFAULT_LIMITS, SafetyLimits
@@ -29,6 +30,8 @@ logger = logging.getLogger(__name__)
 SliceCallback = Callable[[int, int], None]  # (slice index, slices decoded so far)
 
 _TAG_VALUE_LIMIT = 160
+_FILES_AHEAD = 8
+"""Compressed files handed to the decoder processes ahead of the one being stored."""
 _BINARY_VRS = frozenset({"SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN"})
 
 
@@ -113,36 +116,67 @@ def decode_into(
     rows, cols = info.matrix
     decoded = 0
     first_error: DicomLoadError | None = None
-    for header, wanted in _slices_by_file(info.slices, middle_first=middle_first).items():
-        if cancel is not None and cancel.is_set():
-            raise LoadCancelled(f"loading series {info.description or info.key} cancelled")
-        stored: list[int] = []
-        try:
-            ds = open_for_pixels(header, limits)
-            tags = dataset_tags(ds)
-            if not series.voi_luts:
-                series.voi_luts.extend(voi_luts_of(ds))
-            frames = [ref.frame for _, ref in wanted]
-            for (index, ref), frame in zip(wanted, iter_frames(ds, header, frames), strict=False):
-                if frame.shape != (rows, cols):
-                    raise CorruptPixelDataError(
-                        header.path, f"frame {ref.frame + 1} decoded as {frame.shape}"
+    files = list(_slices_by_file(info.slices, middle_first=middle_first).items())
+    pending: dict[int, PendingFrames] = {}
+    try:
+        for number, (header, wanted) in enumerate(files):
+            if cancel is not None and cancel.is_set():
+                raise LoadCancelled(f"loading series {info.description or info.key} cancelled")
+            for ahead in range(number, min(number + _FILES_AHEAD, len(files))):
+                if ahead not in pending:  # compressed files start decoding in the processes
+                    later, later_wanted = files[ahead]
+                    pending[ahead] = start_decoding(
+                        later, [ref.frame for _, ref in later_wanted], limits
                     )
-                series.volume[index] = frame
-                multi = header.frames > 1
-                series.slice_tags[index] = {**tags, "Frame": str(ref.frame + 1)} if multi else tags
-                decoded += 1
-                stored.append(index)
-                yield index, True
-        except DicomLoadError as error:
-            first_error = first_error or error
-            series.problems.append(str(error))
-            logger.warning("slice decode failed: %s", error.reason)
-            for index, _ in wanted:
-                if index not in stored:
-                    yield index, False
+            stored: list[int] = []
+            try:
+                for index, ref, frame, tags in _decoded_slices(
+                    header, wanted, pending.pop(number), series
+                ):
+                    if frame.shape != (rows, cols):
+                        raise CorruptPixelDataError(
+                            header.path, f"frame {ref.frame + 1} decoded as {frame.shape}"
+                        )
+                    series.volume[index] = frame
+                    multi = header.frames > 1
+                    series.slice_tags[index] = (
+                        {**tags, "Frame": str(ref.frame + 1)} if multi else tags
+                    )
+                    decoded += 1
+                    stored.append(index)
+                    yield index, True
+            except DicomLoadError as error:
+                first_error = first_error or error
+                series.problems.append(str(error))
+                logger.warning("slice decode failed (%s): %s", error.kind, header.path.name)
+                for index, _ in wanted:
+                    if index not in stored:
+                        yield index, False
+    finally:
+        for waiting in pending.values():  # cancelled or stopped early: drop queued work
+            waiting.cancel()
     if decoded == 0 and first_error is not None:
         raise first_error
+
+
+def _decoded_slices(
+    header: FileHeader,
+    wanted: list[tuple[int, SliceRef]],
+    pending: PendingFrames,
+    series: Series,
+) -> Iterator[tuple[int, SliceRef, np.ndarray, dict[str, str]]]:
+    """(slice index, ref, frame, tags) of one file: one read of the file here (the header
+    part only when the decoder processes have the pixels)."""
+    with file_boundary(header.path, "cannot read the file"):
+        ds = open_for_pixels(header, pending.limits, pixels=not pending.isolated)
+        tags = dataset_tags(ds)
+        if not series.voi_luts:
+            series.voi_luts.extend(voi_luts_of(ds))
+    frames: Iterable[np.ndarray] = (
+        pending.frames(ds) if pending.isolated else iter_frames(ds, header, pending.indices)
+    )
+    for (index, ref), frame in zip(wanted, frames, strict=False):
+        yield index, ref, frame, tags
 
 
 def stream_slices(

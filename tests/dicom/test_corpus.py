@@ -42,16 +42,19 @@ EXPECTED_ERRORS: dict[str, tuple[type[DicomLoadError], str]] = {
         "cannot parse the header",
     ),
     "dicom-zoo/pydicom-data/liver_deflate.dcm": (UnsupportedTransferSyntaxError, "1.2.840"),
-    "dicom-zoo/pydicom/JPEG-lossy.dcm": (CorruptPixelDataError, "JPEG Extended"),
     "dicom-zoo/godcm/MR-MONO2-12-angio-an1.dcm": (MissingTagError, "BitsAllocated 12"),
     "dicom-zoo/pydicom/no_meta.dcm": (NotDicomError, "not DICOM"),
 }
 
-# Files pydicom alone cannot decode (no transfer syntax) that spineview reads by assuming it.
+# Files pydicom alone cannot decode that spineview reads: no transfer syntax (assumed), and
+# 12-bit JPEG Extended (libjpeg-turbo's 12-bit decoder).
 DECODED_BEYOND_PYDICOM = (
     "dicom-zoo/fo-dicom/CR-MONO1-10-chest",
     "dicom-zoo/pydicom-data/OT-PAL-8-face.dcm",
     "spine/notzaki-dicomsamples/CT_Implicit_Little_Headless_Retired.dcm",
+    "dicom-zoo/pydicom/JPEG-lossy.dcm",
+    "dicom-zoo/dwv/nema-mr1_jply.dcm",
+    "dicom-zoo/dwv/nema-nm1_jply.dcm",
 )
 
 
@@ -95,3 +98,19 @@ def test_monochrome1_and_modality_lut_values(shared_data: Path) -> None:
     assert ct.min() < -500 < 0 < ct.max()  # air below -500 HU: the rescale intercept was applied
     lut = load_file_pixels(shared_data / "dicom-zoo/pydicom-data/mlut_18.dcm")
     assert lut.shape == (1, 512, 512) and float(lut.max()) > float(lut.min())
+
+
+@pytest.mark.parametrize(
+    ("name", "shape", "peak"),
+    [
+        ("dwv/nema-mr1_jply.dcm", (1, 512, 512), 3970.0),
+        ("pydicom/JPEG-lossy.dcm", (1, 1024, 256), 264.0),
+    ],
+)
+def test_12_bit_jpeg_extended_decodes(
+    name: str, shape: tuple[int, ...], peak: float, shared_data: Path
+) -> None:
+    volume = load_file_pixels(shared_data / "dicom-zoo" / name)
+    assert volume.shape == shape
+    assert float(volume.max()) == peak  # 12-bit values, not 8-bit ones
+    assert float(np.std(volume)) > 1.0  # an image, not a constant
