@@ -24,6 +24,7 @@ from spineview.core.presets import AUTO
 from spineview.core.series import Series, StudyContext
 from spineview.core.windowing import apply_preset
 from spineview.dicom.decode import decode_frame
+from spineview.dicom.decoder_pool import decoder_pool
 from spineview.dicom.header import FileHeader
 from spineview.dicom.index import SeriesInfo
 from spineview.dicom.load import LoadCancelled, fill_series, new_series
@@ -95,6 +96,7 @@ class ScanJob(Job):
         self._previewed = False
 
     def work(self) -> object:
+        decoder_pool().warm_up()  # the decoder processes start while headers are read
         return scan_paths(
             self.paths,
             progress=self.signals.progress.emit,
@@ -261,7 +263,12 @@ class ClassifyJob(Job):
         predictions = self.classifier.classify_volume(
             self.series.volume, progress=self.signals.progress.emit, cancel=self.cancel_event
         )
-        verdict = series_verdict(predictions.calibrated, predictions.threshold, self.neighbours)
+        verdict = series_verdict(
+            predictions.calibrated,
+            predictions.threshold,
+            self.neighbours,
+            positions=self.series.slice_distances(),
+        )
         return SeriesClassification(
             self.series_key,
             self.classifier.identity,

@@ -167,10 +167,11 @@ class DecoderPool:
             )
 
     def shutdown(self) -> None:
+        """Stop the worker processes (queued tasks are dropped; running ones finish)."""
         with self._lock:
             executor, self._executor = self._executor, None
         if executor is not None:
-            executor.shutdown(wait=False, cancel_futures=True)
+            executor.shutdown(wait=True, cancel_futures=True)
 
     # --- internals ----------------------------------------------------------------------------
 

@@ -8,13 +8,14 @@ same keyword → value mapping, which `_build_header` turns into a `FileHeader`.
 from __future__ import annotations
 
 import logging
+import math
 import os
 import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, NamedTuple
 
 import pydicom
 from pydicom.dataset import Dataset
@@ -23,19 +24,12 @@ from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
 from spineview.dicom import fastparse
-from spineview.dicom.failures import (
-    INTERRUPTS,
-    BoundedFile,
-    capture_pydicom_warnings,
-    describe_parse_failure,
-    log_failure,
-)
+from spineview.dicom.failures import BoundedFile, capture_pydicom_warnings, file_boundary
 from spineview.dicom.fastparse import HeaderValue
 from spineview.dicom.limits import DEFAULT_LIMITS, SafetyLimits
 from spineview.dicom.tags import INDEXED_TAGS, MEDIA_STORAGE_DIRECTORY
 from spineview.errors import (
     CorruptPixelDataError,
-    DicomLoadError,
     MediaDirectoryFile,
     MissingTagError,
     NotAnImageError,
@@ -52,6 +46,20 @@ Orientation = tuple[float, float, float, float, float, float]
 _PREFIX_SIZES = (16 * 1024, 256 * 1024)
 _UID_FORM = re.compile(r"[0-9]+(\.[0-9]+)*")
 _INFLATE_CHUNK = 1024 * 1024
+
+
+class FrameTime(NamedTuple):
+    """What can tell apart frames taken at one position at different times (None: not given).
+
+    Per frame from the functional groups of an enhanced object, else the file's own attributes.
+    """
+
+    temporal_index: int | None = None
+    """TemporalPositionIndex (FrameContentSequence) or TemporalPositionIdentifier."""
+    acquisition: int | None = None
+    """FrameAcquisitionNumber (FrameContentSequence) or AcquisitionNumber."""
+    trigger_time: float | None = None
+    """NominalCardiacTriggerDelayTime (CardiacSynchronizationSequence) or TriggerTime, in ms."""
 
 
 @dataclass(frozen=True)
@@ -98,6 +106,12 @@ class FileHeader:
     frame_positions: tuple[Vector3 | None, ...]
     frame_orientations: tuple[Orientation | None, ...]
     notes: tuple[str, ...]
+    frame_times: tuple[FrameTime, ...] = ()
+    """Per frame, like `frame_positions` (empty: nothing temporal known)."""
+
+    def frame_time(self, frame: int) -> FrameTime:
+        """The temporal attributes of `frame` (all None when the file gives none)."""
+        return self.frame_times[frame] if 0 <= frame < len(self.frame_times) else FrameTime()
 
     @property
     def transfer_syntax_name(self) -> str:
@@ -109,7 +123,13 @@ class FileHeader:
 
 
 def read_header(path: Path, limits: SafetyLimits = DEFAULT_LIMITS) -> FileHeader:
-    """Read and check the header of the image file at `path` (opened read-only)."""
+    """Read and check the header of the image file at `path` (opened read-only); anything
+    that goes wrong is a `DicomLoadError` naming the file."""
+    with file_boundary(path, "cannot parse the header"):
+        return _read_header(path, limits)
+
+
+def _read_header(path: Path, limits: SafetyLimits) -> FileHeader:
     size = _file_size(path)
     fast: fastparse.FastHeader | None = None
     reason = ""
@@ -142,7 +162,14 @@ def read_header(path: Path, limits: SafetyLimits = DEFAULT_LIMITS) -> FileHeader
     if sop_class == MEDIA_STORAGE_DIRECTORY:
         raise MediaDirectoryFile(path, "not an image: DICOMDIR (a media directory)")
     if not has_pixels:
-        raise NotAnImageError(path, f"not an image: {_sop_class_label(sop_class)}")
+        label = _sop_class_label(sop_class)
+        if _is_image_storage(sop_class):  # such an object must hold pixels: they are lost
+            raise CorruptPixelDataError(
+                path,
+                f"truncated or damaged image: a {label.removesuffix(' without pixel data')} "
+                f"whose pixel data is missing ({size} bytes in the file)",
+            )
+        raise NotAnImageError(path, f"not an image: {label}")
     declared = declared_size(path, values)
     check_declared_size(path, declared, limits)  # before anything is sized by the frame count
     geometry = functional_group_geometry(ds) if ds is not None else None
@@ -171,26 +198,18 @@ def read_dataset(
     ValueError, ...); this is the boundary where they are turned into one clear message.
     """
     check_inflated_size(path, limits)
-    try:
-        with BoundedFile(path) as stream, capture_pydicom_warnings() as warned:
-            ds = pydicom.dcmread(
-                stream,
-                force=True,
-                stop_before_pixels=stop_before_pixels,
-                defer_size=4096 if defer_pixels else None,
-            )
-    except INTERRUPTS:
-        raise
-    except OSError as exc:
-        if exc.errno is not None:  # the file system, not the content
-            raise DicomLoadError(path, f"cannot read: {exc.strerror or exc}") from exc
-        log_failure(path, "header parse", exc)
-        reason = describe_parse_failure(exc)
-        raise UnreadableDicomError(path, f"cannot parse the header: {reason}") from exc
-    except BaseException as exc:  # third-party parser on untrusted bytes: native panics too
-        log_failure(path, "header parse", exc)
-        reason = describe_parse_failure(exc)
-        raise UnreadableDicomError(path, f"cannot parse the header: {reason}") from exc
+    # A third-party parser on untrusted bytes: anything it raises, native panics too.
+    with (
+        file_boundary(path, "cannot parse the header"),
+        BoundedFile(path) as stream,
+        capture_pydicom_warnings() as warned,
+    ):
+        ds = pydicom.dcmread(
+            stream,
+            force=True,
+            stop_before_pixels=stop_before_pixels,
+            defer_size=4096 if defer_pixels else None,
+        )
     if warned:
         logger.debug("%s: pydicom warned %d times (values withheld)", path.name, warned.count)
     ds.filename = str(path)  # deferred values are read from the file by name
@@ -209,7 +228,12 @@ def check_inflated_size(path: Path, limits: SafetyLimits) -> None:
         while chunk := stream.read(_INFLATE_CHUNK):
             pending = chunk
             while pending:
-                total += len(inflater.decompress(pending, _INFLATE_CHUNK))
+                try:
+                    total += len(inflater.decompress(pending, _INFLATE_CHUNK))
+                except zlib.error:
+                    raise UnreadableDicomError(
+                        path, "the deflated data set is corrupt and cannot be inflated"
+                    ) from None
                 pending = inflater.unconsumed_tail
                 if total > limits.max_inflated_bytes:
                     raise SafetyLimitError(
@@ -227,16 +251,9 @@ def _deflate_start(path: Path, stream: BinaryIO) -> int | None:
     Reads the preamble and meta group exactly as pydicom's reader does, so every file pydicom
     would inflate is checked first (with or without preamble, any meta group length).
     """
-    try:
-        with capture_pydicom_warnings():
-            read_preamble(stream, force=True)
-            meta = _read_file_meta_info(stream)
-    except INTERRUPTS:
-        raise
-    except BaseException as exc:  # pydicom on untrusted bytes
-        log_failure(path, "file meta parse", exc)
-        reason = describe_parse_failure(exc)
-        raise UnreadableDicomError(path, f"cannot parse the file meta: {reason}") from exc
+    with file_boundary(path, "cannot parse the file meta"), capture_pydicom_warnings():
+        read_preamble(stream, force=True)
+        meta = _read_file_meta_info(stream)
     if meta.get("TransferSyntaxUID") != fastparse.DEFLATED_EXPLICIT_VR_LITTLE_ENDIAN:
         return None
     return stream.tell()
@@ -323,6 +340,7 @@ def functional_group_geometry(ds: Dataset) -> dict[str, Any] | None:
     frames = int(_number(ds.get("NumberOfFrames")) or 1)
     positions: list[Vector3 | None] = []
     orientations: list[Orientation | None] = []
+    times: list[FrameTime] = []
     for index in range(frames):
         item = per_frame[index] if per_frame is not None and index < len(per_frame) else Dataset()
         positions.append(
@@ -331,6 +349,22 @@ def functional_group_geometry(ds: Dataset) -> dict[str, Any] | None:
         orientations.append(
             _vector(
                 _group_value(item, shared, "PlaneOrientationSequence", "ImageOrientationPatient"), 6
+            )
+        )
+        times.append(
+            FrameTime(
+                _whole(_group_value(item, shared, "FrameContentSequence", "TemporalPositionIndex")),
+                _whole(
+                    _group_value(item, shared, "FrameContentSequence", "FrameAcquisitionNumber")
+                ),
+                _finite(
+                    _group_value(
+                        item,
+                        shared,
+                        "CardiacSynchronizationSequence",
+                        "NominalCardiacTriggerDelayTime",
+                    )
+                ),
             )
         )
     first = per_frame[0] if per_frame else Dataset()
@@ -343,6 +377,7 @@ def functional_group_geometry(ds: Dataset) -> dict[str, Any] | None:
     return {
         "positions": tuple(positions),
         "orientations": tuple(orientations),
+        "times": tuple(times),
         "PixelSpacing": spacing,
         "SliceThickness": thickness,
         "EchoTime": echo,
@@ -414,6 +449,11 @@ def _dataset_transfer_syntax(ds: Dataset) -> tuple[str, bool]:
     return "1.2.840.10008.1.2.2", True
 
 
+def _is_image_storage(sop_class: str) -> bool:
+    name = UID(sop_class).name if sop_class else ""
+    return name != sop_class and "Image Storage" in name
+
+
 def _sop_class_label(sop_class: str) -> str:
     if not sop_class:
         return "no pixel data and no SOP Class"
@@ -465,6 +505,30 @@ def _number(value: Any) -> float | None:
         return None
 
 
+def _finite(value: Any) -> float | None:
+    number = _number(value)
+    return number if number is not None and math.isfinite(number) else None
+
+
+def _whole(value: Any) -> int | None:
+    number = _finite(value)
+    return int(number) if number is not None else None
+
+
+def _first(text: str) -> str:
+    """The first value of a multi-valued string."""
+    return text.split("\\", maxsplit=1)[0].strip()
+
+
+def _or_file(frame: FrameTime, file: FrameTime) -> FrameTime:
+    """A frame's temporal attributes, each missing one taken from the file's top level."""
+    return FrameTime(
+        frame.temporal_index if frame.temporal_index is not None else file.temporal_index,
+        frame.acquisition if frame.acquisition is not None else file.acquisition,
+        frame.trigger_time if frame.trigger_time is not None else file.trigger_time,
+    )
+
+
 def _vector(value: Any, length: int) -> Any:
     if value is None:
         return None
@@ -491,7 +555,7 @@ class _Parser:
             return None
         try:
             return int(float(str(raw).split("\\")[0]))
-        except ValueError:
+        except (ValueError, OverflowError):  # "abc", or "inf"
             self.notes.append(f"invalid {keyword} ignored (not a number)")
             return None
 
@@ -541,6 +605,12 @@ def _build_header(
     spacing_values = p.decimals("PixelSpacing")
     thickness = p.decimal("SliceThickness")
     echo, repetition = p.decimal("EchoTime"), p.decimal("RepetitionTime")
+    file_time = FrameTime(  # parsed leniently: an odd value here only loses a split
+        _whole(_first(p.text("TemporalPositionIdentifier"))),
+        _whole(_first(p.text("AcquisitionNumber"))),
+        _finite(_first(p.text("TriggerTime"))),
+    )
+    times: tuple[FrameTime, ...] = (file_time,) * frames
     if geometry is not None:
         positions = geometry["positions"]
         orientations = geometry["orientations"]
@@ -548,6 +618,7 @@ def _build_header(
         thickness = thickness if thickness is not None else _number(geometry["SliceThickness"])
         echo = echo if echo is not None else _number(geometry["EchoTime"])
         repetition = repetition if repetition is not None else _number(geometry["RepetitionTime"])
+        times = tuple(_or_file(frame_time, file_time) for frame_time in geometry["times"])
     else:
         positions = (position,) * frames
         orientations = (orientation,) * frames
@@ -595,6 +666,7 @@ def _build_header(
         frame_positions=tuple(positions),
         frame_orientations=tuple(orientations),
         notes=tuple(p.notes),
+        frame_times=times,
     )
 
 

@@ -1,23 +1,34 @@
 """Group file headers into studies and series, and sort each series along its slice normal.
 
-Pure functions over `FileHeader`s: no file access here (see `scan` for that).
+A series is split into stacks (one per orientation and matrix) and, where positions repeat and
+a temporal attribute tells the repeats apart, into one stack per time point; repeats nothing
+tells apart are kept together and noted. Pure functions over `FileHeader`s: no file access here
+(see `scan` for that).
 """
 
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from spineview.core.geometry import Plane, distances_along, plane_of, slice_normal
-from spineview.dicom.header import FileHeader, Orientation, Vector3
+from spineview.dicom.header import FileHeader, FrameTime, Orientation, Vector3
 from spineview.dicom.series_type import SequenceFacts, SeriesType, classify_series
 
 _ORIENTATION_DECIMALS = 2  # cosines equal to 0.01 belong to the same stack
+_POSITION_DECIMALS = 3  # slices within 1 µm along the normal share a position
+
+# What can tell apart slices taken at one position at different times, most specific first.
+_TIME_ATTRIBUTES: tuple[tuple[str, Callable[[FrameTime], int | float | None]], ...] = (
+    ("temporal position", lambda t: t.temporal_index),
+    ("acquisition number", lambda t: t.acquisition),
+    ("trigger time", lambda t: t.trigger_time),
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +62,8 @@ class SeriesInfo:
     order_uncertain: bool = False
     order_note: str = ""
     notes: list[str] = field(default_factory=list)
+    time_point: tuple[int, int] | None = None
+    """(number, count) when the series was split by time point (number from 1)."""
 
     @property
     def first(self) -> FileHeader:
@@ -144,13 +157,95 @@ def _split_series(key: str, study_uid: str, headers: list[FileHeader]) -> list[S
     ordered = sorted(stacks.values(), key=lambda refs: _natural_key(refs[0].path))
     result = []
     for part, refs in enumerate(ordered, start=1):
-        info = _build_series(key if len(ordered) == 1 else f"{key}#{part}", study_uid, refs)
-        if len(ordered) > 1:
-            info.notes.append(
-                f"stack {part} of {len(ordered)}: the series changes orientation or matrix"
-            )
+        for info in _split_time_points(
+            key if len(ordered) == 1 else f"{key}#{part}", study_uid, refs
+        ):
+            if len(ordered) > 1:
+                info.notes.append(
+                    f"stack {part} of {len(ordered)}: the series changes orientation or matrix"
+                )
+            result.append(info)
+    return result
+
+
+def _split_time_points(key: str, study_uid: str, refs: list[SliceRef]) -> list[SeriesInfo]:
+    """One SeriesInfo per time point when positions repeat and a temporal attribute tells the
+    repeats apart; else one, with a note when positions repeat (echoes, phases, copies).
+
+    A single position over time (a one-slice cine) stays one series, in time order: a stack
+    per time point would hold one image each.
+    """
+    places = position_keys(refs)
+    if places is None or len(set(places)) == len(places):
+        return [_build_series(key, study_uid, refs)]
+    split = _time_split(refs, places)
+    if split is None:
+        info = _build_series(key, study_uid, refs)
+        info.notes.append(_shared_position_note(places))
+        return [info]
+    attribute, groups = split
+    count = len(groups)
+    if len(set(places)) == 1:
+        info = _build_series(key, study_uid, refs)
+        info.slices = [ref for group in groups for ref in group]  # time order at one position
+        info.order_note = f"one position over {count} time points, in {attribute} order"
+        info.notes.append(f"positions repeat: {count} time points of one position (a cine)")
+        return [info]
+    width = len(str(count))  # "#t02" sorts before "#t10"
+    result = []
+    for number, group in enumerate(groups, start=1):
+        info = _build_series(f"{key}#t{number:0{width}d}", study_uid, group)
+        info.time_point = (number, count)
+        info.description = f"{info.description} (time point {number} of {count})".strip()
+        info.notes.append(f"split by {attribute}: {count} time points at the same positions")
         result.append(info)
     return result
+
+
+def position_keys(refs: Sequence[SliceRef]) -> list[float] | None:
+    """Each slice's distance along the stack's normal, rounded so that equal means the same
+    position; None when a slice has no position or the stack no orientation."""
+    orientation = refs[0].orientation if refs else None
+    if orientation is None or any(ref.position is None for ref in refs):
+        return None
+    positions = np.array([ref.position for ref in refs], dtype=np.float64)
+    distances = distances_along(positions, slice_normal(orientation))
+    return [round(float(d), _POSITION_DECIMALS) + 0.0 for d in distances]
+
+
+def _time_split(
+    refs: list[SliceRef], places: list[float]
+) -> tuple[str, list[list[SliceRef]]] | None:
+    """(attribute, slices per time point in time order), or None when no attribute fits.
+
+    An attribute fits when every slice has it, no position repeats within one of its values,
+    and it has as many values as the most repeated position has slices (so an attribute that
+    changes with every slice, e.g. a per-slice trigger time, is not taken for time points).
+    """
+    most = max(Counter(places).values())
+    for attribute, value_of in _TIME_ATTRIBUTES:
+        groups: dict[int | float, list[int]] = defaultdict(list)
+        for index, ref in enumerate(refs):
+            value = value_of(ref.header.frame_time(ref.frame))
+            if value is None:
+                break
+            groups[value].append(index)
+        else:  # every slice has the attribute
+            distinct = all(
+                len({places[i] for i in members}) == len(members) for members in groups.values()
+            )
+            if distinct and len(groups) == most:
+                return attribute, [[refs[i] for i in groups[v]] for v in sorted(groups)]
+    return None
+
+
+def _shared_position_note(places: Sequence[float]) -> str:
+    """ "positions repeat: 10 slices share 5 positions (...)": counts the slices that share."""
+    counts = Counter(places)
+    shared = sum(n for n in counts.values() if n > 1)
+    repeated = sum(1 for n in counts.values() if n > 1)
+    where = "a position" if repeated == 1 else f"{repeated} positions"
+    return f"positions repeat: {shared} slices share {where} (echoes, phases or copies?)"
 
 
 def _build_series(key: str, study_uid: str, refs: list[SliceRef]) -> SeriesInfo:
@@ -196,19 +291,18 @@ def sort_slices(refs: list[SliceRef]) -> tuple[list[SliceRef], bool, str]:
     """
     if len(refs) <= 1:
         return list(refs), False, ""
-    orientation = refs[0].orientation
-    if orientation is not None and all(ref.position is not None for ref in refs):
-        normal = slice_normal(orientation)
-        positions = np.array([ref.position for ref in refs], dtype=np.float64)
-        distances = distances_along(positions, normal)
+    places = position_keys(refs)
+    if places is not None:
         order = sorted(
-            range(len(refs)),
-            key=lambda i: (round(float(distances[i]), 3), _instance_key(refs[i]), refs[i].frame),
+            range(len(refs)), key=lambda i: (places[i], _instance_key(refs[i]), refs[i].frame)
         )
-        repeats = len(refs) - len(np.unique(np.round(distances, 3)))
+        repeats = len(refs) - len(set(places))
         note = "sorted by position along the slice normal"
         if repeats:
-            note += f"; {repeats} slices repeat a position (echoes or phases?)"
+            note += (
+                f"; {repeats} slices repeat a position (those at one position in "
+                "InstanceNumber/frame order)"
+            )
         return [refs[i] for i in order], False, note
     if all(ref.header.instance_number is not None for ref in refs):
         ordered = sorted(refs, key=lambda r: (_instance_key(r), r.frame))

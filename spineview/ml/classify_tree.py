@@ -261,7 +261,12 @@ def classify_series(
         frames=[ref.frame + 1 for ref in info.slices],
         files=[ref.path for ref in info.slices],
         predictions=predictions,
-        verdict=series_verdict(predictions.calibrated, predictions.threshold, neighbours),
+        verdict=series_verdict(
+            predictions.calibrated,
+            predictions.threshold,
+            neighbours,
+            positions=series.slice_distances(),
+        ),
         class_names=(names[0], names[1]),
         warnings=warnings
         if warnings is not None

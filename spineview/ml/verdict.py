@@ -5,12 +5,16 @@ maximum over windows of k consecutive slices of the window's minimum); the serie
 when that score reaches the threshold. With k = 2 (the default) a series is called degenerative
 only when two adjacent slices are.
 
+Neighbours are slices at neighbouring positions. Slices that share a position (time points,
+echoes or copies the index could not split) are one position, held by its highest probability:
+two images of one place are never a run of 2. Without positions every slice is its own position.
+
 Why: a degenerated disc or a stenosed canal spans several 3–4 mm sagittal slices, and the
 training labels mark the annotated slice and its neighbours, so a true finding lights up a run
 of slices; a lone confident slice (an edge slice, a partial-volume artefact) is the typical false
 positive of a slice classifier. Taking the plain maximum over slices turns every such spike into
 a positive series; requiring a run of k keeps the score on the same probability scale, so the
-threshold keeps its meaning. Series with fewer than k slices use all of them.
+threshold keeps its meaning. Series with fewer than k positions use all of them.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 DEFAULT_NEIGHBOURS = 2
+_POSITION_DECIMALS = 3  # places equal to 1 µm are one position (as in the header index)
 
 
 @dataclass(frozen=True)
@@ -35,6 +40,10 @@ class SeriesVerdict:
     """Slices whose own probability reaches the threshold."""
     slices: int
     """Slices with a valid probability."""
+    run_slices: tuple[int, ...] = ()
+    """The slice of each position in the run (the best one where a position repeats)."""
+    positions: int | None = None
+    """Distinct positions with a valid probability (None: positions not given)."""
 
     @property
     def rule(self) -> str:
@@ -47,29 +56,72 @@ def rule_text(neighbours: int, threshold: float) -> str:
         return f"positive when any slice reaches {threshold:.2f} (score = highest slice)"
     return (
         f"positive when {neighbours} neighbouring slices all reach {threshold:.2f} "
-        f"(score = highest probability held by {neighbours} neighbouring slices)"
+        f"(score = highest probability held by {neighbours} neighbouring slices; "
+        "slices sharing a position count once, by their highest)"
     )
 
 
 def series_verdict(
-    probabilities: np.ndarray, threshold: float, neighbours: int = DEFAULT_NEIGHBOURS
+    probabilities: np.ndarray,
+    threshold: float,
+    neighbours: int = DEFAULT_NEIGHBOURS,
+    positions: np.ndarray | None = None,
 ) -> SeriesVerdict:
     """Apply the rule to per-slice probabilities in slice order (NaN = no result for that
-    slice; a run never spans one)."""
+    slice; a run never spans a position without a result).
+
+    `positions`: each slice's place, in the same order: (n,) distances along the slice normal
+    (`Series.slice_distances()`) or (n, 3) patient positions. Consecutive slices at the same
+    place (to 1 µm) are one position; a NaN place is its own. None: every slice is its own.
+    """
     if neighbours < 1:
         raise ValueError(f"neighbours must be at least 1, got {neighbours}")
     values = np.asarray(probabilities, dtype=np.float64).ravel()
     valid = np.isfinite(values)
     count = int(valid.sum())
     above = int(np.sum(values[valid] >= threshold))
+    groups = _position_groups(positions, len(values))
+    best = [_best_slice(values, members) for members in groups]
+    held = np.array([values[b] if b is not None else np.nan for b in best], dtype=np.float64)
+    held_valid = np.isfinite(held)
+    places = int(held_valid.sum()) if positions is not None else None
     if count == 0:
-        return SeriesVerdict(False, float("nan"), None, neighbours, threshold, 0, 0)
-    k = min(neighbours, _longest_valid_run(valid))
-    filled = np.where(valid, values, -np.inf)
+        return SeriesVerdict(
+            False, float("nan"), None, neighbours, threshold, 0, 0, positions=places
+        )
+    k = min(neighbours, _longest_valid_run(held_valid))
+    filled = np.where(held_valid, held, -np.inf)
     windows = np.lib.stride_tricks.sliding_window_view(filled, k).min(axis=1)
     start = int(np.argmax(windows))
     score = float(windows[start])
-    return SeriesVerdict(score >= threshold, score, start, k, threshold, above, count)
+    run = tuple(int(b) for b in best[start : start + k] if b is not None)
+    return SeriesVerdict(score >= threshold, score, run[0], k, threshold, above, count, run, places)
+
+
+def _position_groups(positions: np.ndarray | None, count: int) -> list[list[int]]:
+    """Slice indices per position: runs of consecutive slices at one place."""
+    if positions is None:
+        return [[index] for index in range(count)]
+    places = np.atleast_1d(np.asarray(positions, dtype=np.float64))
+    if places.ndim == 1:
+        places = places[:, np.newaxis]
+    if places.ndim != 2 or len(places) != count:
+        raise ValueError(f"{len(places)} positions for {count} slices")
+    keys = np.round(places, _POSITION_DECIMALS)
+    groups: list[list[int]] = []
+    for index in range(count):
+        same = index > 0 and bool(np.all(keys[index] == keys[index - 1]))  # NaN: never the same
+        if same:
+            groups[-1].append(index)
+        else:
+            groups.append([index])
+    return groups
+
+
+def _best_slice(values: np.ndarray, members: list[int]) -> int | None:
+    """The member with the highest valid probability (None: none is valid)."""
+    valid = [index for index in members if np.isfinite(values[index])]
+    return max(valid, key=lambda index: values[index]) if valid else None
 
 
 def _longest_valid_run(valid: np.ndarray) -> int:

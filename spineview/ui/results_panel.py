@@ -468,10 +468,15 @@ class ResultsPanel(QWidget):
 
     def _run_slices(self) -> tuple[int, int] | None:
         """First and last 0-based index of the run that gave the score."""
-        if self._result is None or self._result.verdict.run_start is None or not self._count:
+        verdict = self._result.verdict if self._result is not None else None
+        if verdict is None or verdict.run_start is None or not self._count:
             return None
-        first = int(self._result.verdict.run_start)
-        last = min(first + max(self._result.verdict.neighbours, 1) - 1, self._count - 1)
+        if verdict.run_slices:  # where positions repeat, the run's slices are not adjacent
+            first, last = min(verdict.run_slices), max(verdict.run_slices)
+        else:
+            first = verdict.run_start
+            last = first + max(verdict.neighbours, 1) - 1
+        last = min(last, self._count - 1)
         if not 0 <= first < self._count:
             return None
         return first, last
