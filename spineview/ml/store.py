@@ -4,7 +4,10 @@ Loading reads and validates the manifest, checks the weights' sha256, builds the
 manifest names from the allowlist and calls `load_weights`: nothing from the folder is executed
 (no `keras.models.load_model`, no unpickling). Saving is atomic: the new model is written and
 verified in a temporary folder beside the target, then renamed into place, so a failed or killed
-save never damages the model that was there before.
+save never damages the model that was there before. A folder cannot replace another in one rename,
+so a kill between the swap's two renames leaves the previous model set aside (`.<name>.old-<pid>`)
+and nothing at its name: listing, loading, saving and deleting first put such a model back and
+remove what dead processes' saves left behind (`_recover`).
 
 Listing (`list_models`, `read_manifest`) never imports TensorFlow: the viewer lists models before
 TF has loaded. Keras (and h5py) are imported inside the functions that save and load.
@@ -20,6 +23,7 @@ import logging
 import os
 import re
 import shutil
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -66,6 +70,9 @@ MAX_MANIFEST_BYTES = 4 * 1024 * 1024
 MAX_MODEL_NAME_LENGTH = 100
 
 _MODEL_NAME = re.compile(r"[A-Za-z0-9_.-]+")
+_LEFTOVER = re.compile(r"\.(?P<name>.+)\.(?P<kind>tmp|old|deleted)-(?P<pid>[0-9]+)")
+"""What a save (`tmp`: the new folder; `old`: the previous one set aside) or a delete leaves
+beside a model folder while it runs, named after the model folder and the process."""
 _VERIFY_BATCH = 2
 
 
@@ -141,7 +148,8 @@ def list_models() -> tuple[list[ModelInfo], list[str]]:
     """Every usable model (bundled first, then the user's) and a line per unusable folder.
 
     A folder is listed when its manifest is valid and its weights file exists; the checksum is
-    verified only on loading. Hidden folders (temporary folders of a save) are skipped. One bad
+    verified only on loading. Hidden folders (temporary folders of a save) are skipped; what
+    killed saves left in the user's models folder is recovered first (`_recover`). One bad
     folder never stops the others from being listed. TensorFlow is not imported.
     """
     models: list[ModelInfo] = []
@@ -149,6 +157,8 @@ def list_models() -> tuple[list[ModelInfo], list[str]]:
     for root, bundled in ((bundled_models_dir(), True), (user_models_dir(), False)):
         if not root.is_dir():
             continue
+        if not bundled:
+            _recover_all(root)
         try:
             folders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
         except OSError as exc:
@@ -173,6 +183,7 @@ def find_model(reference: str | Path) -> ModelInfo:
     """The model a user names: a model folder's path, else a model name (the user's model of
     that name before a bundled one). ModelLoadError listing the names otherwise."""
     path = Path(reference).expanduser()
+    _recover(path)
     if path.is_dir() and (path / MANIFEST_FILE_NAME).is_file():
         manifest = read_manifest(path)
         if not (path / WEIGHTS_FILE_NAME).is_file():
@@ -192,6 +203,7 @@ def delete_model(folder: Path) -> None:
     folder = Path(folder)
     if _is_bundled(folder):
         raise ModelLoadError(f"{folder}: a bundled model cannot be deleted")
+    _recover(folder)
     if not (folder / MANIFEST_FILE_NAME).is_file():
         raise ModelLoadError(f"{folder}: not a model folder; nothing was deleted")
     aside = folder.parent / f".{folder.name}.deleted-{os.getpid()}"
@@ -229,6 +241,7 @@ def load_model(folder: Path, *, precision: str | None = None) -> tuple[keras.Mod
     a missing weights file, a checksum mismatch, or weights that do not fit the architecture.
     """
     folder = Path(folder)
+    _recover(folder)
     manifest = read_manifest(folder)
     weights = folder / WEIGHTS_FILE_NAME
     if not weights.is_file():
@@ -267,13 +280,15 @@ def save_model(
     manifest; the folder is verified by loading it into a freshly built model; only then does it
     replace `folder`. On any failure the previous model folder is left as it was, the temporary
     folder is removed and ModelLoadError says why. An existing `folder` that is not a model
-    folder (and not empty) is never replaced.
+    folder (and not empty) is never replaced. What an earlier, killed save of `folder` left is
+    recovered first (`_recover`).
     """
     if weights_storage not in WEIGHTS_STORAGES:
         raise ValueError(
             f"weights_storage must be one of {WEIGHTS_STORAGES}, got {weights_storage!r}"
         )
     folder = Path(folder)
+    _recover(folder)
     _check_replaceable(folder)
     temporary = folder.parent / f".{folder.name}.tmp-{os.getpid()}"
     try:
@@ -424,21 +439,110 @@ def _rename(source: Path, target: Path) -> None:
 
 
 def _swap_into_place(new: Path, folder: Path) -> None:
-    """Rename `new` to `folder`; an existing `folder` is set aside first and deleted after."""
+    """Rename `new` to `folder`; an existing `folder` is set aside first and deleted after.
+
+    Between the two renames nothing is at `folder`: an exception there puts the previous folder
+    back; a kill there is undone by `_recover` (the next list, load, save or delete)."""
     aside = folder.parent / f".{folder.name}.old-{os.getpid()}"
     _remove_tree(aside)
     had_previous = folder.exists()
-    if had_previous:
-        _rename(folder, aside)
     try:
+        if had_previous:
+            _rename(folder, aside)
         _rename(new, folder)
     except BaseException:
-        if had_previous:
+        if had_previous and aside.exists() and not folder.exists():
             _rename(aside, folder)
         raise
     fsync_folder(folder.parent)
     if had_previous:
         _remove_tree(aside)
+
+
+def _recover(folder: Path) -> None:
+    """Undo what killed saves and deletes of the model folder `folder` left beside it.
+
+    A process killed between the two renames of `_swap_into_place` leaves the previous model
+    set aside as `.<name>.old-<pid>` and nothing at `folder`: that folder goes back to its name
+    (the new model in `.<name>.tmp-<pid>` is dropped: its save never finished). Every other
+    leftover of a process that no longer runs (half-written temporary folders, set-aside
+    folders of finished swaps, half-deleted folders) is removed: hidden, they would never be
+    listed, but would keep their disk space for ever. Leftovers of running processes (this one
+    included) are theirs to finish. Never raises: a folder that cannot be recovered (read-only,
+    say) is reported by whatever reads it next.
+    """
+    try:
+        prefix = f".{folder.name}."
+        leftovers = [
+            (path, match["kind"])
+            for path in folder.parent.iterdir()
+            if path.name.startswith(prefix)
+            and (match := _LEFTOVER.fullmatch(path.name)) is not None
+            and match["name"] == folder.name
+            and not _process_running(int(match["pid"]))
+        ]
+    except OSError:
+        return
+    # Set-aside previous models first, so one can go back before the rest is removed.
+    for path, kind in sorted(leftovers, key=lambda leftover: leftover[1] != "old"):
+        try:
+            if kind == "old" and not folder.exists() and _is_listable(path):
+                logger.warning("restoring model %s from an interrupted save (%s)", folder, path)
+                _rename(path, folder)
+                fsync_folder(folder.parent)
+            else:
+                _remove_tree(path)
+        except OSError as exc:
+            logger.warning("cannot recover %s: %s", path, exc)
+
+
+def _recover_all(root: Path) -> None:
+    """`_recover` every model folder of `root` that something beside it was left for."""
+    with contextlib.suppress(OSError):
+        names = {
+            match["name"] for path in root.iterdir() if (match := _LEFTOVER.fullmatch(path.name))
+        }
+        for name in sorted(names):
+            _recover(root / name)
+
+
+def _is_listable(folder: Path) -> bool:
+    """A valid manifest and a weights file: what `list_models` lists (a partly deleted folder
+    lacks one of them)."""
+    try:
+        read_manifest(folder)
+    except ModelLoadError:
+        return False
+    return (folder / WEIGHTS_FILE_NAME).is_file()
+
+
+def _process_running(pid: int) -> bool:
+    """Whether process `pid` exists (this one does); when that cannot be told, True."""
+    if pid == os.getpid():
+        return True
+    if sys.platform == "win32":
+        import ctypes
+
+        kernel32 = ctypes.WinDLL("kernel32", use_last_error=True)
+        kernel32.OpenProcess.restype = ctypes.c_void_p  # a HANDLE: pointer-sized, not an int
+        # 0x1000: PROCESS_QUERY_LIMITED_INFORMATION
+        handle = ctypes.c_void_p(kernel32.OpenProcess(0x1000, False, pid))
+        if not handle.value:
+            return ctypes.get_last_error() != 87  # ERROR_INVALID_PARAMETER: no such process
+        try:
+            code = ctypes.c_ulong()
+            if not kernel32.GetExitCodeProcess(handle, ctypes.byref(code)):
+                return True
+            return code.value == 259  # STILL_ACTIVE
+        finally:
+            kernel32.CloseHandle(handle)
+    try:
+        os.kill(pid, 0)  # signal 0: nothing is sent, only whether the process exists is checked
+    except ProcessLookupError:
+        return False
+    except (OSError, OverflowError):
+        return True  # another user's process (EPERM), or no pid this system has
+    return True
 
 
 def _remove_tree(path: Path) -> None:
