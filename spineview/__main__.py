@@ -58,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return self_test()
     from spineview.cli import COMMANDS, build_gui_parser, run
 
-    if arguments and (arguments[0] in COMMANDS or arguments[0] in ("-h", "--help", "--version")):
+    first = next((a for a in arguments if a not in ("-v", "--verbose")), "")
+    if first in COMMANDS or first in ("-h", "--help", "--version"):  # `spineview -v info ...`
         try:
             return run(arguments)
         except BrokenPipeError:  # `spineview info DIR | head`: the reader left, not an error
