@@ -8,6 +8,7 @@ waits for them on close.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 import time
@@ -220,12 +221,16 @@ class ModelLoadJob(Job):
         self.folder = folder
 
     def work(self) -> object:
+        from spineview.ml.architectures import import_keras
         from spineview.ml.gradcam import GradCam
         from spineview.ml.inference import Classifier
 
         started = time.perf_counter()
+        import_keras()
+        freeze_long_lived_objects()  # before the GUI thread's next full collection meets them
         classifier = Classifier.load(self.folder)
         classifier.warm_up()
+        freeze_long_lived_objects()
         return LoadedModel(classifier, GradCam(classifier), time.perf_counter() - started)
 
 
@@ -343,6 +348,7 @@ class TrainJob(Job):
         from spineview.ml.architectures import import_keras
 
         import_keras()  # TensorFlow's libraries loaded without the GIL: the GUI keeps running
+        freeze_long_lived_objects()
         from spineview.ml.train import train_model
 
         return train_model(
@@ -351,6 +357,28 @@ class TrainJob(Job):
             progress=self.signals.update.emit,
             cancel=self.cancel_event,
         )
+
+
+def import_numpy_dtype_extensions() -> None:
+    """Import ml_dtypes (TensorFlow's bfloat16 and float8 numpy types) on the calling thread.
+
+    Its C++ module initialisation registers dozens of numpy types and ufunc loops while holding
+    the GIL: about 0.6 s here, during which no other thread runs Python. Inside TensorFlow's
+    import on the model thread it froze the viewer for that long; done while the window is
+    being built, before it shows, the cost is paid at start-up instead.
+    """
+    import ml_dtypes  # noqa: F401
+
+
+def freeze_long_lived_objects() -> None:
+    """Move every object alive now out of the cyclic collector's sight (`gc.freeze`).
+
+    Importing TensorFlow leaves about 300,000 objects that live as long as the process; the
+    GUI thread's full collections (spineview.ui.garbage_collection) would scan them all, about
+    190 ms here, a visible stall. Frozen, they cost nothing; whatever among them later becomes
+    garbage waits for the next `collect_everything` (a model replaced, a training run ended).
+    """
+    gc.freeze()
 
 
 class PythonThreadPool:

@@ -35,6 +35,10 @@ from PySide6.QtWidgets import QGraphicsView, QWidget
 logger = logging.getLogger(__name__)
 
 CHECK_INTERVAL_MS = 200
+FULL_COLLECTION_SPACING = 10
+"""A full collection every this many times CPython would start one by count alone: CPython
+also waits until the long-lived objects grew by a quarter, which a timer cannot see cheaply;
+most garbage dies young, and `collect_everything` covers the big releases."""
 FREEZE_AFTER_SECONDS = 0.03
 """A full collection slower than this freezes its survivors (see the module docstring)."""
 
@@ -88,7 +92,7 @@ class GuiGarbageCollector(QObject):
         collected = gc.collect(0)
         if counts[1] > self.thresholds[1]:
             collected += gc.collect(1)
-            if counts[2] > self.thresholds[2]:
+            if counts[2] > self.thresholds[2] * FULL_COLLECTION_SPACING:
                 collected += self._collect_full()
         return collected
 

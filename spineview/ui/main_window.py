@@ -52,7 +52,14 @@ from spineview.ui.slice_view import SliceView
 from spineview.ui.tag_browser import TagBrowser
 from spineview.ui.training_dialog import TrainingDialog
 from spineview.ui.viewport import Viewport
-from spineview.workers import DemoStudyJob, JobRunner, LoadSeriesJob, ScanJob, ThumbnailJob
+from spineview.workers import (
+    DemoStudyJob,
+    JobRunner,
+    LoadSeriesJob,
+    ScanJob,
+    ThumbnailJob,
+    import_numpy_dtype_extensions,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +70,8 @@ class MainWindow(QMainWindow):
     def __init__(self, config: Config | None = None) -> None:
         super().__init__()
         self.config = config or Config()
+        if self.config.load_model_at_start:
+            import_numpy_dtype_extensions()  # TensorFlow will follow: see its docstring
         self.setWindowTitle("spineview")
         self.setAcceptDrops(True)
         self.resize(1400, 900)
