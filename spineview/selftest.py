@@ -83,6 +83,7 @@ def check_decoders(folder: Path | None = None) -> str:
     from pydicom.pixels import get_decoder, pixel_array
 
     from spineview.dicom.decode import decode_frame
+    from spineview.dicom.decoder_pool import decoder_pool
     from spineview.dicom.header import read_header
 
     folder = folder or resources_dir() / "selftest"
@@ -106,9 +107,19 @@ def check_decoders(folder: Path | None = None) -> str:
         ours = decode_frame(read_header(path), 0)
         if np.abs(ours - reference).max() > tolerance:
             problems.append(f"{name}: spineview's reader decoded wrong pixels")
+    import imagecodecs
+
+    if not imagecodecs.JPEG8.available:
+        problems.append("the 12-bit JPEG decoder (imagecodecs) is missing")
+    pool = decoder_pool().status()
+    if not pool.isolated:  # a frozen app whose decoder processes cannot start
+        problems.append(pool.note)
     if problems:
         raise RuntimeError(", ".join(problems))
-    return f"{len(REQUIRED_PLUGINS)} transfer syntaxes decoded ({', '.join(sorted(used))})"
+    return (
+        f"{len(REQUIRED_PLUGINS)} transfer syntaxes decoded ({', '.join(sorted(used))}; "
+        f"JPEG family in {pool.workers} decoder processes)"
+    )
 
 
 def check_study_and_model() -> str:
