@@ -123,7 +123,7 @@ def raw_frames_here(
 
 
 def _raw_frames(ds: Dataset, header: FileHeader, wanted: list[int]) -> Iterator[np.ndarray]:
-    if header.transfer_syntax == _JPEG_EXTENDED and _int_or(ds, "BitsStored", 8) > 8:
+    if header.transfer_syntax == _JPEG_EXTENDED and _float_or(ds, "BitsStored", 8) > 8:
         return _jpeg12_frames(ds, wanted)
     return iter_pixels(ds, indices=wanted)
 
@@ -135,18 +135,10 @@ def _jpeg12_frames(ds: Dataset, wanted: list[int]) -> Iterator[np.ndarray]:
     them, as DCMTK does."""
     import imagecodecs
 
-    frames = max(_int_or(ds, "NumberOfFrames", 1), 1)
+    frames = max(int(_float_or(ds, "NumberOfFrames", 1)), 1)
     for index in wanted:
         stream = get_frame(ds.PixelData, index, number_of_frames=frames)
         yield np.asarray(imagecodecs.jpeg8_decode(stream))
-
-
-def _int_or(ds: Dataset, keyword: str, default: int) -> int:
-    try:
-        value = ds.get(keyword)
-        return int(value) if value not in (None, "") else default
-    except (TypeError, ValueError):
-        return default
 
 
 def to_greyscale(frame: np.ndarray, ds: Dataset, index: int) -> np.ndarray:
