@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEvent, QObject
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QMenu, QWidget
 from pytestqt.qtbot import QtBot
 
 from spineview.config import Config
@@ -127,6 +127,23 @@ def test_adopted_orphans_belong_to_their_owner(application: QApplication) -> Non
     assert adopt_orphans(owner, holder) == 1
     assert orphan.parent() is owner and not shiboken6.ownedByPython(orphan)
     assert adopt_orphans(owner, holder) == 0  # already adopted
+
+
+def test_an_adopted_menu_still_pops_up_as_its_own_window(
+    application: QApplication, qtbot: QtBot
+) -> None:
+    owner = QWidget()
+    qtbot.addWidget(owner)
+    holder = _Node()
+    menu = QMenu()
+    menu.addAction("an entry")
+    holder.__dict__["menu"] = menu
+    assert adopt_orphans(owner, holder) == 1
+    assert menu.parent() is owner
+    menu.popup(owner.mapToGlobal(owner.rect().center()))
+    qtbot.waitUntil(menu.isVisible, timeout=2_000)
+    assert menu.isWindow()  # a popup, not a child drawn inside its owner
+    menu.close()
 
 
 class _Quick(Job):
