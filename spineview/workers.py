@@ -12,8 +12,9 @@ import gc
 import logging
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -226,12 +227,14 @@ class ModelLoadJob(Job):
         from spineview.ml.inference import Classifier
 
         started = time.perf_counter()
-        import_keras()
-        freeze_long_lived_objects()  # before the GUI thread's next full collection meets them
-        classifier = Classifier.load(self.folder)
-        classifier.warm_up()
-        freeze_long_lived_objects()
-        return LoadedModel(classifier, GradCam(classifier), time.perf_counter() - started)
+        with loading_tensorflow():
+            import_keras()
+            freeze_long_lived_objects()  # before the GUI thread's next full collection
+            classifier = Classifier.load(self.folder)
+            classifier.warm_up()
+            explainer = GradCam(classifier)
+            freeze_long_lived_objects()
+        return LoadedModel(classifier, explainer, time.perf_counter() - started)
 
 
 @dataclass
@@ -347,8 +350,9 @@ class TrainJob(Job):
     def work(self) -> object:
         from spineview.ml.architectures import import_keras
 
-        import_keras()  # TensorFlow's libraries loaded without the GIL: the GUI keeps running
-        freeze_long_lived_objects()
+        with loading_tensorflow():
+            import_keras()  # TensorFlow's libraries loaded without the GIL: the GUI runs on
+            freeze_long_lived_objects()
         from spineview.ml.train import train_model
 
         return train_model(
@@ -359,15 +363,49 @@ class TrainJob(Job):
         )
 
 
-def import_numpy_dtype_extensions() -> None:
-    """Import ml_dtypes (TensorFlow's bfloat16 and float8 numpy types) on the calling thread.
+class _LoadingCount:
+    """How many workers are importing TensorFlow or building a model right now: hundreds of
+    thousands of objects that live on are being made (the GUI's collector freezes them instead
+    of scanning them)."""
 
-    Its C++ module initialisation registers dozens of numpy types and ufunc loops while holding
-    the GIL: about 0.6 s here, during which no other thread runs Python. Inside TensorFlow's
-    import on the model thread it froze the viewer for that long; done while the window is
-    being built, before it shows, the cost is paid at start-up instead.
+    def __init__(self) -> None:
+        self._count = 0
+        self._lock = threading.Lock()
+
+    def is_set(self) -> bool:
+        return self._count > 0
+
+    @contextmanager
+    def during(self) -> Iterator[None]:
+        with self._lock:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._count -= 1
+
+
+tensorflow_loading = _LoadingCount()
+loading_tensorflow = tensorflow_loading.during
+
+
+def prepare_tensorflow_import() -> None:
+    """The two steps of TensorFlow's import that stop every other thread, done now, on the
+    calling thread, while the window is being built (before it shows); the rest of the import
+    then runs on the model thread without freezing the window. Measured here:
+
+    - ml_dtypes (TensorFlow's bfloat16 and float8 numpy types): its C++ module initialisation
+      registers dozens of numpy types and ufunc loops while holding the GIL, about 0.6 s.
+    - Loading TensorFlow's shared libraries (1.3 GB, about 0.35 s): `dlopen` holds the dynamic
+      loader's lock throughout, and every thread that touches thread-local storage of a
+      dynamically loaded library (Qt does, all the time) waits for that lock.
     """
     import ml_dtypes  # noqa: F401
+
+    from spineview.ml.architectures import preload_tensorflow_libraries
+
+    preload_tensorflow_libraries()
 
 
 def freeze_long_lived_objects() -> None:
@@ -379,6 +417,10 @@ def freeze_long_lived_objects() -> None:
     garbage waits for the next `collect_everything` (a model replaced, a training run ended).
     """
     gc.freeze()
+
+
+def _nothing() -> None:
+    return None
 
 
 class PythonThreadPool:
@@ -401,11 +443,24 @@ class PythonThreadPool:
 
     def start(self, job: Job) -> None:
         with self._lock:
-            if self._executor is None:  # the first job, or the first since shutdown()
-                self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
-            future = self._executor.submit(job.run)
+            future = self._running_executor().submit(job.run)
             self._futures.add(future)
         future.add_done_callback(self._done)
+
+    def start_thread(self) -> None:
+        """Start the thread now rather than with the first job.
+
+        Creating a thread takes the dynamic loader's lock (thread-local storage), which a
+        worker loading TensorFlow's libraries holds for about 0.3 s: a thread started from the
+        GUI thread at that moment froze the window for as long.
+        """
+        with self._lock:
+            self._running_executor().submit(_nothing)
+
+    def _running_executor(self) -> ThreadPoolExecutor:
+        if self._executor is None:  # the first job, or the first since shutdown()
+            self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=self.name)
+        return self._executor
 
     def shutdown(self) -> None:
         """Let the thread end once its queued jobs have run; a later `start` makes a new one."""
@@ -440,6 +495,8 @@ class JobRunner(QObject):
         self.inference = PythonThreadPool("inference")
         self.training = PythonThreadPool("training")
         self._jobs: set[Job] = set()
+        for pool in self._pools():
+            pool.start_thread()
 
     def start(self, job: Job, pool: PythonThreadPool | None = None) -> Job:
         self._jobs.add(job)

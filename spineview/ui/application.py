@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 
 from spineview import __version__
 from spineview.ui.garbage_collection import GuiGarbageCollector
+from spineview.workers import tensorflow_loading
 
 
 def create_application(argv: Sequence[str] | None = None) -> QApplication:
@@ -24,5 +25,5 @@ def create_application(argv: Sequence[str] | None = None) -> QApplication:
     application.setApplicationVersion(__version__)
     application.setOrganizationName("spineview")
     pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
-    GuiGarbageCollector.install(application)
+    GuiGarbageCollector.install(application, bulk_loading=tensorflow_loading.is_set)
     return application

@@ -25,6 +25,7 @@ import gc
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,6 +40,13 @@ FULL_COLLECTION_SPACING = 10
 """A full collection every this many times CPython would start one by count alone: CPython
 also waits until the long-lived objects grew by a quarter, which a timer cannot see cheaply;
 most garbage dies young, and `collect_everything` covers the big releases."""
+BURST_OBJECTS = 20_000
+"""More new objects than this since the last check, while `bulk_loading()` says a worker is
+importing TensorFlow or building a model, is a burst: nearly all of them live on, and scanning
+them would stall the GUI thread (a young-generation collection in the middle of TensorFlow's
+import took 100-130 ms here). They are frozen instead; `collect_everything` (a model replaced,
+a training run ended) reclaims whatever among them dies. Outside such loads, bursts are
+collected as usual: a worker's garbage is never left frozen."""
 FREEZE_AFTER_SECONDS = 0.03
 """A full collection slower than this freezes its survivors (see the module docstring)."""
 
@@ -56,13 +64,17 @@ class GuiGarbageCollector(QObject):
 
     _instance: GuiGarbageCollector | None = None
 
-    def __init__(self, application: QCoreApplication) -> None:
+    def __init__(
+        self, application: QCoreApplication, bulk_loading: Callable[[], bool] = lambda: False
+    ) -> None:
         super().__init__(application)
+        self.bulk_loading = bulk_loading
         self.gui_thread = threading.get_ident()
         self.thresholds = gc.get_threshold()
         self.foreign: list[ForeignCollection] = []
         self._reported = 0
         self.longest_seconds = 0.0
+        self.bursts_frozen = 0
         self.timer = QTimer(self)
         self.timer.setInterval(CHECK_INTERVAL_MS)
         self.timer.timeout.connect(self.collect_due)
@@ -72,10 +84,15 @@ class GuiGarbageCollector(QObject):
         application.aboutToQuit.connect(self.collect_everything)
 
     @classmethod
-    def install(cls, application: QCoreApplication) -> GuiGarbageCollector:
-        """Pin collection to `application`'s (the calling) thread; idempotent."""
+    def install(
+        cls, application: QCoreApplication, bulk_loading: Callable[[], bool] = lambda: False
+    ) -> GuiGarbageCollector:
+        """Pin collection to `application`'s (the calling) thread; idempotent.
+
+        `bulk_loading` tells whether a worker is allocating long-lived objects in bulk (see
+        `BURST_OBJECTS`)."""
         if cls._instance is None:
-            cls._instance = cls(application)
+            cls._instance = cls(application, bulk_loading)
             logger.debug("automatic garbage collection pinned to the GUI thread")
         return cls._instance
 
@@ -88,6 +105,10 @@ class GuiGarbageCollector(QObject):
         self._report_foreign()
         counts = gc.get_count()
         if counts[0] <= self.thresholds[0]:
+            return 0
+        if counts[0] > BURST_OBJECTS and self.bulk_loading():
+            gc.freeze()  # a burst of long-lived objects: see BURST_OBJECTS
+            self.bursts_frozen += 1
             return 0
         collected = gc.collect(0)
         if counts[1] > self.thresholds[1]:

@@ -58,7 +58,7 @@ from spineview.workers import (
     LoadSeriesJob,
     ScanJob,
     ThumbnailJob,
-    import_numpy_dtype_extensions,
+    prepare_tensorflow_import,
 )
 
 logger = logging.getLogger(__name__)
@@ -71,7 +71,7 @@ class MainWindow(QMainWindow):
         super().__init__()
         self.config = config or Config()
         if self.config.load_model_at_start:
-            import_numpy_dtype_extensions()  # TensorFlow will follow: see its docstring
+            prepare_tensorflow_import()  # TensorFlow follows: see the docstring
         self.setWindowTitle("spineview")
         self.setAcceptDrops(True)
         self.resize(1400, 900)
