@@ -524,7 +524,7 @@ def _series_row(series: SeriesInfo) -> tuple[str, ...]:
     syntaxes = series.transfer_syntaxes
     return (
         "" if series.series_number is None else str(series.series_number),
-        (series.description or "(none)")[:40],
+        short_description(series.description or "(none)"),
         series.series_type.label,
         series.plane or "-",
         str(series.n_slices),
@@ -533,6 +533,18 @@ def _series_row(series: SeriesInfo) -> tuple[str, ...]:
         (syntaxes[0] if len(syntaxes) == 1 else f"{len(syntaxes)} syntaxes")[:38],
         "; ".join(problems)[:80] or "-",
     )
+
+
+def short_description(text: str, width: int = 40) -> str:
+    """`text` cut to `width` characters, keeping a trailing "(time point k of n)" whole: it is
+    what tells the stacks of a split time series apart."""
+    if len(text) <= width:
+        return text
+    base, bracket, suffix = text.rpartition(" (time point ")
+    if not bracket:
+        return text[: width - 1] + "…"
+    tail = bracket + suffix
+    return base[: max(width - len(tail) - 1, 1)] + "…" + tail
 
 
 def scan_to_json(result: ScanResult) -> dict[str, Any]:
@@ -581,5 +593,10 @@ def _series_json(series: SeriesInfo) -> dict[str, Any]:
         "photometric": first.photometric,
         "order_uncertain": series.order_uncertain,
         "order_note": series.order_note,
+        "time_point": (
+            {"index": series.time_point[0], "of": series.time_point[1]}
+            if series.time_point
+            else None
+        ),
         "notes": series.notes,
     }

@@ -361,3 +361,16 @@ def test_the_fast_reader_keeps_the_classic_temporal_attributes(tmp_path: Path) -
     header = read_header(path)
 
     assert header.frame_times == (FrameTime(3, 7, 125.5),)
+
+
+def test_info_names_each_time_point_in_text_and_json(shared_data: Path) -> None:
+    from spineview.cli import scan_to_json, short_description
+
+    result = scan_paths([shared_data / "dicom-zoo/dcm_qa_enh/Siemens"])
+    series = [info for study in scan_to_json(result)["studies"] for info in study["series"]]
+    assert [info["time_point"] for info in series] == [{"index": k, "of": 4} for k in (1, 2, 3, 4)]
+    long_name = "A VERY LONG DYNAMIC CONTRAST SERIES DESCRIPTION (time point 12 of 40)"
+    shown = short_description(long_name)
+    assert len(shown) == 40 and shown.endswith("… (time point 12 of 40)")
+    assert short_description("x" * 50) == "x" * 39 + "…"
+    assert short_description("short (time point 1 of 2)") == "short (time point 1 of 2)"
