@@ -227,7 +227,7 @@ class ModelLoadJob(Job):
         from spineview.ml.inference import Classifier
 
         started = time.perf_counter()
-        with loading_tensorflow():
+        with tensorflow_loading.during():
             import_keras()
             freeze_long_lived_objects()  # before the GUI thread's next full collection
             classifier = Classifier.load(self.folder)
@@ -350,7 +350,7 @@ class TrainJob(Job):
     def work(self) -> object:
         from spineview.ml.architectures import import_keras
 
-        with loading_tensorflow():
+        with tensorflow_loading.during():
             import_keras()  # TensorFlow's libraries loaded without the GIL: the GUI runs on
             freeze_long_lived_objects()
         from spineview.ml.train import train_model
@@ -387,7 +387,6 @@ class _LoadingCount:
 
 
 tensorflow_loading = _LoadingCount()
-loading_tensorflow = tensorflow_loading.during
 
 
 def prepare_tensorflow_import() -> None:

@@ -35,7 +35,6 @@ import numpy as np
 from pydicom.uid import UID, RLELossless
 
 from spineview.dicom import pixel_worker
-from spineview.dicom.frames import raw_frames_here
 from spineview.dicom.header import FileHeader
 from spineview.dicom.limits import SafetyLimits
 from spineview.errors import CorruptPixelDataError, DicomLoadError
@@ -120,7 +119,7 @@ class DecoderPool:
                 if not replaced:  # worker processes cannot be started on this machine
                     self._give_up(executor, error)
         future: Future[pixel_worker.Outcome] = Future()
-        future.set_result(_decode_here(header, indices, limits))
+        future.set_result(pixel_worker.decode_task(header, indices, limits))
         return future
 
     def result(
@@ -141,11 +140,6 @@ class DecoderPool:
         if isinstance(outcome, DicomLoadError):
             raise outcome
         return outcome
-
-    def decode(
-        self, header: FileHeader, indices: Sequence[int], limits: SafetyLimits
-    ) -> list[np.ndarray]:
-        return self.result(self.submit(header, indices, limits), header, indices, limits)
 
     def warm_up(self) -> None:
         """Start the fork server and the workers now (in the background), so the first
@@ -274,15 +268,6 @@ def _start_context() -> BaseContext:
         context.set_forkserver_preload(["spineview.dicom.pixel_worker"])
         return context
     return multiprocessing.get_context("spawn")
-
-
-def _decode_here(
-    header: FileHeader, indices: Sequence[int], limits: SafetyLimits
-) -> pixel_worker.Outcome:
-    try:
-        return raw_frames_here(header, indices, limits)
-    except DicomLoadError as error:
-        return error
 
 
 _pool: DecoderPool | None = None

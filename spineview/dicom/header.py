@@ -212,7 +212,6 @@ def read_dataset(
         )
     if warned:
         logger.debug("%s: pydicom warned %d times (values withheld)", path.name, warned.count)
-    ds.filename = str(path)  # deferred values are read from the file by name
     return ds
 
 

@@ -122,12 +122,7 @@ def decode_into(
         for number, (header, wanted) in enumerate(files):
             if cancel is not None and cancel.is_set():
                 raise LoadCancelled(f"loading series {info.description or info.key} cancelled")
-            for ahead in range(number, min(number + _FILES_AHEAD, len(files))):
-                if ahead not in pending:  # compressed files start decoding in the processes
-                    later, later_wanted = files[ahead]
-                    pending[ahead] = start_decoding(
-                        later, [ref.frame for _, ref in later_wanted], limits
-                    )
+            _start_ahead(files, number, pending, limits)
             stored: list[int] = []
             try:
                 for index, ref, frame, tags in _decoded_slices(
@@ -157,6 +152,20 @@ def decode_into(
             waiting.cancel()
     if decoded == 0 and first_error is not None:
         raise first_error
+
+
+def _start_ahead(
+    files: list[tuple[FileHeader, list[tuple[int, SliceRef]]]],
+    number: int,
+    pending: dict[int, PendingFrames],
+    limits: SafetyLimits,
+) -> None:
+    """Start file `number` and the next `_FILES_AHEAD - 1` that have not started: compressed
+    ones begin decoding in the decoder processes while earlier files are stored."""
+    for ahead in range(number, min(number + _FILES_AHEAD, len(files))):
+        if ahead not in pending:
+            header, wanted = files[ahead]
+            pending[ahead] = start_decoding(header, [ref.frame for _, ref in wanted], limits)
 
 
 def _decoded_slices(
