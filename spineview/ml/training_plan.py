@@ -36,7 +36,7 @@ from spineview.ml.examples import (
     subsample_examples,
 )
 from spineview.ml.precision import PRECISIONS, Precision
-from spineview.ml.store import user_model_folder
+from spineview.ml.store import find_model, user_model_folder
 
 Augmentation = Literal["none", "light", "reference"]
 
@@ -58,8 +58,15 @@ AUGMENTATION_RANGES: dict[str, tuple[float, float]] = {
 """Allowed values of custom augmentation settings (inclusive), also the keys allowed."""
 
 
+FROM_MODEL_LEARNING_RATE = 1e-4
+"""The default learning rate when training starts from an existing model (fine-tuning): ten
+times below training from scratch, so the start's weights are adjusted, not overwritten."""
+
+
 @dataclass(frozen=True)
 class TrainConfig:
+    """One training run. The field defaults are the default recipe (RECIPES["default"])."""
+
     dataset: Path
     name: str
     architecture: str = "cnn"
@@ -77,6 +84,10 @@ class TrainConfig:
     demo: bool = False
     # custom strengths (keys of AUGMENTATION_RANGES, missing ones off); they replace the preset
     augmentation_settings: dict[str, float] | None = None
+    recipe: str = "default"  # the RECIPES entry the other fields came from (for the manifest)
+    # fine-tuning: a model name or folder whose architecture and weights are the start
+    start_from: str | None = None
+    freeze_features: bool = False  # with start_from: train only the classifier head
 
     def __post_init__(self) -> None:
         """Refuse bad augmentation at once (ValueError); keep a checked copy of custom values."""
@@ -155,6 +166,48 @@ def _preset(name: str) -> dict[str, float]:
     return dict(AUGMENTATIONS[name])
 
 
+RECIPES: dict[str, dict[str, Any]] = {
+    "default": {},  # TrainConfig's own field defaults
+    "reference": {
+        "epochs": 10,
+        "batch_size": 32,
+        "learning_rate": 1e-3,
+        "augmentation": "reference",
+    },
+    "no augmentation": {"augmentation": "none"},
+}
+"""Named training recipes as TrainConfig fields that differ from the defaults. "reference" is
+the recipe the project grew from, kept for comparison; the CLI, the dialog and `bench learn`
+read them here, so all three share one default."""
+
+RECIPE_DESCRIPTIONS: dict[str, str] = {
+    "default": "learns on unfamiliar data (see `spineview bench learn`)",
+    "reference": "the original recipe: strong augmentation; can fail to learn on small sets",
+    "no augmentation": "the default without augmentation; fits fast, may over-fit",
+}
+
+
+def recipe_config(recipe: str, dataset: Path, name: str, **fields: Any) -> TrainConfig:
+    """A TrainConfig for a named recipe; `fields` (e.g. the user's edits) override it.
+
+    With `start_from` and no explicit learning rate, the rate is FROM_MODEL_LEARNING_RATE.
+    """
+    if recipe not in RECIPES:
+        raise ValueError(f"unknown recipe {recipe!r}: use {', '.join(RECIPES)}")
+    values: dict[str, Any] = {**RECIPES[recipe], **fields}
+    if fields.get("start_from") and "learning_rate" not in fields:
+        values["learning_rate"] = FROM_MODEL_LEARNING_RATE
+    return TrainConfig(dataset=dataset, name=name, recipe=recipe, **values)
+
+
+def default_learning_rate(recipe: str = "default", start_from: str | None = None) -> float:
+    """The learning rate a recipe uses, from scratch or from a model (for forms to show)."""
+    if start_from:
+        return FROM_MODEL_LEARNING_RATE
+    rate = RECIPES[recipe].get("learning_rate", TrainConfig.learning_rate)
+    return float(rate)
+
+
 # --- the checks before decoding (shared by plan_training and train.prepare) -----------------
 
 
@@ -172,6 +225,9 @@ def check_settings(config: TrainConfig, train_slices: int | None = None) -> list
         errors.append(
             f"unknown architecture {config.architecture!r}: use {', '.join(ARCHITECTURES)}"
         )
+    if config.recipe not in RECIPES:
+        errors.append(f"unknown recipe {config.recipe!r}: use {', '.join(RECIPES)}")
+    errors += _start_model_errors(config)
     if config.epochs < 1:
         errors.append(f"epochs must be at least 1, got {config.epochs}")
     if config.batch_size < 1:
@@ -200,6 +256,24 @@ def check_settings(config: TrainConfig, train_slices: int | None = None) -> list
     except ValueError as error:  # custom values changed in place after the config was made
         errors.append(str(error))
     return errors
+
+
+def _start_model_errors(config: TrainConfig) -> list[str]:
+    """A model to start from that cannot be found, or whose architecture differs."""
+    if not config.start_from:
+        return (
+            ["freezing the features needs a model to start from"] if config.freeze_features else []
+        )
+    try:
+        start = find_model(config.start_from)
+    except ModelLoadError as error:
+        return [f"cannot start from {config.start_from!r}: {error}"]
+    if start.manifest.architecture != config.architecture:
+        return [
+            f"{start.manifest.name} is a {start.manifest.architecture} model: training from it "
+            f"keeps its architecture (got {config.architecture})"
+        ]
+    return []
 
 
 def split_failures(examples: ExampleSet, split: Split) -> list[DatasetError]:

@@ -73,8 +73,10 @@ class GuiGarbageCollector(QObject):
         self.thresholds = gc.get_threshold()
         self.foreign: list[ForeignCollection] = []
         self._reported = 0
-        self.longest_seconds = 0.0
+        self.longest_seconds = 0.0  # the longest collection of any generation, on any thread
+        self.longest_generation = -1
         self.bursts_frozen = 0
+        self._collection_started = 0.0
         self.timer = QTimer(self)
         self.timer.setInterval(CHECK_INTERVAL_MS)
         self.timer.timeout.connect(self.collect_due)
@@ -126,7 +128,6 @@ class GuiGarbageCollector(QObject):
         started = time.perf_counter()
         collected = gc.collect(2)
         seconds = time.perf_counter() - started
-        self.longest_seconds = max(self.longest_seconds, seconds)
         if seconds > FREEZE_AFTER_SECONDS:
             gc.freeze()  # survivors only: gen 2 holds nothing unreachable right after
             logger.debug(
@@ -138,6 +139,13 @@ class GuiGarbageCollector(QObject):
 
     def _watch(self, phase: str, info: dict[str, Any]) -> None:
         # Runs inside the collector: record only, no logging and no Qt here.
+        if phase == "start":
+            self._collection_started = time.perf_counter()
+        elif self._collection_started:
+            seconds = time.perf_counter() - self._collection_started
+            if seconds > self.longest_seconds:
+                self.longest_seconds = seconds
+                self.longest_generation = int(info["generation"])
         if phase == "start" and threading.get_ident() != self.gui_thread:
             self.foreign.append(
                 ForeignCollection(threading.current_thread().name, int(info["generation"]))

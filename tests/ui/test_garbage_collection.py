@@ -189,3 +189,19 @@ def test_a_slow_full_collection_freezes_its_survivors_and_collect_everything_tha
         monkeypatch.setattr(garbage_collection, "FREEZE_AFTER_SECONDS", 60.0)
         collector.collect_everything()
     assert gc.get_freeze_count() == 0
+
+
+def test_the_longest_collection_of_any_generation_is_recorded(
+    application: QApplication, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    collector = GuiGarbageCollector.installed()
+    assert collector is not None
+    monkeypatch.setattr(collector, "longest_seconds", 0.0)
+    monkeypatch.setattr(collector, "longest_generation", -1)
+    garbage = [_Node() for _ in range(50_000)]
+    for node in garbage:
+        node.me = node  # cycles, so the young collection has work to do
+    del garbage, node
+    gc.collect(0)
+    assert collector.longest_seconds > 0.0
+    assert collector.longest_generation == 0
