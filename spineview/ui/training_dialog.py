@@ -8,14 +8,16 @@ Nothing is saved until training finishes: Cancel leaves every existing model as 
 
 from __future__ import annotations
 
+import dataclasses
 import html
 import math
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
-from PySide6.QtGui import QCloseEvent, QDesktopServices
+from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -40,23 +42,31 @@ from PySide6.QtWidgets import (
 )
 
 from spineview.ml.architectures import ARCHITECTURES
-from spineview.ml.store import delete_model, user_model_folder
+from spineview.ml.store import ModelInfo, delete_model, list_models, user_model_folder
 from spineview.ml.training_plan import (
+    AUGMENTATION_RANGES,
     AUGMENTATIONS,
+    RECIPE_DESCRIPTIONS,
+    RECIPES,
     TrainConfig,
     TrainingPlan,
     TrainProgress,
     TrainResult,
+    default_learning_rate,
+    recipe_config,
 )
 from spineview.ui.garbage_collection import collect_everything
 from spineview.ui.training_views import TrainingCurves, TrainingReport, format_metric
 from spineview.workers import JobRunner, PlanTrainingJob, TrainJob
 
-# The reference recipe: Adam 1e-3, 10 epochs, batch 32, the reference's augmentation.
-DEFAULT_EPOCHS = 10
-DEFAULT_BATCH_SIZE = 32
-DEFAULT_LEARNING_RATE = 1e-3
-DEFAULT_AUGMENTATION = "reference"
+DEFAULT_RECIPE = "default"
+"""The recipe the form starts on; its values come from TrainConfig and RECIPES at run time,
+so the dialog and the CLI share one default."""
+FROM_SCRATCH = "nothing (train from scratch)"
+MIN_STUDIES = 10
+"""Below this many studies the dialog warns that the model and its test metrics say little."""
+MIN_TRAINING_SLICES_PER_CLASS = 20
+"""Below this many slices of a class in the training split the dialog warns likewise."""
 _ERROR_STYLE = "color: #c62828;"
 _WARNING_STYLE = "color: #b26a00;"
 CHANCE_BALANCED_ACCURACY = 0.55
@@ -85,8 +95,12 @@ class TrainingDialog(QDialog):
         self._train_job: TrainJob | None = None
         self._training_started = 0.0
         self._close_when_stopped = False
+        self._last_progress: TrainProgress | None = None  # of the run, for a cancel's message
+        self._inspected = ""  # the dataset field's text at the last inspection
+        self._start_models: dict[str, ModelInfo] = {}  # model folder (str) → the listed model
 
         self._build()
+        self._no_default_button()
         self._set_state("idle")
 
     # --- building -------------------------------------------------------------------------
@@ -97,9 +111,10 @@ class TrainingDialog(QDialog):
         splitter.addWidget(self._build_run_area())
         splitter.setStretchFactor(1, 1)
         splitter.setSizes([380, 800])
+        # Start and Cancel always both shown, in the same places (the idle one disabled): a
+        # click meant for Cancel can never land on Start.
         buttons = QHBoxLayout()
         self.start_button = QPushButton("Start training")
-        self.start_button.setDefault(True)
         self.start_button.clicked.connect(self.start)
         self.cancel_button = QPushButton("Cancel training")
         self.cancel_button.clicked.connect(self.cancel_training)
@@ -112,6 +127,13 @@ class TrainingDialog(QDialog):
         layout.addWidget(splitter, 1)
         layout.addLayout(buttons)
 
+    def _no_default_button(self) -> None:
+        """Enter in a field never presses a button (QDialog presses its default button, and
+        makes the first auto-default one the default when shown): only a click starts training."""
+        for button in self.findChildren(QPushButton):
+            button.setAutoDefault(False)
+            button.setDefault(False)
+
     def _build_settings(self) -> QWidget:
         panel = QWidget()
         column = QVBoxLayout(panel)
@@ -120,9 +142,15 @@ class TrainingDialog(QDialog):
         column.addWidget(self._build_model_box())
         column.addWidget(self._build_augmentation_box())
         column.addStretch(1)
-        self.preset_combo.setCurrentIndex(self.preset_combo.findData(DEFAULT_AUGMENTATION))
-        self._preset_changed()
-        self._architecture_changed()
+        self.refresh_start_models()
+        self.recipe_combo.setCurrentIndex(self.recipe_combo.findData(DEFAULT_RECIPE))
+        self.apply_recipe()
+        for signal in (
+            self.epochs_spin.valueChanged, self.batch_spin.valueChanged,
+            self.learning_rate_spin.valueChanged, self.augmentation_box.toggled,
+            self.preset_combo.currentIndexChanged,
+        ):  # fmt: skip
+            signal.connect(self._show_recipe_changes)
         return panel
 
     def _build_dataset_box(self) -> QGroupBox:
@@ -131,7 +159,9 @@ class TrainingDialog(QDialog):
         line = QHBoxLayout()
         self.dataset_edit = QLineEdit()
         self.dataset_edit.setPlaceholderText("RSNA 2024 layout, or one folder per class")
-        self.dataset_edit.editingFinished.connect(self.inspect)
+        self.dataset_edit.setToolTip("Enter reads the dataset again")
+        self.dataset_edit.returnPressed.connect(self.inspect)
+        self.dataset_edit.editingFinished.connect(self._dataset_edited)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self.choose_dataset)
         line.addWidget(self.dataset_edit, 1)
@@ -154,6 +184,28 @@ class TrainingDialog(QDialog):
         form = QFormLayout(model)
         self.name_edit = QLineEdit(f"my-model-{datetime.now():%Y%m%d-%H%M}")
         self.name_edit.setToolTip("Letters, digits, '-', '_' and '.'")
+        self.recipe_combo = QComboBox()
+        for recipe in RECIPES:
+            self.recipe_combo.addItem(recipe, recipe)
+            index = self.recipe_combo.count() - 1
+            self.recipe_combo.setItemData(
+                index, RECIPE_DESCRIPTIONS.get(recipe, ""), Qt.ItemDataRole.ToolTipRole
+            )
+        self.recipe_combo.currentIndexChanged.connect(self.apply_recipe)
+        self.recipe_combo.activated.connect(self.apply_recipe)  # the same one again: refill
+        self.recipe_changes = QLabel()
+        self.recipe_changes.setWordWrap(True)
+        self.recipe_changes.setStyleSheet("color: palette(placeholder-text);")
+        self.start_from_combo = QComboBox()
+        self.start_from_combo.setToolTip(
+            "Train from scratch, or start from a listed model's weights (fine-tuning: it keeps "
+            "the model's architecture and starts at a lower learning rate)"
+        )
+        self.start_from_combo.currentIndexChanged.connect(self._start_from_changed)
+        self.freeze_check = QCheckBox("Freeze the feature layers (train the classifier head only)")
+        self.freeze_check.setToolTip(
+            "Only with a model to start from: its feature layers keep their weights"
+        )
         self.architecture_combo = QComboBox()
         for architecture in ARCHITECTURES.values():
             self.architecture_combo.addItem(architecture.id, architecture.id)
@@ -162,18 +214,21 @@ class TrainingDialog(QDialog):
                 index, architecture.description, Qt.ItemDataRole.ToolTipRole
             )
         self.architecture_combo.currentIndexChanged.connect(self._architecture_changed)
-        self.epochs_spin = _spin(1, 500, DEFAULT_EPOCHS)
-        self.batch_spin = _spin(1, 1024, DEFAULT_BATCH_SIZE)
+        self.epochs_spin = _spin(1, 500, 1)  # the values come from the recipe
+        self.batch_spin = _spin(1, 1024, 1)
         self.learning_rate_spin = QDoubleSpinBox()
         self.learning_rate_spin.setDecimals(6)
         self.learning_rate_spin.setRange(1e-6, 1.0)
         self.learning_rate_spin.setSingleStep(1e-4)
-        self.learning_rate_spin.setValue(DEFAULT_LEARNING_RATE)
-        self.seed_spin = _spin(0, 2**31 - 1, 0)
+        self.seed_spin = _spin(0, 2**31 - 1, int(recipe_values(DEFAULT_RECIPE)["seed"]))
         self.seed_spin.setToolTip("Seed of the train/validation/test split and of training")
         self.imagenet_edit = QLineEdit()
         self.imagenet_edit.setPlaceholderText("optional: local ResNet50 ImageNet .h5")
         form.addRow("Name", self.name_edit)
+        form.addRow("Recipe", self.recipe_combo)
+        form.addRow("", self.recipe_changes)
+        form.addRow("Start from", self.start_from_combo)
+        form.addRow("", self.freeze_check)
         form.addRow("Architecture", self.architecture_combo)
         form.addRow("Epochs", self.epochs_spin)
         form.addRow("Batch size", self.batch_spin)
@@ -189,18 +244,23 @@ class TrainingDialog(QDialog):
         self.augmentation_box = augmentation
         grid = QGridLayout(augmentation)
         self.preset_combo = QComboBox()
-        for name in ("reference", "light"):
+        for name, values in AUGMENTATIONS.items():
+            if not values:
+                continue  # "none": the group's check box
             self.preset_combo.addItem(name, name)
+            self.preset_combo.setItemData(
+                self.preset_combo.count() - 1, _describe_augmentation(values),
+                Qt.ItemDataRole.ToolTipRole,
+            )  # fmt: skip
         self.preset_combo.addItem("custom", "custom")
-        self.preset_combo.currentIndexChanged.connect(self._preset_changed)
-        self.preset_combo.setToolTip(
-            "reference: the reference recipe (rotation 30°, shifts, shear and zoom 0.2, flips); "
-            "light: milder, often better on small or unbalanced datasets; custom: your values"
+        self.preset_combo.setItemData(
+            self.preset_combo.count() - 1, "your values", Qt.ItemDataRole.ToolTipRole
         )
-        self.rotation_spin = _double(0, 180, 1, " °")
-        self.shift_spin = _double(0, 1, 0.05)
-        self.shear_spin = _double(0, 1, 0.05)
-        self.zoom_spin = _double(0, 1, 0.05)
+        self.preset_combo.currentIndexChanged.connect(self._preset_changed)
+        self.rotation_spin = _double(*AUGMENTATION_RANGES["rotation"], 1, " °")
+        self.shift_spin = _double(*AUGMENTATION_RANGES["shift"], 0.05)
+        self.shear_spin = _double(*AUGMENTATION_RANGES["shear"], 0.05)
+        self.zoom_spin = _double(*AUGMENTATION_RANGES["zoom"], 0.05)
         self.flip_check = QCheckBox("horizontal flip")
         grid.addWidget(QLabel("Preset"), 0, 0)
         grid.addWidget(self.preset_combo, 0, 1)
@@ -260,7 +320,105 @@ class TrainingDialog(QDialog):
     # --- settings -------------------------------------------------------------------------
 
     def _architecture_changed(self) -> None:
-        self.imagenet_edit.setEnabled(self.architecture_combo.currentData() == "resnet50")
+        self._update_enabled()
+
+    def apply_recipe(self) -> None:
+        """Fill the form with the chosen recipe's values (edits made afterwards are kept)."""
+        recipe = self.recipe()
+        values = recipe_values(recipe)
+        self.recipe_combo.setToolTip(RECIPE_DESCRIPTIONS.get(recipe, ""))
+        self.epochs_spin.setValue(int(values["epochs"]))
+        self.batch_spin.setValue(int(values["batch_size"]))
+        self.learning_rate_spin.setValue(default_learning_rate(recipe, self.start_from()))
+        if "architecture" in RECIPES[recipe] and self.start_from() is None:
+            self.architecture_combo.setCurrentIndex(
+                self.architecture_combo.findData(values["architecture"])
+            )
+        augmentation = str(values["augmentation"])
+        self.augmentation_box.setChecked(augmentation != "none")
+        if augmentation != "none":
+            self.preset_combo.setCurrentIndex(self.preset_combo.findData(augmentation))
+            self._preset_changed()
+        self._show_recipe_changes()
+
+    def recipe(self) -> str:
+        return str(self.recipe_combo.currentData())
+
+    def recipe_changes_from_form(self) -> list[str]:
+        """The form's fields whose values differ from the recipe's (the user's edits)."""
+        recipe = self.recipe()
+        values = recipe_values(recipe)
+        changed = []
+        if self.epochs_spin.value() != values["epochs"]:
+            changed.append("epochs")
+        if self.batch_spin.value() != values["batch_size"]:
+            changed.append("batch size")
+        if not math.isclose(
+            self.learning_rate_spin.value(),
+            default_learning_rate(recipe, self.start_from()),
+            rel_tol=1e-6,
+        ):
+            changed.append("learning rate")
+        augmentation, custom = self._augmentation()
+        if augmentation != values["augmentation"] or custom is not None:
+            changed.append("augmentation")
+        return changed
+
+    def _show_recipe_changes(self) -> None:
+        changed = self.recipe_changes_from_form()
+        self.recipe_changes.setText(f"changed: {', '.join(changed)}" if changed else "")
+        self.recipe_changes.setVisible(bool(changed))
+
+    def refresh_start_models(self) -> None:
+        """List the models training can start from; the choice is kept while it is listed."""
+        chosen = self.start_from()
+        models, _problems = list_models()
+        self._start_models = {str(info.path): info for info in models}
+        self.start_from_combo.blockSignals(True)
+        self.start_from_combo.clear()
+        self.start_from_combo.addItem(FROM_SCRATCH, None)
+        for folder, info in self._start_models.items():
+            text = info.manifest.name + (" (bundled)" if info.bundled else "")
+            self.start_from_combo.addItem(text, folder)
+            self.start_from_combo.setItemData(
+                self.start_from_combo.count() - 1,
+                f"{info.manifest.architecture} · {folder}",
+                Qt.ItemDataRole.ToolTipRole,
+            )
+        index = self.start_from_combo.findData(chosen) if chosen is not None else 0
+        self.start_from_combo.setCurrentIndex(max(index, 0))
+        self.start_from_combo.blockSignals(False)
+        if self.start_from() != chosen:
+            self._start_from_changed()
+
+    def start_from(self) -> str | None:
+        """The folder of the model training starts from, or None (from scratch)."""
+        data = self.start_from_combo.currentData()
+        return str(data) if data else None
+
+    def _start_from_changed(self) -> None:
+        start = self.start_from()
+        info = self._start_models.get(start) if start is not None else None
+        if info is not None:
+            index = self.architecture_combo.findData(info.manifest.architecture)
+            if index >= 0:
+                self.architecture_combo.setCurrentIndex(index)
+        if start is None:
+            self.freeze_check.setChecked(False)
+        self.learning_rate_spin.setValue(default_learning_rate(self.recipe(), start))
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        """Which settings can be edited now (nothing while training)."""
+        idle = not self.is_training
+        from_model = self.start_from() is not None
+        for widget in (self.dataset_edit, self.name_edit, self.recipe_combo,
+                       self.start_from_combo, self.epochs_spin, self.batch_spin,
+                       self.learning_rate_spin, self.seed_spin, self.augmentation_box):  # fmt: skip
+            widget.setEnabled(idle)
+        self.architecture_combo.setEnabled(idle and not from_model)
+        self.freeze_check.setEnabled(idle and from_model)
+        self.imagenet_edit.setEnabled(idle and self._resnet() and not from_model)
 
     def _preset_changed(self) -> None:
         preset = self.preset_combo.currentData()
@@ -294,27 +452,35 @@ class TrainingDialog(QDialog):
             "flip": 1.0 if self.flip_check.isChecked() else 0.0,
         }
 
-    def config(self) -> TrainConfig:
-        """The training the form describes."""
-        imagenet = self.imagenet_edit.text().strip()
+    def _augmentation(self) -> tuple[str, dict[str, float] | None]:
+        """The preset name and the custom strengths (None unless custom) the form describes."""
         preset = str(self.preset_combo.currentData())
         if not self.augmentation_box.isChecked():
-            augmentation, custom = "none", None
-        elif preset == "custom":
-            augmentation, custom = "light", self.augmentation_settings()  # custom wins
-        else:
-            augmentation, custom = preset, None
-        return TrainConfig(
-            dataset=Path(self.dataset_edit.text().strip()).expanduser(),
-            name=self.name_edit.text().strip(),
+            return "none", None
+        if preset == "custom":
+            return "light", self.augmentation_settings()  # the custom values replace the preset
+        return preset, None
+
+    def config(self) -> TrainConfig:
+        """The training the form describes: the recipe, with the form's values over it."""
+        imagenet = self.imagenet_edit.text().strip()
+        augmentation, custom = self._augmentation()
+        start = self.start_from()
+        use_imagenet = bool(imagenet) and self._resnet() and start is None
+        return recipe_config(
+            self.recipe(),
+            Path(self.dataset_edit.text().strip()).expanduser(),
+            self.name_edit.text().strip(),
             architecture=str(self.architecture_combo.currentData()),
             epochs=self.epochs_spin.value(),
             batch_size=self.batch_spin.value(),
             learning_rate=self.learning_rate_spin.value(),
             seed=self.seed_spin.value(),
-            augmentation=augmentation,  # type: ignore[arg-type]  # one of the preset names
+            augmentation=augmentation,
             augmentation_settings=custom,
-            imagenet_weights=Path(imagenet).expanduser() if imagenet and self._resnet() else None,
+            imagenet_weights=Path(imagenet).expanduser() if use_imagenet else None,
+            start_from=start,
+            freeze_features=start is not None and self.freeze_check.isChecked(),
         )
 
     def _resnet(self) -> bool:
@@ -331,8 +497,14 @@ class TrainingDialog(QDialog):
         self.dataset_edit.setText(str(folder))
         self.inspect()
 
+    def _dataset_edited(self) -> None:
+        """Leaving the dataset field reads the dataset when its text changed (Enter always)."""
+        if self.dataset_edit.text() != self._inspected:
+            self.inspect()
+
     def inspect(self, *, then_start: bool = False) -> None:
         """Check the dataset and the settings in the background (no TensorFlow needed)."""
+        self._inspected = self.dataset_edit.text()
         if not self.dataset_edit.text().strip():
             self.dataset_summary.setText("Choose a dataset folder.")
             return
@@ -343,6 +515,7 @@ class TrainingDialog(QDialog):
         job = PlanTrainingJob(self.config())
         job.signals.finished.connect(self._plan_ready)
         job.signals.failed.connect(self._plan_failed)
+        job.signals.cancelled.connect(self._plan_cancelled)
         self._plan_job = job
         self.dataset_summary.setText("Reading the dataset…")
         self.runner.start(job, self.runner.loads)
@@ -363,7 +536,14 @@ class TrainingDialog(QDialog):
                 self._log("Not started: " + " ".join(plan.errors))
                 self.status_label.setText("Cannot train with these settings (see the dataset)")
 
+    def _plan_cancelled(self) -> None:
+        if self._plan_job is not None and self._plan_job.signals is self.sender():
+            self._plan_job = None
+            self._start_after_plan = False
+
     def _plan_failed(self, message: str) -> None:
+        if self._plan_job is None or self._plan_job.signals is not self.sender():
+            return
         self._plan_job = None
         self._start_after_plan = False
         self.dataset_summary.setText(f"<span style='{_ERROR_STYLE}'>{html.escape(message)}</span>")
@@ -402,6 +582,7 @@ class TrainingDialog(QDialog):
         job.signals.cancelled.connect(self._cancelled)
         self._train_job = job
         self._training_started = 0.0
+        self._last_progress = None
         self._set_state("training")
         self.runner.start(job, self.runner.training)
 
@@ -424,6 +605,8 @@ class TrainingDialog(QDialog):
         elif progress.stage == "training":
             self._show_step(progress)
         elif progress.stage == "epoch":
+            if self._cancel_requested() and _epoch_cut_short(self._last_progress, progress):
+                return  # Keras ends a cancelled epoch early: not an epoch; _cancelled says so
             logs = progress.logs
             self.curves.add_epoch(progress.epoch, logs)
             self._log(f"epoch {progress.epoch}/{progress.epochs}  " + _format_logs(logs))
@@ -431,6 +614,10 @@ class TrainingDialog(QDialog):
             self.progress.setRange(0, 0)
             self.status_label.setText(progress.message or progress.stage)
             self._log(progress.message or progress.stage)
+        self._last_progress = progress
+
+    def _cancel_requested(self) -> bool:
+        return self._train_job is not None and self._train_job.cancel_event.is_set()
 
     def _show_step(self, progress: TrainProgress) -> None:
         if not self._training_started:
@@ -470,12 +657,13 @@ class TrainingDialog(QDialog):
         if isinstance(balanced, (int, float)) and balanced <= CHANCE_BALANCED_ACCURACY:
             summary += (
                 f"<br><span style='{_WARNING_STYLE}'>⚠ no better than chance on the test split: "
-                "try more epochs, the light augmentation preset, or more data</span>"
+                "try more epochs, another recipe, or more data</span>"
             )
         self.report.show_result(result.model_folder, metrics, summary)
         self.pages.setCurrentWidget(self.report)
         self.status_label.setText(f"Done in {seconds}: the model is listed in the model picker")
         self.model_saved.emit(result.model_folder)
+        self.refresh_start_models()
         self.models_changed.emit()
         if self._close_when_stopped:
             self.close()
@@ -490,10 +678,11 @@ class TrainingDialog(QDialog):
             self.close()
 
     def _cancelled(self) -> None:
+        message = "Training " + cancel_message(self._last_progress)
         self._run_ended()
         self._set_state("idle")
-        self.status_label.setText("Training cancelled; no model was saved")
-        self._log("Training cancelled; existing models are unchanged")
+        self.status_label.setText(message)
+        self._log(message + "; existing models are unchanged")
         if self._close_when_stopped:
             self.close()
 
@@ -503,20 +692,12 @@ class TrainingDialog(QDialog):
 
     def _set_state(self, state: str) -> None:
         training = state == "training"
-        self.start_button.setEnabled(not training)
+        self.start_button.setEnabled(not training)  # both stay shown, in their places
         self.cancel_button.setEnabled(training)
-        self.cancel_button.setVisible(training)
         self.trained_buttons.setVisible(state == "done")
         self.progress.setVisible(state != "idle" or self.progress.value() > 0)
         self.status_label.setStyleSheet("")
-        for widget in (self.dataset_edit, self.name_edit, self.architecture_combo,
-                       self.epochs_spin, self.batch_spin, self.learning_rate_spin,
-                       self.seed_spin, self.augmentation_box):  # fmt: skip
-            widget.setEnabled(not training)
-        if not training:
-            self._architecture_changed()
-        else:
-            self.imagenet_edit.setEnabled(False)
+        self._update_enabled()
 
     # --- after training ---------------------------------------------------------------------
 
@@ -543,9 +724,15 @@ class TrainingDialog(QDialog):
         self._log(f"Deleted {folder}")
         self.trained = None
         self._set_state("idle")
+        self.refresh_start_models()
         self.models_changed.emit()
 
     # --- closing ----------------------------------------------------------------------------
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self.is_training:
+            self.refresh_start_models()  # models saved, imported or deleted meanwhile
 
     def confirm(self, title: str, text: str) -> bool:
         """Ask a yes/no question (tests replace this)."""
@@ -593,8 +780,87 @@ def plan_summary(plan: TrainingPlan) -> str:
     for error in plan.errors:
         lines.append(f"<span style='{_ERROR_STYLE}'>✖ {html.escape(error)}</span>")
     if plan.can_train:
-        lines.append("<span style='color: #2e7d32;'>✔ ready to train</span>")
+        warnings = small_dataset_warnings(plan)
+        if warnings:
+            lines.append(
+                f"<span style='{_WARNING_STYLE}'>⚠ training is possible, but "
+                + "; ".join(html.escape(warning) for warning in warnings)
+                + "</span>"
+            )
+        else:
+            lines.append("<span style='color: #2e7d32;'>✔ ready to train</span>")
     return "<br>".join(lines)
+
+
+def small_dataset_warnings(plan: TrainingPlan) -> list[str]:
+    """Why a dataset that can train is too small for its model or test metrics to mean much
+    (below MIN_STUDIES studies, or MIN_TRAINING_SLICES_PER_CLASS slices of a class in the
+    training split), and the split's own warnings; [] when none applies."""
+    warnings = []
+    if plan.studies < MIN_STUDIES:
+        warnings.append(
+            f"the dataset has only {plan.studies} "
+            f"{'study' if plan.studies == 1 else 'studies'} (fewer than {MIN_STUDIES}): "
+            "the model will hardly generalise and the test metrics rest on very few studies"
+        )
+    train = plan.split_counts.get("train")
+    if train is not None:
+        for name in plan.class_names:
+            count = train.get(name, 0)
+            if count < MIN_TRAINING_SLICES_PER_CLASS:
+                warnings.append(
+                    f"the training split has only {count} {name} "
+                    f"{'slice' if count == 1 else 'slices'} "
+                    f"(fewer than {MIN_TRAINING_SLICES_PER_CLASS})"
+                )
+    warnings += plan.split_warnings
+    return warnings
+
+
+def recipe_values(recipe: str) -> dict[str, Any]:
+    """A recipe's TrainConfig values: the field defaults, with RECIPES[recipe] over them."""
+    defaults = {
+        field.name: field.default
+        for field in dataclasses.fields(TrainConfig)
+        if field.default is not dataclasses.MISSING
+    }
+    return {**defaults, **RECIPES[recipe]}
+
+
+def cancel_message(last: TrainProgress | None) -> str:
+    """How far a cancelled run got, from the last progress it reported, as the end of a
+    sentence starting "Training ": never an epoch line for an epoch cut short."""
+    if last is None:
+        where = "before it started"
+    elif last.stage == "reading":
+        where = f"while reading the slices ({last.done} of {last.total})"
+    elif last.stage == "training" and last.done < last.total:
+        where = f"during epoch {last.epoch} of {last.epochs} (batch {last.done} of {last.total})"
+    elif last.stage in ("training", "epoch"):
+        where = f"after epoch {last.epoch} of {last.epochs}"
+    else:
+        where = f"while {last.message or last.stage}"
+    return f"cancelled {where}; nothing was saved"
+
+
+def _epoch_cut_short(last: TrainProgress | None, epoch_end: TrainProgress) -> bool:
+    """Whether an epoch's end came before its last batch (a cancel stops Keras mid-epoch)."""
+    return (
+        last is not None
+        and last.stage == "training"
+        and last.epoch == epoch_end.epoch
+        and last.done < last.total
+    )
+
+
+def _describe_augmentation(values: dict[str, float]) -> str:
+    parts = []
+    for key, value in values.items():
+        if key == "flip":
+            parts.append("horizontal flips" if value else "no flips")
+        elif value:
+            parts.append(f"{key} {value:g}{'°' if key == 'rotation' else ''}")
+    return ", ".join(parts)
 
 
 def _spin(low: int, high: int, value: int) -> QSpinBox:

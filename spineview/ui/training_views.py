@@ -7,11 +7,12 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
-from PySide6.QtGui import QPixmap, QResizeEvent
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QMouseEvent, QPixmap, QResizeEvent
 from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
+    QScrollArea,
     QTableWidget,
     QTableWidgetItem,
     QTabWidget,
@@ -21,9 +22,27 @@ from PySide6.QtWidgets import (
 
 from spineview.ui.garbage_collection import adopt_scene_orphans
 
-TRAIN_PEN = pg.mkPen("#2f8cff", width=2)
-VALIDATION_PEN = pg.mkPen("#ff8a3d", width=2)
-BATCH_PEN = pg.mkPen(color=(47, 140, 255, 90), width=1)
+# The report figures' colours (spineview.ml.report_figures): blue training, orange validation.
+TRAIN_COLOUR = "#1f77b4"
+VALIDATION_COLOUR = "#d95f02"
+TEXT_COLOUR = "#333333"
+TRAIN_PEN = pg.mkPen(TRAIN_COLOUR, width=2)
+VALIDATION_PEN = pg.mkPen(VALIDATION_COLOUR, width=2, style=Qt.PenStyle.DashLine)
+BATCH_PEN = pg.mkPen(color=(31, 119, 180, 90), width=1)
+# Markers in the curve's colour (pyqtgraph's default markers are grey for every curve), and of
+# different shapes, so validation stays apart from training without colour too.
+TRAIN_MARKERS: dict[str, Any] = {
+    "symbol": "o",
+    "symbolSize": 7,
+    "symbolBrush": pg.mkBrush(TRAIN_COLOUR),
+    "symbolPen": pg.mkPen(TRAIN_COLOUR),
+}
+VALIDATION_MARKERS: dict[str, Any] = {
+    "symbol": "s",
+    "symbolSize": 7,
+    "symbolBrush": pg.mkBrush(VALIDATION_COLOUR),
+    "symbolPen": pg.mkPen(VALIDATION_COLOUR),
+}
 
 # Report figures written by training (spineview.ml.train), in the order the tabs show them.
 REPORT_FIGURES = (
@@ -33,6 +52,9 @@ REPORT_FIGURES = (
     ("Training curves", "training_curves.png"),
     ("Misclassified test slices", "misclassified.png"),
 )
+ACTUAL_SIZE_FIGURES = frozenset({"misclassified.png"})
+"""Figures shown at 100 % (scrolled) from the start: shrunk to fit, their captions are too
+small to read. The others start fitted to the space; a click switches either way."""
 METRIC_ROWS = (
     ("Accuracy", "accuracy"),
     ("Balanced accuracy", "balanced_accuracy"),
@@ -56,19 +78,18 @@ class TrainingCurves(QWidget):
         self.loss_plot = self._plot("Loss")
         self.accuracy_plot = self._plot("Accuracy")
         self.accuracy_plot.setYRange(0, 1)
+        self.accuracy_plot.setXLink(self.loss_plot)  # the same epochs side by side
         layout.addWidget(self.loss_plot)
         layout.addWidget(self.accuracy_plot)
         self.batch_loss = self.loss_plot.plot(pen=BATCH_PEN, name="training (batches)")
         self.curves = {
-            "loss": self.loss_plot.plot(pen=TRAIN_PEN, symbol="o", symbolSize=6, name="training"),
+            "loss": self.loss_plot.plot(pen=TRAIN_PEN, name="training", **TRAIN_MARKERS),
             "val_loss": self.loss_plot.plot(
-                pen=VALIDATION_PEN, symbol="o", symbolSize=6, name="validation"
+                pen=VALIDATION_PEN, name="validation", **VALIDATION_MARKERS
             ),
-            "accuracy": self.accuracy_plot.plot(
-                pen=TRAIN_PEN, symbol="o", symbolSize=6, name="training"
-            ),
+            "accuracy": self.accuracy_plot.plot(pen=TRAIN_PEN, name="training", **TRAIN_MARKERS),
             "val_accuracy": self.accuracy_plot.plot(
-                pen=VALIDATION_PEN, symbol="o", symbolSize=6, name="validation"
+                pen=VALIDATION_PEN, name="validation", **VALIDATION_MARKERS
             ),
         }
         for plot in (self.loss_plot, self.accuracy_plot):
@@ -80,9 +101,18 @@ class TrainingCurves(QWidget):
         plot.setTitle(title, color="#333", size="10pt")
         plot.setLabel("bottom", "epoch")
         plot.showGrid(x=True, y=True, alpha=0.25)
-        plot.addLegend(offset=(-10, 10))
+        plot.addLegend(offset=(-10, 10), labelTextColor=TEXT_COLOUR)
         plot.setMinimumHeight(160)
+        for side in ("left", "bottom", "right", "top"):
+            axis = plot.getAxis(side)
+            axis.enableAutoSIPrefix(False)  # no "epoch (x0.001)": values read as they are
+            axis.setTextPen(TEXT_COLOUR)  # pyqtgraph's light grey is faint on white
         return plot
+
+    def legend_labels(self, plot: pg.PlotWidget) -> list[str]:
+        """The names in a plot's legend (tests)."""
+        legend = plot.getPlotItem().legend
+        return [label.text for _, label in legend.items] if legend is not None else []
 
     def clear(self) -> None:
         self.epochs: dict[str, list[float]] = {name: [] for name in self.curves}
@@ -150,7 +180,7 @@ class TrainingReport(QWidget):
         for title, name in REPORT_FIGURES:
             path = folder / "report" / name
             if path.is_file():
-                self.figures.addTab(_image_view(path), title)
+                self.figures.addTab(FigureView(path, fit=name not in ACTUAL_SIZE_FIGURES), title)
 
     def metric_text(self, label: str, part: str = "calibrated") -> str:
         """The table's cell for a metric row label (tests)."""
@@ -166,29 +196,70 @@ def format_metric(value: object) -> str:
     return "—"
 
 
-class ScaledImage(QLabel):
-    """A report figure scaled to the space it has, aspect kept (never larger than drawn)."""
+class _ClickableImage(QLabel):
+    clicked = Signal()
 
-    def __init__(self, path: Path, parent: QWidget | None = None) -> None:
+    def mousePressEvent(self, event: QMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            self.clicked.emit()
+        super().mousePressEvent(event)
+
+
+class FigureView(QScrollArea):
+    """A report figure, fitted to the space (aspect kept, never enlarged) or at 100 % with
+    scroll bars; a click on the figure switches between the two."""
+
+    def __init__(self, path: Path, fit: bool = True, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self.path = path
         self.original = QPixmap(str(path))
+        self.image = _ClickableImage()
+        self.image.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.image.setMinimumSize(1, 1)  # fitted, the view's size decides, never the pixmap's
+        self.image.setCursor(Qt.CursorShape.PointingHandCursor)
+        self.image.clicked.connect(self.toggle_fit)
         self.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.setWidget(self.image)
         self.setMinimumSize(200, 150)
-        self.setToolTip(str(path))
+        self.fit = fit
+        self.set_fit(fit)
+
+    def set_fit(self, fit: bool) -> None:
+        """Fit the figure to the view (True) or show it at 100 % (False)."""
+        self.fit = fit
+        self.setWidgetResizable(fit)
+        what = "show it at 100 %" if fit else "fit it to the window"
+        self.image.setToolTip(f"{self.path}\nClick to {what}")
+        self._show()
+
+    def toggle_fit(self) -> None:
+        self.set_fit(not self.fit)
+
+    def shown_scale(self) -> float:
+        """The shown width over the figure's width (1.0 at 100 %)."""
+        pixmap = self.image.pixmap()
+        if self.original.isNull() or pixmap.isNull():
+            return 1.0
+        return pixmap.width() / self.original.width()
 
     def resizeEvent(self, event: QResizeEvent) -> None:
         super().resizeEvent(event)
+        if self.fit:
+            self._show()
+
+    def _show(self) -> None:
         if self.original.isNull():
+            self.image.setText(f"{self.path.name} cannot be read")
             return
-        size = self.original.size().boundedTo(self.size())
-        self.setPixmap(
+        if not self.fit:
+            self.image.setPixmap(self.original)
+            self.image.resize(self.original.size())
+            return
+        size = self.original.size().boundedTo(self.viewport().size())
+        self.image.setPixmap(
             self.original.scaled(
                 size,
                 Qt.AspectRatioMode.KeepAspectRatio,
                 Qt.TransformationMode.SmoothTransformation,
             )
         )
-
-
-def _image_view(path: Path) -> QWidget:
-    return ScaledImage(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,7 @@ from pytestqt.qtbot import QtBot
 from spineview.data.synth import SynthOptions, synthesize
 from spineview.ml.store import list_models, user_models_dir
 from spineview.ui.main_window import MainWindow
+from spineview.ui.training_dialog import TrainingDialog
 
 pytestmark = [pytest.mark.gui, pytest.mark.tf]
 
@@ -23,7 +25,9 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _prepare(window: MainWindow, qtbot: QtBot, dataset: Path, name: str, epochs: int):  # type: ignore[no-untyped-def]
+def _prepare(
+    window: MainWindow, qtbot: QtBot, dataset: Path, name: str, epochs: int
+) -> TrainingDialog:
     dialog = window.show_training()
     dialog.confirm = lambda title, text: True  # type: ignore[method-assign]
     dialog.name_edit.setText(name)
@@ -32,7 +36,8 @@ def _prepare(window: MainWindow, qtbot: QtBot, dataset: Path, name: str, epochs:
     dialog.preset_combo.setCurrentIndex(dialog.preset_combo.findData("light"))
     dialog.set_dataset(dataset)
     qtbot.waitUntil(lambda: dialog.plan is not None, timeout=60_000)
-    assert dialog.plan is not None and dialog.plan.can_train, dialog.plan.errors
+    assert dialog.plan is not None
+    assert dialog.plan.can_train, dialog.plan.errors
     assert "ready to train" in dialog.dataset_summary.text()
     return dialog
 
@@ -56,6 +61,8 @@ def test_train_one_epoch_fills_curves_and_report_and_lists_the_model(
         window.model_picker.combo.itemText(i) for i in range(window.model_picker.combo.count())
     ]
     assert any("dialog-cnn" in name for name in names)
+    # a one-epoch model may fail the picker's quality gate: say yes to its question
+    window.model_picker._confirm = lambda info: True  # type: ignore[method-assign]
     dialog.use_button.click()
     current = window.model_picker.current_model()
     assert current is not None and current.path == folder
@@ -74,6 +81,11 @@ def test_cancel_mid_epoch_keeps_the_active_model(
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: not dialog.is_training, timeout=30_000)
     assert "cancelled" in dialog.status_label.text()
+    log = dialog.log.toPlainText()
+    assert "Training cancelled" in log and "nothing was saved" in log, log
+    cut = re.search(r"cancelled during epoch (\d+) of 3 \(batch \d+ of \d+\)", log)
+    if cut is not None:  # the epoch Keras ended early is not logged as an epoch
+        assert f"epoch {cut[1]}/3" not in log, log
     assert not (user_models_dir() / "never-saved").exists()
     assert sorted(info.path for info in list_models()[0]) == before
     current = window.model_picker.current_model()
