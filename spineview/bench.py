@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import os
 import platform
+import sys
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -275,6 +277,26 @@ def bench_train(studies: int = 40, epochs: int = 3, max_examples: int = 640) -> 
     from spineview.ml.train_benchmark import measure_training_throughput
 
     return measure_training_throughput(studies=studies, epochs=epochs, max_examples=max_examples)
+
+
+def bench_learn(
+    studies: int = 100,
+    epochs: int = 8,
+    recipes: Sequence[str] = ("default", "reference", "no-augmentation"),
+    cells: Sequence[str] | None = None,
+) -> dict[str, Any]:
+    """Test ROC AUC of training recipes on unfamiliar data (spineview.ml.learn_benchmark); the
+    table goes to stderr as each cell ends, the JSON report is returned."""
+    from spineview.ml.learn_benchmark import bench_learn as measure
+    from spineview.ml.learn_benchmark import learn_table
+
+    def step(text: str) -> None:
+        print(f"bench learn: {text}", file=sys.stderr, flush=True)
+
+    report = measure(studies=studies, epochs=epochs, recipes=recipes, cells=cells, progress=step)
+    report["table"] = learn_table(report)
+    print(report["table"], file=sys.stderr)
+    return report
 
 
 def bench_infer(studies: int = 6, model: str = "cnn-demo") -> dict[str, Any]:

@@ -20,7 +20,13 @@ from spineview import __version__
 from spineview.core.text import format_dicom_date
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.scan import ScanResult, scan_paths
-from spineview.errors import SpineViewError
+from spineview.errors import ModelLoadError, SpineViewError
+from spineview.ml.training_plan import (
+    FROM_MODEL_LEARNING_RATE,
+    RECIPES,
+    TrainConfig,
+    recipe_config,
+)
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
 COMMANDS = ("info", "dataset", "synth", "train", "models", "classify", "bench")
@@ -91,6 +97,11 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("models", help="list the bundled and user models")
     _add_classify_parser(commands)
 
+    _add_bench_parser(commands)
+    return parser
+
+
+def _add_bench_parser(commands: Any) -> None:
     bench = commands.add_parser("bench", help="measure speed; prints JSON")
     bench_commands = bench.add_subparsers(dest="bench_command", metavar="BENCH", required=True)
     scan = bench_commands.add_parser(
@@ -117,6 +128,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gradcam.add_argument("--studies", type=int, default=12, help="synthetic studies (default 12)")
     gradcam.add_argument("--max-slices", type=int, default=200, help="slices evaluated at most")
+    learn = bench_commands.add_parser(
+        "learn", help="test ROC AUC of the training recipes on a matrix of unfamiliar datasets"
+    )
+    learn.add_argument("--studies", type=int, default=100, help="synthetic studies (default 100)")
+    learn.add_argument("--epochs", type=int, default=8, help="epochs at most (default 8)")
+    learn.add_argument(
+        "--recipes", default="default,reference,no-augmentation", help="comma-separated recipes"
+    )
+    learn.add_argument("--cells", help="comma-separated cell names (default: all)")
     ui = bench_commands.add_parser(
         "ui", help="longest event-loop stall while the window opens a generated folder"
     )
@@ -127,24 +147,38 @@ def build_parser() -> argparse.ArgumentParser:
     )
     load.add_argument("--files", type=int, default=400, help="number of files (default 400)")
     load.add_argument("--matrix", type=int, default=512, help="rows and columns (default 512)")
-    return parser
 
 
 def _add_train_parser(commands: Any) -> None:
     train = commands.add_parser("train", help="train a slice classifier on a dataset")
     train.add_argument("dataset", type=Path, help="RSNA-layout folder or one folder per class")
-    train.add_argument("--arch", choices=("cnn", "resnet50"), default="cnn")
-    train.add_argument("--epochs", type=int, default=10)
     train.add_argument("--name", required=True, help="model name (letters, digits, - _ .)")
-    train.add_argument("--batch-size", type=int, default=32)
-    train.add_argument("--learning-rate", type=float, default=1e-3)
+    train.add_argument(
+        "--recipe", choices=RECIPES, default="default",
+        help="training recipe; the options below override its values (default: default)",
+    )  # fmt: skip
+    train.add_argument(
+        "--from", dest="start_from", metavar="MODEL",
+        help="fine-tune this model (name or folder): its architecture and weights are the start",
+    )  # fmt: skip
+    train.add_argument(
+        "--freeze-features", action="store_true",
+        help="with --from: keep the feature layers, train the classifier head only",
+    )  # fmt: skip
+    train.add_argument("--arch", choices=("cnn", "resnet50"), help="default: cnn, or --from's")
+    train.add_argument("--epochs", type=int)
+    train.add_argument("--batch-size", type=int)
+    train.add_argument(
+        "--learning-rate", type=float,
+        help=f"default: the recipe's, or {FROM_MODEL_LEARNING_RATE:g} with --from",
+    )  # fmt: skip
     train.add_argument("--seed", type=int, default=0)
-    train.add_argument("--augmentation", choices=("light", "reference", "none"), default="light")
+    train.add_argument("--augmentation", choices=("light", "reference", "none"))
     train.add_argument("--precision", choices=("auto", "float32", "mixed_bfloat16"), default="auto")
     train.add_argument("--max-examples", type=int, help="train on a subsample of about N slices")
     train.add_argument(
-        "--patience", type=int, default=3,
-        help="epochs without a better validation loss before stopping (default 3)",
+        "--patience", type=int,
+        help="epochs without a better validation figure before stopping (default 3)",
     )  # fmt: skip
     train.add_argument("--imagenet-weights", type=Path, help="local ResNet50 ImageNet .h5 file")
     train.add_argument("--out", type=Path, help="models folder (default: the user models folder)")
@@ -164,6 +198,12 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "infer": lambda: bench.bench_infer(studies=args.studies, model=args.model),
         "gradcam": lambda: bench.bench_gradcam(studies=args.studies, max_slices=args.max_slices),
         "ui": lambda: bench.bench_ui(files=args.files, matrix=args.matrix),
+        "learn": lambda: bench.bench_learn(
+            studies=args.studies,
+            epochs=args.epochs,
+            recipes=args.recipes.split(","),
+            cells=args.cells.split(",") if args.cells else None,
+        ),
         "load": lambda: bench.bench_load(files=args.files, matrix=args.matrix),
     }
     return runners[args.bench_command]()
@@ -285,15 +325,35 @@ def command_dataset(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-def command_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from spineview.ml.train import TrainConfig, TrainProgress, train_model
+def _train_config(args: argparse.Namespace) -> TrainConfig:
+    """The recipe's config with the options given on the command line over it."""
+    given = {
+        "epochs": args.epochs, "batch_size": args.batch_size,
+        "learning_rate": args.learning_rate, "augmentation": args.augmentation,
+        "patience": args.patience, "max_examples": args.max_examples,
+        "imagenet_weights": args.imagenet_weights, "start_from": args.start_from,
+    }  # fmt: skip
+    fields = {key: value for key, value in given.items() if value is not None}
+    architecture = args.arch
+    if architecture is None and args.start_from:
+        from spineview.ml.store import find_model
 
-    config = TrainConfig(
-        dataset=args.dataset, name=args.name, architecture=args.arch, epochs=args.epochs,
-        batch_size=args.batch_size, learning_rate=args.learning_rate, seed=args.seed,
-        augmentation=args.augmentation, precision=args.precision, max_examples=args.max_examples,
-        imagenet_weights=args.imagenet_weights, demo=args.demo, patience=args.patience,
+        architecture = find_model(args.start_from).manifest.architecture
+    return recipe_config(
+        args.recipe, args.dataset, args.name,
+        architecture=architecture or "cnn", seed=args.seed, precision=args.precision,
+        demo=args.demo, freeze_features=args.freeze_features, **fields,
     )  # fmt: skip
+
+
+def command_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from spineview.ml.train import TrainProgress, train_model
+
+    try:
+        config = _train_config(args)
+    except ModelLoadError as error:
+        print(f"spineview train: {error}", file=err)
+        return EXIT_ERROR
     bar = TerminalProgress(err, label="decoding slices", unit="slices")
 
     def report(progress: TrainProgress) -> None:

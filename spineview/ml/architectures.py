@@ -289,3 +289,19 @@ def _find_backbone(model: keras.Model) -> keras.layers.Layer:
         except ValueError:
             continue
     raise ValueError(f"model {model.name!r} has no pretrained backbone ({', '.join(names)})")
+
+
+def freeze_features(model: keras.Model, architecture_id: str) -> int:
+    """Freeze the layers that extract features (the backbone, or every convolution), so that
+    fine-tuning trains the classifier head only. Returns how many layers were frozen; recompile
+    the model after calling this."""
+    architecture = ARCHITECTURES[architecture_id]
+    if architecture.backbone is not None:
+        set_backbone_trainable(model, trainable=False)
+        return 1
+    frozen = 0
+    for layer in model.layers:
+        if layer.name.startswith("conv"):
+            layer.trainable = False
+            frozen += 1
+    return frozen

@@ -18,6 +18,8 @@ from typing import Any
 import keras
 import numpy as np
 
+from spineview.ml.metrics import binary_metrics
+
 RECALIBRATION_SLICES = 640
 """Training slices the final recomputation uses (fewer before each epoch's validation)."""
 EPOCH_RECALIBRATION_SLICES = 320
@@ -75,15 +77,19 @@ class RecalibratedValidation(keras.callbacks.Callback):
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
         recalibrate_batch_norm(self.model, self.recalibration_batches())
-        loss, accuracy = validation_metrics(self.model, self.validation, softmax=self.softmax)
+        loss, accuracy, auc = validation_metrics(self.model, self.validation, softmax=self.softmax)
         if logs is not None:
             logs["val_loss"] = loss
             logs["val_accuracy"] = accuracy
+            logs["val_auc"] = auc
 
 
-def validation_metrics(model: Any, dataset: Any, *, softmax: bool) -> tuple[float, float]:
-    """Mean cross-entropy and accuracy in inference mode over (x, y) batches."""
+def validation_metrics(model: Any, dataset: Any, *, softmax: bool) -> tuple[float, float, float]:
+    """Mean cross-entropy, accuracy and ROC AUC (NaN with one class) in inference mode over
+    (x, y) batches."""
     losses, hits, count = 0.0, 0, 0
+    scores: list[np.ndarray] = []
+    truths: list[np.ndarray] = []
     for x, y in dataset:
         output = np.asarray(model(x, training=False), dtype=np.float64)
         truth = np.asarray(y, dtype=np.float64)
@@ -91,11 +97,16 @@ def validation_metrics(model: Any, dataset: Any, *, softmax: bool) -> tuple[floa
             probability = np.clip(output, 1e-7, 1.0)
             losses += float(-np.sum(truth * np.log(probability)))
             hits += int(np.sum(np.argmax(output, 1) == np.argmax(truth, 1)))
+            scores.append(output[:, 1])
+            truths.append(truth[:, 1])
         else:
             p = np.clip(output[:, 0], 1e-7, 1 - 1e-7)
             losses += float(-np.sum(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
             hits += int(np.sum((p >= 0.5) == (truth >= 0.5)))
+            scores.append(p)
+            truths.append(truth)
         count += len(truth)
     if count == 0:
-        return math.nan, math.nan
-    return losses / count, hits / count
+        return math.nan, math.nan, math.nan
+    auc = binary_metrics(np.concatenate(truths).astype(np.int64), np.concatenate(scores))["roc_auc"]
+    return losses / count, hits / count, float(auc) if isinstance(auc, int | float) else math.nan

@@ -211,11 +211,13 @@ def decode_examples(
     size: int = INPUT_SIZE,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
+    transform: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, ExampleSet]:
     """Decode and preprocess every example once: (images float16 (n, size, size), labels, kept).
 
     Slices that fail to decode are dropped and listed in the returned set's problems.
-    A set `cancel` stops before the next slice with TrainingCancelled.
+    A set `cancel` stops before the next slice with TrainingCancelled. `transform` changes
+    the decoded pixels before preprocessing (`spineview bench learn` makes unfamiliar data so).
     """
     check_cache_fits(len(examples.examples), size)
     images = np.empty((len(examples.examples), size, size), dtype=np.float16)
@@ -229,6 +231,8 @@ def decode_examples(
         except DicomLoadError as error:
             problems.append(str(error))
             continue
+        if transform is not None:
+            pixels = transform(pixels)
         images[len(kept)] = preprocess_slice(pixels, size)[:, :, 0]
         kept.append(example)
         if progress is not None and (index % 16 == 0 or index == len(examples.examples) - 1):

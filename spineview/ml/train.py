@@ -17,7 +17,7 @@ import os
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -119,32 +119,71 @@ def train_model(
     folder = (models_dir / config.name) if models_dir else store.user_model_folder(config.name)
     images, labels, examples, split = prepare(config, progress=progress, cancel=cancel)
     _stop_if_cancelled(cancel)
+    names = [example.name for example in examples.examples]
+    fitted = fit_arrays(
+        config, images, labels, split, names=names, progress=progress, cancel=cancel
+    )
+    _stop_if_cancelled(cancel)  # a cancel during evaluation still saves nothing
+    if progress is not None:
+        progress(TrainProgress("saving", 0, 1, message=f"saving {folder}"))
+    manifest = _manifest(config, examples, split, fitted)
+    info = store.save_model(_export_copy(fitted.model, config.architecture), manifest, folder)
+    _write_report(info.path / "report", fitted.evaluation, fitted.history, examples)
+    return TrainResult(
+        info.path,
+        fitted.test_metrics,
+        fitted.history,
+        len(examples.examples),
+        time.perf_counter() - started,
+    )
+
+
+@dataclass
+class FittedModel:
+    """A trained network with its history and its evaluation on the test split."""
+
+    model: Any
+    history: dict[str, list[float]]
+    imagenet: bool  # started from ImageNet weights
+    precision: str  # the Keras dtype policy it trained in
+    evaluation: dict[str, Any]
+
+    @property
+    def test_metrics(self) -> dict[str, Any]:
+        return dict(self.evaluation["metrics"])
+
+
+def fit_arrays(
+    config: TrainConfig,
+    images: np.ndarray,
+    labels: np.ndarray,
+    split: Split,
+    *,
+    names: Sequence[str] | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+    checkpoint: bool = True,
+) -> FittedModel:
+    """Train on cached slices (float16, preprocessed) and evaluate on the split's test part.
+
+    `names` label the slices in the report (default "slice i"); `checkpoint` keeps the best
+    weights so far under `checkpoint_path(config.name)` while training.
+    """
     precision = resolve_precision(config.precision)
     previous_policy = keras.mixed_precision.global_policy().name
     keras.mixed_precision.set_global_policy(precision)
     try:
         model, history, imagenet = _fit(
-            config, images, labels, split, progress=progress, cancel=cancel
+            config, images, labels, split, progress=progress, cancel=cancel, checkpoint=checkpoint
         )
         _stop_if_cancelled(cancel)
         if progress is not None:
             progress(TrainProgress("evaluating", 0, 1, message="evaluating on the test split"))
-        evaluation = _evaluate(model, config, images, labels, examples, split)
+        names = list(names) if names is not None else [f"slice {i}" for i in range(len(labels))]
+        evaluation = _evaluate(model, config, images, labels, names, split)
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
-    _stop_if_cancelled(cancel)  # a cancel during evaluation still saves nothing
-    if progress is not None:
-        progress(TrainProgress("saving", 0, 1, message=f"saving {folder}"))
-    manifest = _manifest(config, examples, split, history, evaluation, precision, imagenet)
-    info = store.save_model(_export_copy(model, config.architecture), manifest, folder)
-    _write_report(info.path / "report", evaluation, history, examples)
-    return TrainResult(
-        info.path,
-        evaluation["metrics"],
-        history,
-        len(examples.examples),
-        time.perf_counter() - started,
-    )
+    return FittedModel(model, history, imagenet, precision, evaluation)
 
 
 def _stop_if_cancelled(cancel: threading.Event | None) -> None:
@@ -173,11 +212,13 @@ def _fit(
     *,
     progress: ProgressCallback | None,
     cancel: threading.Event | None,
+    checkpoint: bool = True,
 ) -> tuple[Any, dict[str, list[float]], bool]:
     from spineview.ml.architectures import (
         ARCHITECTURES,
         build_model,
         find_imagenet_weights,
+        freeze_features,
         set_backbone_trainable,
     )
 
@@ -190,10 +231,17 @@ def _fit(
     architecture = ARCHITECTURES[config.architecture]
     weights = (
         find_imagenet_weights(config.imagenet_weights)
-        if config.architecture == "resnet50"
+        if config.architecture == "resnet50" and not config.start_from
         else None
     )
-    model = build_model(config.architecture, imagenet_weights=weights, seed=config.seed)
+    if config.start_from:  # fine-tuning: the start model's weights (checked by the store)
+        from spineview.ml import store
+
+        model, _ = store.load_model(store.find_model(config.start_from).path)
+        if config.freeze_features:
+            freeze_features(model, config.architecture)
+    else:
+        model = build_model(config.architecture, imagenet_weights=weights, seed=config.seed)
     softmax = architecture.output == "softmax"
     train = make_dataset(
         images,
@@ -214,14 +262,23 @@ def _fit(
         softmax=softmax,
     )
     counts = np.bincount(labels[split.indices("train")], minlength=2)
-    class_weight = {i: float(counts.sum() / (2 * max(c, 1))) for i, c in enumerate(counts)}
+    class_weight = (
+        {i: float(counts.sum() / (2 * max(c, 1))) for i, c in enumerate(counts)}
+        if config.class_balance == "weights"
+        else None
+    )
+    mode = "max" if config.early_stopping == "val_auc" else "min"
     callbacks = [
         keras.callbacks.EarlyStopping(
-            monitor="val_loss", patience=config.patience, restore_best_weights=True
+            monitor=config.early_stopping,
+            mode=mode,
+            patience=config.patience,
+            restore_best_weights=True,
         ),
         _ProgressCallback(progress, cancel, config.epochs),
-        _BestCheckpoint(checkpoint_path(config.name)),
     ]
+    if checkpoint:
+        callbacks.append(_BestCheckpoint(checkpoint_path(config.name), config.early_stopping, mode))
     fit_validation: Any = validation
     has_batch_norm = bool(batch_norm_layers(model))
     if has_batch_norm:  # validate with statistics that match the weights (ml.batch_norm)
@@ -252,7 +309,7 @@ def _fit(
         model.compile(
             optimizer=keras.optimizers.Adam(rate),
             loss="categorical_crossentropy" if softmax else "binary_crossentropy",
-            metrics=["accuracy"],
+            metrics=["accuracy", keras.metrics.AUC(name="auc")],
         )
         fitted = model.fit(
             train,
@@ -399,18 +456,21 @@ def checkpoint_path(name: str) -> Path:
 
 
 class _BestCheckpoint(keras.callbacks.Callback):
-    """After each epoch that improves validation loss, write the weights atomically."""
+    """After each epoch that improves the monitored figure, write the weights atomically."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, monitor: str = "val_loss", mode: str = "min") -> None:
         super().__init__()
         self.path = path
+        self.monitor = monitor
+        self.sign = 1.0 if mode == "min" else -1.0  # compare as "smaller is better"
         self.best = math.inf
 
     def on_epoch_end(self, epoch: int, logs: Any = None) -> None:
-        loss = float((logs or {}).get("val_loss", math.inf))
-        if not loss < self.best:
+        value = float((logs or {}).get(self.monitor, math.nan))
+        score = self.sign * value if math.isfinite(value) else math.inf
+        if not score < self.best:
             return
-        self.best = loss
+        self.best = score
         self.path.parent.mkdir(parents=True, exist_ok=True)
         temporary = self.path.with_name(f".{self.path.name}.tmp-{os.getpid()}.weights.h5")
         self.model.save_weights(temporary)
@@ -448,7 +508,7 @@ def _evaluate(
     config: TrainConfig,
     images: np.ndarray,
     labels: np.ndarray,
-    examples: ExampleSet,
+    names: list[str],
     split: Split,
 ) -> dict[str, Any]:
     from spineview.ml.architectures import ARCHITECTURES
@@ -474,29 +534,25 @@ def _evaluate(
         "test_probability": test_probability,
         "test_calibrated": calibrated,
         "images": images,
-        "names": [examples.examples[i].name for i in test],
+        "names": [names[i] for i in test],
     }
 
 
-def _manifest(
-    config: TrainConfig,
-    examples: ExampleSet,
-    split: Split,
-    history: dict[str, list[float]],
-    evaluation: dict[str, Any],
-    precision: str,
-    imagenet: bool,
-) -> Any:
+def _manifest(config: TrainConfig, examples: ExampleSet, split: Split, fitted: FittedModel) -> Any:
     from spineview.ml.architectures import ARCHITECTURES
     from spineview.ml.store import ModelManifest
 
     architecture = ARCHITECTURES[config.architecture]
+    history, evaluation, imagenet = fitted.history, fitted.evaluation, fitted.imagenet
     counts = examples.class_counts()
     description = (
         "demo model, trained on synthetic data, not for clinical use"
         if config.demo
         else f"{config.architecture} trained on {config.dataset.name}"
     )
+    parent = _parent_summary(config)
+    if parent is not None:
+        description += f", fine-tuned from {parent['name']}"
     training = {
         "dataset": str(config.dataset),
         "source": examples.source,
@@ -512,7 +568,13 @@ def _manifest(
         "augmentation_settings": augmentation_settings(config),
         "batch_size": config.batch_size,
         "learning_rate": config.learning_rate,
-        "class_weights": "balanced (n / (2 * count))",
+        "class_weights": (
+            "balanced (n / (2 * count))" if config.class_balance == "weights" else "none"
+        ),
+        "recipe": config.recipe,
+        "early_stopping": f"{config.early_stopping}, patience {config.patience}",
+        "best_val_auc": _finite_max(history.get("val_auc", [])),
+        "parent": _parent_summary(config),
         "imagenet_weights": imagenet,
         "from_scratch": not imagenet,
         "rule_parameters": asdict(config.rule),
@@ -530,7 +592,7 @@ def _manifest(
         output=architecture.output,
         preprocessing=PREPROCESSING,
         gradcam_layer=architecture.gradcam_layer,
-        precision=precision,
+        precision=fitted.precision,
         weights_storage="float16",
         weights_sha256="",
         imagenet_weights=imagenet,
@@ -542,6 +604,27 @@ def _manifest(
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         spineview_version=__version__,
     )
+
+
+def _parent_summary(config: TrainConfig) -> dict[str, Any] | None:
+    """The model fine-tuning started from: its name, weights and training data summary."""
+    if not config.start_from:
+        return None
+    from spineview.ml import store
+
+    start = store.find_model(config.start_from)
+    return {
+        "name": start.manifest.name,
+        "weights_sha256": start.manifest.weights_sha256,
+        "bundled": start.bundled,
+        "frozen_features": config.freeze_features,
+        "training": start.manifest.training,
+    }
+
+
+def _finite_max(values: list[float]) -> float | None:
+    finite = [v for v in values if math.isfinite(v)]
+    return max(finite) if finite else None
 
 
 def _finite_min(values: list[float]) -> float | None:

@@ -39,6 +39,8 @@ from spineview.ml.precision import PRECISIONS, Precision
 from spineview.ml.store import find_model, user_model_folder
 
 Augmentation = Literal["none", "light", "reference"]
+EarlyStoppingMetric = Literal["val_auc", "val_loss"]
+ClassBalance = Literal["weights", "none"]
 
 AUGMENTATIONS: dict[str, dict[str, float]] = {
     # the reference's ImageDataGenerator settings, as Keras 3 layers
@@ -75,6 +77,8 @@ class TrainConfig:
     learning_rate: float = 1e-3
     fine_tune_learning_rate: float = 1e-5
     patience: int = 3
+    early_stopping: EarlyStoppingMetric = "val_auc"  # what picks the best epoch
+    class_balance: ClassBalance = "weights"  # "weights": loss weights n / (2 * count)
     seed: int = 0
     augmentation: Augmentation = "light"
     precision: Precision = "auto"
@@ -173,8 +177,9 @@ RECIPES: dict[str, dict[str, Any]] = {
         "batch_size": 32,
         "learning_rate": 1e-3,
         "augmentation": "reference",
+        "early_stopping": "val_loss",
     },
-    "no augmentation": {"augmentation": "none"},
+    "no-augmentation": {"augmentation": "none"},
 }
 """Named training recipes as TrainConfig fields that differ from the defaults. "reference" is
 the recipe the project grew from, kept for comparison; the CLI, the dialog and `bench learn`
@@ -183,7 +188,7 @@ read them here, so all three share one default."""
 RECIPE_DESCRIPTIONS: dict[str, str] = {
     "default": "learns on unfamiliar data (see `spineview bench learn`)",
     "reference": "the original recipe: strong augmentation; can fail to learn on small sets",
-    "no augmentation": "the default without augmentation; fits fast, may over-fit",
+    "no-augmentation": "the default without augmentation; fits fast, may over-fit",
 }
 
 

@@ -56,6 +56,7 @@ def test_validation_metrics_match_hand_computed_values() -> None:
 
     p = np.array([[0.9], [0.2], [0.6]], dtype="float32")
     y = np.array([1.0, 0.0, 0.0])
-    loss, accuracy = validation_metrics(Fixed(), [(p, y)], softmax=False)
+    loss, accuracy, auc = validation_metrics(Fixed(), [(p, y)], softmax=False)
     expected = -(np.log(0.9) + np.log(0.8) + np.log(0.4)) / 3
     assert loss == pytest.approx(expected, rel=1e-5) and accuracy == pytest.approx(2 / 3)
+    assert auc == pytest.approx(1.0)  # the one positive outranks both negatives
