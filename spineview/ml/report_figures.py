@@ -350,7 +350,7 @@ def misclassified_gallery(
     images: Sequence[np.ndarray],
     titles: Sequence[str],
     path: Path | str,
-    columns: int = 6,
+    columns: int = 4,
     max_images: int = 60,
     title: str = "Misclassified test slices",
 ) -> Path:
@@ -377,7 +377,7 @@ def misclassified_gallery(
     grid_columns = min(columns, shown)
     rows = math.ceil(shown / grid_columns)
     # A fixed pixel grid (no layout engine: it costs a second for a few dozen axes).
-    cell, picture, caption, heading_height, margin = 190, 176, 44, 44, 10
+    cell, picture, caption, heading_height, margin = 220, 200, 56, 44, 10
     width = max(cell * grid_columns + 2 * margin, 420)
     height = heading_height + (picture + caption) * rows + margin
     figure = _new_figure(width, height, layout=None)
@@ -391,5 +391,5 @@ def misclassified_gallery(
         axes = figure.add_axes((left / width, bottom / height, picture / width, picture / height))
         axes.set_axis_off()
         axes.imshow(_grey(images[index]), cmap="gray", vmin=0.0, vmax=1.0)
-        axes.set_title(_wrap_title(str(titles[index])), fontsize=8, linespacing=1.15, pad=4)
+        axes.set_title(_wrap_title(str(titles[index])), fontsize=10, linespacing=1.15, pad=4)
     return _save(figure, path)

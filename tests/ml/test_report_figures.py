@@ -165,8 +165,8 @@ def test_misclassified_gallery(tmp_path: Path, count: int) -> None:
         _assert_size(image, (200, 700), (80, 250))
     elif count == 1:
         _assert_size(image, (150, 600), (150, 450))
-    else:  # 6 columns, 3 rows
-        _assert_size(image, (900, 1400), (550, 950))
+    else:  # 4 columns of readable captions, 4 rows
+        _assert_size(image, (850, 1000), (1000, 1150))
     _assert_not_blank(image)
 
 
@@ -175,7 +175,7 @@ def test_gallery_copes_with_flat_and_non_finite_images_and_caps_its_size(tmp_pat
     holes = np.where(np.eye(16) > 0, np.nan, 1.0)
     many = [flat, holes, *[np.zeros((16, 16))] * 20]
     path = misclassified_gallery(many, ["t"] * len(many), tmp_path / "g.png", max_images=8)
-    _assert_size(_read_png(path), (900, 1400), (300, 700))  # 8 images: 2 rows of 6
+    _assert_size(_read_png(path), (900, 1400), (300, 700))  # 8 images: 2 rows of 4
 
 
 def test_gallery_rejects_bad_input(tmp_path: Path) -> None:
