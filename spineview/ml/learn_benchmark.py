@@ -70,11 +70,12 @@ def _noise(pixels: np.ndarray) -> np.ndarray:
 
 
 def _coarse(pixels: np.ndarray) -> np.ndarray:
-    """A 96 × 96 acquisition (block-averaged down; preprocessing scales it back up)."""
-    rows, cols = pixels.shape
-    step_r, step_c = max(rows // 96, 1), max(cols // 96, 1)
-    cropped = pixels[: rows - rows % step_r, : cols - cols % step_c]
-    return cropped.reshape(rows // step_r, step_r, cols // step_c, step_c).mean(axis=(1, 3))
+    """A coarse acquisition: about 96 pixels on the long side (block means; preprocessing scales
+    it back up)."""
+    step = max(1, round(max(pixels.shape) / 96))
+    rows, cols = (pixels.shape[0] // step) * step, (pixels.shape[1] // step) * step
+    blocks = pixels[:rows, :cols].reshape(rows // step, step, cols // step, step)
+    return np.asarray(blocks.mean(axis=(1, 3)), dtype=np.float32)
 
 
 CELLS: tuple[Cell, ...] = (
@@ -88,7 +89,7 @@ CELLS: tuple[Cell, ...] = (
         "synth-intensity", "x0.05 + 800, gamma 0.6, 0.1 % outliers", "synth", transform=_intensity
     ),
     Cell("synth-noise", "Gaussian noise, 8 % of the 99th percentile", "synth", transform=_noise),
-    Cell("synth-coarse", "96 x 96 matrix", "synth", transform=_coarse),
+    Cell("synth-coarse", "a 96-pixel matrix", "synth", transform=_coarse),
     Cell("plain-8pct", "the plain generator, 8 % positive", "plain", positive_rate=0.08),
     Cell("plain-40pct", "the plain generator, 40 % positive", "plain", positive_rate=0.40),
 )

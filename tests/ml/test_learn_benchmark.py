@@ -1,0 +1,104 @@
+"""`spineview bench learn`: the second generator, the cells' sampling and the report."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from spineview.data.plain_spine import LESION_SLICES, PlainSpineOptions, plain_spine_slices
+from spineview.errors import TrainingError
+from spineview.ml import learn_benchmark
+from spineview.ml.learn_benchmark import (
+    CELLS,
+    GOOD_AUC,
+    _choose,
+    _coarse,
+    _intensity,
+    _noise,
+    _plain_study_rate,
+    _summary,
+    learn_table,
+)
+
+
+def test_the_plain_generator_is_seeded_and_labels_only_midline_slices_of_bad_studies() -> None:
+    options = PlainSpineOptions(studies=10, slices_per_study=9, positive_rate=0.5, seed=5)
+    first, again = plain_spine_slices(options), plain_spine_slices(options)
+    assert all(np.array_equal(a, b) for a, b in zip(first.images, again.images, strict=True))
+    other = plain_spine_slices(PlainSpineOptions(studies=10, slices_per_study=9, seed=6))
+    assert not np.array_equal(first.images[0], other.images[0])
+    for group in set(first.groups):
+        members = [i for i, g in enumerate(first.groups) if g == group]
+        labels = {int(first.labels[i]) for i in members}
+        assert len(labels) == 1  # a study is all healthy or all degenerative
+        assert len(members) == (LESION_SLICES if labels == {1} else 9)
+    assert {0, 1} == set(first.labels.tolist())
+
+
+def test_the_plain_generator_draws_a_darker_disc_where_it_says_degenerative() -> None:
+    sick = plain_spine_slices(PlainSpineOptions(studies=1, positive_rate=1.0, seed=2))
+    healthy = plain_spine_slices(PlainSpineOptions(studies=1, positive_rate=0.0, seed=2))
+    assert sick.labels.tolist() == [1] * LESION_SLICES
+    assert set(healthy.labels.tolist()) == {0}
+    middle = PlainSpineOptions.slices_per_study // 2
+    assert not np.array_equal(sick.images[LESION_SLICES // 2], healthy.images[middle])
+
+
+def test_choose_keeps_the_wanted_share_of_positives_and_count() -> None:
+    labels = np.array([1] * 100 + [0] * 900)
+    rng = np.random.default_rng(0)
+    chosen = _choose(labels, 0.4, None, rng)
+    assert labels[chosen].mean() == pytest.approx(0.4, abs=0.01)
+    assert len(chosen) == 250  # limited by the 100 positives
+    small = _choose(labels, None, 300, rng)
+    assert len(small) == 300 and labels[small].mean() == pytest.approx(0.1, abs=0.01)
+    assert len(set(small.tolist())) == 300
+
+
+@pytest.mark.parametrize("rate", [0.05, 0.08, 0.4])
+def test_the_plain_study_rate_gives_at_least_the_slice_rate(rate: float) -> None:
+    study_rate = _plain_study_rate(rate)
+    per_study = PlainSpineOptions.slices_per_study
+    positives = study_rate * LESION_SLICES
+    share = positives / (positives + (1 - study_rate) * per_study)
+    assert rate <= share <= rate * 1.35  # a little over: the cell trims to the rate
+
+
+def test_the_transforms_change_what_they_say_and_keep_the_slice_usable() -> None:
+    rng = np.random.default_rng(1)
+    pixels = rng.uniform(0, 4095, (192, 160)).astype(np.float32)
+    assert _coarse(pixels).shape == (96, 80)
+    noisy = _noise(pixels)
+    assert noisy.shape == pixels.shape and not np.array_equal(noisy, pixels)
+    scaled = _intensity(pixels)
+    assert scaled.min() >= 800 and np.sum(scaled > 4 * 0.05 * 4095) > 0  # bright outliers
+
+
+def test_every_cell_name_is_unique_and_unknown_names_are_refused() -> None:
+    names = [cell.name for cell in CELLS]
+    assert len(names) == len(set(names)) and "," not in "".join(names)
+    with pytest.raises(TrainingError, match="unknown cells"):
+        learn_benchmark.bench_learn(cells=["nope"])
+    with pytest.raises(TrainingError, match="unknown recipe"):
+        learn_benchmark.bench_learn(cells=["plain-8pct"], recipes=["fast"])
+
+
+def _row(cell: str, recipe: str, auc: float | None, one_class: bool = False) -> dict[str, object]:
+    return {"cell": cell, "recipe": recipe, "test_roc_auc": auc, "one_class": one_class,
+            "slices": 300, "positive_share": 0.1}  # fmt: skip
+
+
+def test_the_summary_names_cells_where_the_default_misses_what_another_recipe_reaches() -> None:
+    rows = [
+        _row("a", "default", 0.95), _row("a", "reference", 0.6, one_class=True),
+        _row("b", "default", 0.8), _row("b", "no-augmentation", GOOD_AUC),
+        _row("c", "default", 0.7), _row("c", "reference", 0.75),
+    ]  # fmt: skip
+    summary = _summary(rows)
+    assert summary["cells_where_a_recipe_reaches_0.9"] == 2
+    assert summary["default_below_0.9_there"] == ["b"]
+    assert summary["one_class_runs"] == ["a: reference"]
+    assert summary["default_min_auc"] == 0.7
+    table = learn_table({"cells": rows})
+    assert "0.600 *" in table and "0.950" in table
+    assert table.splitlines()[0].split()[-3:] == ["default", "reference", "no-augmentation"]
