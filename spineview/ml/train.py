@@ -27,6 +27,7 @@ import numpy as np
 from spineview import __version__
 from spineview.data.splits import Split, grouped_split
 from spineview.errors import TrainingCancelled, TrainingError
+from spineview.ml.augment import affine_augmenter
 from spineview.ml.batch_norm import (
     EPOCH_RECALIBRATION_SLICES,
     RECALIBRATION_SLICES,
@@ -376,9 +377,10 @@ def make_dataset(
     dataset = dataset.map(lambda a, b: (tf.cast(a, tf.float32)[..., None], b))
     settings = augmentation_settings(config) if shuffle else {}
     if any(settings.values()):  # custom settings may hold every key at 0: no augmentation
-        augmenter = _augmenter(settings, config.seed)
-        dataset = dataset.map(
-            lambda a, b: (augmenter(a, training=True), b), num_parallel_calls=tf.data.AUTOTUNE
+        augment = affine_augmenter(settings, config.seed)
+        dataset = dataset.enumerate().map(
+            lambda i, batch: (augment(batch[0], i), batch[1]),
+            num_parallel_calls=tf.data.AUTOTUNE,
         )
     if channels == 3:
         dataset = dataset.map(lambda a, b: (tf.repeat(a, 3, axis=-1), b))
@@ -387,30 +389,6 @@ def make_dataset(
     else:
         dataset = dataset.map(lambda a, b: (a, tf.cast(b, tf.float32)))
     return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def _augmenter(settings: dict[str, float], seed: int) -> Any:
-    from keras import layers
-
-    steps: list[Any] = []
-    if settings.get("rotation"):
-        steps.append(
-            layers.RandomRotation(settings["rotation"] / 360.0, fill_mode="constant", seed=seed)
-        )
-    if settings.get("shift"):
-        shift = settings["shift"]
-        steps.append(layers.RandomTranslation(shift, shift, fill_mode="constant", seed=seed + 1))
-    if settings.get("shear"):
-        shear = settings["shear"]
-        steps.append(
-            layers.RandomShear(x_factor=shear, y_factor=shear, fill_mode="constant", seed=seed + 2)
-        )
-    if settings.get("zoom"):
-        zoom = settings["zoom"]
-        steps.append(layers.RandomZoom(zoom, zoom, fill_mode="constant", seed=seed + 3))
-    if settings.get("flip"):
-        steps.append(layers.RandomFlip("horizontal", seed=seed + 4))
-    return keras.Sequential(steps, name="augmentation")
 
 
 class _ProgressCallback(keras.callbacks.Callback):

@@ -145,7 +145,8 @@ def test_custom_augmentation_reaches_the_manifest(tiny_dataset: Path, tmp_path: 
 
 
 def test_make_dataset_applies_the_custom_settings(tmp_path: Path) -> None:
-    from spineview.ml.train import TrainConfig, _augmenter, make_dataset
+    from spineview.ml.augment import affine_augmenter
+    from spineview.ml.train import TrainConfig, make_dataset
 
     rng = np.random.default_rng(0)
     image = rng.random((32, 32)).astype(np.float16)
@@ -166,7 +167,7 @@ def test_make_dataset_applies_the_custom_settings(tmp_path: Path) -> None:
     shifted = first_batch(augmentation="none", augmentation_settings={"shift": 0.5})
     assert not np.allclose(shifted, expected)  # the custom settings win over the preset
     widest = {"rotation": 180.0, "shift": 1.0, "shear": 1.0, "zoom": 1.0, "flip": 1.0}
-    augmented = np.asarray(_augmenter(widest, seed=0)(expected[..., None], training=True))
+    augmented = np.asarray(affine_augmenter(widest, seed=0)(expected[..., None], 0))
     assert augmented.shape == (8, 32, 32, 1) and np.all(np.isfinite(augmented))
 
 
