@@ -280,8 +280,8 @@ def bench_train(studies: int = 40, epochs: int = 3, max_examples: int = 640) -> 
 
 
 def bench_learn(
-    studies: int = 100,
-    epochs: int = 8,
+    studies: int = 60,
+    epochs: int = 6,
     recipes: Sequence[str] = ("default", "reference", "no-augmentation"),
     cells: Sequence[str] | None = None,
 ) -> dict[str, Any]:

@@ -131,8 +131,8 @@ def _add_bench_parser(commands: Any) -> None:
     learn = bench_commands.add_parser(
         "learn", help="test ROC AUC of the training recipes on a matrix of unfamiliar datasets"
     )
-    learn.add_argument("--studies", type=int, default=100, help="synthetic studies (default 100)")
-    learn.add_argument("--epochs", type=int, default=8, help="epochs at most (default 8)")
+    learn.add_argument("--studies", type=int, default=60, help="synthetic studies (default 60)")
+    learn.add_argument("--epochs", type=int, default=6, help="epochs at most (default 6)")
     learn.add_argument(
         "--recipes", default="default,reference,no-augmentation", help="comma-separated recipes"
     )
@@ -178,7 +178,8 @@ def _add_train_parser(commands: Any) -> None:
     train.add_argument("--max-examples", type=int, help="train on a subsample of about N slices")
     train.add_argument(
         "--patience", type=int,
-        help="epochs without a better validation figure before stopping (default 3)",
+        help=f"epochs without a better validation figure before stopping "
+        f"(default {TrainConfig.patience})",
     )  # fmt: skip
     train.add_argument("--imagenet-weights", type=Path, help="local ResNet50 ImageNet .h5 file")
     train.add_argument("--out", type=Path, help="models folder (default: the user models folder)")

@@ -97,8 +97,8 @@ CELLS: tuple[Cell, ...] = (
 
 def bench_learn(
     *,
-    studies: int = 100,
-    epochs: int = 8,
+    studies: int = 60,
+    epochs: int = 6,
     recipes: Sequence[str] = COMPARED_RECIPES,
     cells: Sequence[str] | None = None,
     seed: int = 0,

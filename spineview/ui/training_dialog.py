@@ -63,10 +63,6 @@ DEFAULT_RECIPE = "default"
 """The recipe the form starts on; its values come from TrainConfig and RECIPES at run time,
 so the dialog and the CLI share one default."""
 FROM_SCRATCH = "nothing (train from scratch)"
-MIN_STUDIES = 10
-"""Below this many studies the dialog warns that the model and its test metrics say little."""
-MIN_TRAINING_SLICES_PER_CLASS = 20
-"""Below this many slices of a class in the training split the dialog warns likewise."""
 _ERROR_STYLE = "color: #c62828;"
 _WARNING_STYLE = "color: #b26a00;"
 CHANCE_BALANCED_ACCURACY = 0.55
@@ -780,7 +776,7 @@ def plan_summary(plan: TrainingPlan) -> str:
     for error in plan.errors:
         lines.append(f"<span style='{_ERROR_STYLE}'>✖ {html.escape(error)}</span>")
     if plan.can_train:
-        warnings = small_dataset_warnings(plan)
+        warnings = plan.warnings
         if warnings:
             lines.append(
                 f"<span style='{_WARNING_STYLE}'>⚠ training is possible, but "
@@ -790,31 +786,6 @@ def plan_summary(plan: TrainingPlan) -> str:
         else:
             lines.append("<span style='color: #2e7d32;'>✔ ready to train</span>")
     return "<br>".join(lines)
-
-
-def small_dataset_warnings(plan: TrainingPlan) -> list[str]:
-    """Why a dataset that can train is too small for its model or test metrics to mean much
-    (below MIN_STUDIES studies, or MIN_TRAINING_SLICES_PER_CLASS slices of a class in the
-    training split), and the split's own warnings; [] when none applies."""
-    warnings = []
-    if plan.studies < MIN_STUDIES:
-        warnings.append(
-            f"the dataset has only {plan.studies} "
-            f"{'study' if plan.studies == 1 else 'studies'} (fewer than {MIN_STUDIES}): "
-            "the model will hardly generalise and the test metrics rest on very few studies"
-        )
-    train = plan.split_counts.get("train")
-    if train is not None:
-        for name in plan.class_names:
-            count = train.get(name, 0)
-            if count < MIN_TRAINING_SLICES_PER_CLASS:
-                warnings.append(
-                    f"the training split has only {count} {name} "
-                    f"{'slice' if count == 1 else 'slices'} "
-                    f"(fewer than {MIN_TRAINING_SLICES_PER_CLASS})"
-                )
-    warnings += plan.split_warnings
-    return warnings
 
 
 def recipe_values(recipe: str) -> dict[str, Any]:

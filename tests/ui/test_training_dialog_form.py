@@ -26,6 +26,8 @@ from spineview.errors import TrainingCancelled
 from spineview.ml import training_plan
 from spineview.ml.store import bundled_models_dir, user_models_dir
 from spineview.ml.training_plan import (
+    MIN_STUDIES,
+    MIN_TRAINING_SLICES_PER_CLASS,
     RECIPE_DESCRIPTIONS,
     RECIPES,
     TrainConfig,
@@ -37,12 +39,9 @@ from spineview.ml.training_plan import (
 from spineview.ui import training_dialog
 from spineview.ui.training_dialog import (
     FROM_SCRATCH,
-    MIN_STUDIES,
-    MIN_TRAINING_SLICES_PER_CLASS,
     TrainingDialog,
     cancel_message,
     plan_summary,
-    small_dataset_warnings,
 )
 from spineview.ui.training_views import (
     TRAIN_COLOUR,
@@ -385,7 +384,7 @@ def _plan(studies: int, train: dict[str, int], **changes: Any) -> TrainingPlan:
 
 def test_a_two_study_dataset_is_not_called_ready() -> None:
     plan = _plan(2, {"healthy": 40, "degenerative": 3})
-    warnings = small_dataset_warnings(plan)
+    warnings = plan.warnings
     assert any(f"only 2 studies (fewer than {MIN_STUDIES})" in w for w in warnings)
     assert any(
         f"only 3 degenerative slices (fewer than {MIN_TRAINING_SLICES_PER_CLASS})" in w
@@ -400,7 +399,7 @@ def test_a_two_study_dataset_is_not_called_ready() -> None:
 def test_a_large_enough_dataset_is_ready_and_split_warnings_show() -> None:
     ample = {"healthy": MIN_TRAINING_SLICES_PER_CLASS, "degenerative": 500}
     plan = _plan(MIN_STUDIES, ample)
-    assert small_dataset_warnings(plan) == []
+    assert plan.warnings == []
     assert "✔ ready to train" in plan_summary(plan)
     warned = dataclasses.replace(plan, split_warnings=["the test split holds no healthy slice"])
     assert "the test split holds no healthy slice" in plan_summary(warned)
@@ -413,7 +412,7 @@ def test_the_dialog_shows_the_small_dataset_warning(
 ) -> None:
     plan = _inspect(qtbot, dialog, tiny_dataset)
     assert plan.can_train and "ready to train" in dialog.dataset_summary.text()
-    monkeypatch.setattr(training_dialog, "MIN_STUDIES", plan.studies + 1)
+    monkeypatch.setattr(training_plan, "MIN_STUDIES", plan.studies + 1)
     dialog.inspect()
     qtbot.waitUntil(lambda: dialog.plan is not None, timeout=60_000)
     text = dialog.dataset_summary.text()
