@@ -4,6 +4,11 @@ Each series is decoded slice by slice in slice order while the network classifie
 before (the decode runs on the classifier's preparation thread), so decode and inference
 overlap. Results keep the guard-rail warnings with them; nothing is ever written next to the
 DICOM files that were read.
+
+A model the quality gate marks not usable (`ml.quality_gate`) taints everything made with it:
+each series' warnings carry the reason, the CSV says `model_usable` false on every row, the JSON
+has a `model_usability` object, and each heatmap PNG gets a red "NOT USABLE" band above the
+image, "-NOT-USABLE" in its file name and the warning as an iTXt chunk.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from __future__ import annotations
 import csv
 import io
 import json
+import struct
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,15 +27,16 @@ from typing import Any
 
 import numpy as np
 
-from spineview.core.files import write_text_atomic
+from spineview.core.files import write_bytes_atomic, write_text_atomic
 from spineview.core.heatmap import overlay_rgb
-from spineview.core.png import write_png
+from spineview.core.png import encode_png
 from spineview.core.series import StudyContext
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.load import LoadCancelled, new_series, stream_slices
 from spineview.dicom.scan import scan_paths
 from spineview.errors import SpineViewError
 from spineview.ml.inference import Classifier, InferenceCancelled, SlicePredictions
+from spineview.ml.quality_gate import Usability
 from spineview.ml.series_check import classification_warnings, series_label
 from spineview.ml.verdict import DEFAULT_NEIGHBOURS, SeriesVerdict, rule_text, series_verdict
 
@@ -51,8 +59,11 @@ CSV_COLUMNS = (
     "series_class",
     "series_score",
     "model",
+    "model_usable",
     "warnings",
 )
+NOT_USABLE_FILE_TAG = "-NOT-USABLE"
+"""Added to the name of every heatmap PNG made with a model that is not usable."""
 
 
 class OutputInsideInputError(SpineViewError):
@@ -109,14 +120,21 @@ class ClassificationReport:
     problems: list[str] = field(default_factory=list)
     """Files that could not be read and series that could not be classified, in sentences."""
     seconds: float = 0.0
+    usability: Usability | None = None
+    """The quality gate's verdict on the model (None: not judged, as for a report made by hand)."""
 
     @property
     def warnings(self) -> list[str]:
         return [warning for result in self.series for warning in result.warnings]
 
+    @property
+    def model_usable(self) -> bool | None:
+        return None if self.usability is None else self.usability.usable
+
     def to_json_dict(self) -> dict[str, Any]:
         return {
             "model": self.model,
+            "model_usability": None if self.usability is None else self.usability.to_dict(),
             "demo_notice": self.demo_notice,
             "precision": self.precision,
             "rule": rule_text(self.neighbours, self.threshold),
@@ -169,7 +187,11 @@ def classify_paths(
         classifier.precision,
         neighbours,
         float(classifier.manifest.threshold),
+        usability=classifier.manifest.usability,
     )
+    model_warning = result.usability.warning if result.usability is not None else None
+    if model_warning:
+        say(f"warning: {model_warning}")
     result.problems += [f"{p.path}: {p.reason}" for p in scan.problems]
     all_series = [(info, study) for study in scan.studies for info in study.series]
     say(f"{scan.files_seen} files: {len(all_series)} series in {len(scan.studies)} studies")
@@ -201,7 +223,7 @@ def classify_paths(
                 neighbours=neighbours,
                 cancel=cancel,
                 progress=progress,
-                warnings=warnings,
+                warnings=[*warnings, model_warning] if model_warning else warnings,
             )
         except (LoadCancelled, InferenceCancelled):
             raise
@@ -233,7 +255,8 @@ def classify_series(
     warnings: list[str] | None = None,
 ) -> SeriesResult:
     """Decode and classify one indexed series (decode overlapped with the network);
-    `warnings` are the guard-rail warnings when the caller has them already."""
+    `warnings` are the series' warnings when the caller has them already (otherwise the
+    guard-rail warnings and, for a model that is not usable, the quality gate's)."""
     context = StudyContext(study.study_uid) if study is not None else None
     series = new_series(info, study=context)
     predictions = classifier.classify(
@@ -270,22 +293,35 @@ def classify_series(
         class_names=(names[0], names[1]),
         warnings=warnings
         if warnings is not None
-        else classification_warnings(
-            classifier.manifest,
-            modality=info.modality,
-            series_type=info.series_type.label,
-            series_label=label,
-        ),
+        else [
+            *classification_warnings(
+                classifier.manifest,
+                modality=info.modality,
+                series_type=info.series_type.label,
+                series_label=label,
+            ),
+            *_model_warnings(classifier),
+        ],
         problems=list(series.problems),
         volume=series.volume,
     )
     return result
 
 
+def _model_warnings(classifier: Classifier) -> list[str]:
+    warning = classifier.manifest.usability.warning
+    return [warning] if warning else []
+
+
 def _gradcam(classifier: Classifier) -> Callable[[SeriesResult, Path, str], list[Path]]:
     from spineview.ml.gradcam import GradCam
 
     explainer = GradCam(classifier)
+    usability = classifier.manifest.usability
+    text = {"Software": "spineview", "Model": classifier.name}
+    if usability.warning:
+        text["Warning"] = usability.warning
+    tag = "" if usability.usable else NOT_USABLE_FILE_TAG
 
     def write(result: SeriesResult, folder: Path, method: str) -> list[Path]:
         volume = result.volume if result.volume is not None else np.zeros((0, 1, 1))
@@ -298,12 +334,75 @@ def _gradcam(classifier: Classifier) -> Callable[[SeriesResult, Path, str], list
             heat = explainer.compute(pixels, method=method)  # type: ignore[arg-type]
             instance = result.instance_numbers[index]
             name = f"slice{index + 1:03d}" + ("" if instance is None else f"-instance{instance}")
-            path = target / f"{name}-{method}.png"
-            write_png(path, overlay_rgb(pixels, heat.values))
+            path = target / f"{name}-{method}{tag}.png"
+            picture = overlay_rgb(pixels, heat.values)
+            if not usability.usable:
+                picture = with_warning_band(picture)
+            write_bytes_atomic(path, png_with_text(encode_png(picture), text), mode=0o644)
             written.append(path)
         return written
 
     return write
+
+
+# --- heatmap PNGs of a model that is not usable ------------------------------------------------
+
+WARNING_BAND_COLOUR = (198, 40, 40)
+_GLYPHS = {
+    "A": ("01110", "10001", "10001", "11111", "10001", "10001", "10001"),
+    "B": ("11110", "10001", "10001", "11110", "10001", "10001", "11110"),
+    "D": ("11110", "10001", "10001", "10001", "10001", "10001", "11110"),
+    "E": ("11111", "10000", "10000", "11110", "10000", "10000", "11111"),
+    "L": ("10000", "10000", "10000", "10000", "10000", "10000", "11111"),
+    "M": ("10001", "11011", "10101", "10101", "10001", "10001", "10001"),
+    "N": ("10001", "11001", "10101", "10011", "10001", "10001", "10001"),
+    "O": ("01110", "10001", "10001", "10001", "10001", "10001", "01110"),
+    "S": ("01111", "10000", "10000", "01110", "00001", "00001", "11110"),
+    "T": ("11111", "00100", "00100", "00100", "00100", "00100", "00100"),
+    "U": ("10001", "10001", "10001", "10001", "10001", "10001", "01110"),
+    " ": ("00000",) * 7,
+}
+"""5×7 capitals, just enough for the band's words."""
+
+
+def _text_bitmap(text: str) -> np.ndarray:
+    """A boolean (7, 6 × len - 1) bitmap of `text` (letters of `_GLYPHS` only)."""
+    columns = []
+    for index, letter in enumerate(text):
+        if index:
+            columns.append(np.zeros((7, 1), dtype=bool))
+        columns.append(np.array([[c == "1" for c in row] for row in _GLYPHS[letter]], dtype=bool))
+    return np.hstack(columns)
+
+
+def with_warning_band(picture: np.ndarray) -> np.ndarray:
+    """`picture` (h, w, 3 uint8) under a red band that says "MODEL NOT USABLE" in white (or
+    "NOT USABLE" where the image is too narrow); the image's own pixels are kept whole."""
+    width = picture.shape[1]
+    for words in ("MODEL NOT USABLE", "NOT USABLE", ""):
+        bitmap = _text_bitmap(words) if words else np.zeros((7, 0), dtype=bool)
+        if bitmap.shape[1] + 4 <= width:
+            break
+    scale = max(1, min((width - 4) // max(bitmap.shape[1], 1), max(width // 128, 1)))
+    glyphs = np.kron(bitmap, np.ones((scale, scale), dtype=bool))
+    band = np.empty((glyphs.shape[0] + 4 * scale, width, 3), dtype=np.uint8)
+    band[:] = WARNING_BAND_COLOUR
+    top, left = 2 * scale, (width - glyphs.shape[1]) // 2
+    region = band[top : top + glyphs.shape[0], left : left + glyphs.shape[1]]
+    region[glyphs] = 255
+    return np.vstack([band, np.asarray(picture, dtype=np.uint8)])
+
+
+def png_with_text(png: bytes, text: dict[str, str]) -> bytes:
+    """`png` with one iTXt chunk (UTF-8, uncompressed) per keyword, placed before IEND."""
+    iend = b"\x00\x00\x00\x00IEND\xaeB`\x82"
+    if not png.endswith(iend):
+        raise ValueError("not a PNG ending in an IEND chunk")
+    chunks = b""
+    for keyword, value in text.items():
+        body = b"iTXt" + keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + value.encode()
+        chunks += struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
+    return png[: -len(iend)] + chunks + iend
 
 
 def _safe(text: str) -> str:
@@ -354,7 +453,8 @@ def _series_json(result: SeriesResult) -> dict[str, Any]:
 
 
 def csv_text(report: ClassificationReport) -> str:
-    """One row per slice (see CSV_COLUMNS); probability is the calibrated one."""
+    """One row per slice (see CSV_COLUMNS); probability is the calibrated one; model_usable is
+    "true" or "false" (the quality gate's verdict on the model; empty when not judged)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
@@ -382,10 +482,15 @@ def csv_text(report: ClassificationReport) -> str:
                     result.verdict_class,
                     "" if score is None else f"{score:.6f}",
                     report.model,
+                    _flag(report.model_usable),
                     " | ".join(result.warnings),
                 ]
             )
     return buffer.getvalue()
+
+
+def _flag(value: bool | None) -> str:
+    return "" if value is None else str(value).lower()
 
 
 def write_results(report: ClassificationReport, path: Path) -> None:

@@ -4,6 +4,11 @@ A manifest names an architecture from the allowlist (`spineview.ml.architectures
 size, channels, output and Grad-CAM layer must agree with that architecture's entry, so a folder
 cannot make spineview build anything other than what the registry describes. Pure Python: no
 TensorFlow is imported here, so the viewer can list models before TF has loaded.
+
+Whether a model is usable is judged from its test metrics by `ml.quality_gate` whenever it is
+asked (`ModelManifest.usability`); manifest.json also carries the verdict ("usable",
+"usability_reason") for people and other tools, but reading ignores those two keys, so a
+manifest written before them, or edited by hand, is judged by the same rule.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from typing import Any
 from spineview import __version__
 from spineview.errors import ModelLoadError
 from spineview.ml.architectures import ARCHITECTURES, Architecture
+from spineview.ml.quality_gate import Usability, judge_usability
 
 MANIFEST_FORMAT_VERSION = 1
 """The manifest format this spineview writes (and the newest it reads)."""
@@ -90,10 +96,23 @@ class ModelManifest:
         """The line the UI shows beside a demo model's results, or None."""
         return DEMO_NOTICE if self.demo else None
 
+    @property
+    def usability(self) -> Usability:
+        """Usable or not, with the reason: `quality_gate.judge_usability` on the test metrics."""
+        return judge_usability(self.metrics, self.class_names)
+
     def to_dict(self) -> dict[str, Any]:
-        """The manifest as JSON-ready data, format_version first."""
+        """The manifest as JSON-ready data, format_version first; the quality gate's verdict
+        ("usable", "usability_reason") right after the metrics it was judged from."""
         data = dataclasses.asdict(self)
-        return {"format_version": data.pop("format_version"), **data}
+        ordered: dict[str, Any] = {"format_version": data.pop("format_version")}
+        for key, value in data.items():
+            ordered[key] = value
+            if key == "metrics":
+                verdict = self.usability
+                ordered["usable"] = verdict.usable
+                ordered["usability_reason"] = verdict.reason
+        return ordered
 
     def to_json(self) -> str:
         """The manifest as the text of manifest.json (NumPy scalars become plain numbers)."""

@@ -2,7 +2,9 @@
 
 Pure Python on the manifest (no Qt, no TensorFlow). The manifest's `training` and `metrics` are
 free-form dicts written by whichever spineview trained the model, so every field is optional here:
-a missing or oddly typed value is skipped, never an error.
+a missing or oddly typed value is skipped, never an error. Whether the model is usable comes from
+`ml.quality_gate` (through `ModelManifest.usability`); a model that is not is marked in every text
+here, with the reason.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from spineview.ml.architectures import ARCHITECTURES
+from spineview.ml.quality_gate import NOT_USABLE, as_interval, auc_interval, headline_metrics
 
 if TYPE_CHECKING:
     from spineview.ml.manifest import ModelManifest
@@ -37,26 +40,74 @@ _METRIC_ROWS = (
     ("roc_auc", "ROC AUC"),
 )
 _ECE_KEYS = {"raw": ("ece_raw",), "calibrated": ("ece_calibrated", "ece")}
+_INTERVAL_ROWS = (
+    ("roc_auc", "ROC AUC"),
+    ("balanced_accuracy", "Balanced accuracy"),
+    ("recall", "Sensitivity"),
+    ("specificity", "Specificity"),
+)
+NOT_USABLE_MARK = NOT_USABLE.upper()
+"""How a not-usable model is marked beside its name ("NOT USABLE")."""
 
 
 def model_summary(manifest: ModelManifest) -> str:
-    """One line: name, architecture, the demo warning, test ROC AUC and balanced accuracy.
+    """One line: name, architecture, the demo warning, "NOT USABLE" for a model the quality
+    gate rejects, test ROC AUC (with its 95 % interval where the manifest has one) and balanced
+    accuracy.
 
     >>> model_summary(manifest)  # doctest: +SKIP
-    'cnn-demo · cnn · demo, synthetic data, not for clinical use · test ROC AUC 0.965, ...'
+    'cnn-demo · cnn · demo, synthetic data, not for clinical use · test ROC AUC 0.965 (95 % ...'
     """
     parts = [manifest.name, manifest.architecture]
     if manifest.demo:
         parts.append(DEMO_SHORT_NOTICE)
-    test = _headline_metrics(manifest.metrics)
-    figures = [
-        f"{label} {_number(test.get(key))}"
-        for key, label in (("roc_auc", "ROC AUC"), ("balanced_accuracy", "balanced accuracy"))
-        if _is_number(test.get(key))
-    ]
+    if not manifest.usability.usable:
+        parts.append(NOT_USABLE_MARK)
+    test = headline_metrics(manifest.metrics)
+    figures = []
+    if _is_number(test.get("roc_auc")):
+        figures.append(f"ROC AUC {_number(test['roc_auc'])}{_auc_interval_text(test)}")
+    if _is_number(test.get("balanced_accuracy")):
+        figures.append(f"balanced accuracy {_number(test['balanced_accuracy'])}")
     if figures:
         parts.append("test " + ", ".join(figures))
     return " · ".join(parts)
+
+
+def usability_text(manifest: ModelManifest) -> str:
+    """ "Usable: <evidence>" or "NOT USABLE: <reason>", one line (for tooltips and logs)."""
+    verdict = manifest.usability
+    return f"Usable: {verdict.reason}" if verdict.usable else f"{NOT_USABLE_MARK}: {verdict.reason}"
+
+
+def model_listing(info: ModelInfo) -> str:
+    """What `spineview models` prints for one model: name, architecture, where it lives, the
+    test AUC with its interval and the description; then the folder; then, for a model the
+    quality gate rejects, "NOT USABLE:" and the reason (wrapped)."""
+    manifest = info.manifest
+    where = "bundled" if info.bundled else "user"
+    test = headline_metrics(manifest.metrics)
+    auc = test.get("roc_auc")
+    auc_text = (
+        f"test AUC {float(auc):.3f}{_auc_interval_text(test)}" if _is_number(auc) else "no test AUC"
+    )
+    usability = manifest.usability
+    mark = "" if usability.usable else f"  [{NOT_USABLE_MARK}]"
+    lines = [
+        f"{manifest.name:24s} {manifest.architecture:9s} {where:8s} {auc_text}{mark}  "
+        f"{manifest.description}".rstrip(),
+        f"    {info.path}",
+    ]
+    if not usability.usable:
+        lines += textwrap.wrap(
+            f"{NOT_USABLE_MARK}: {usability.reason}",
+            width=TEXT_WIDTH,
+            initial_indent="    ",
+            subsequent_indent="      ",
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+    return "\n".join(lines)
 
 
 def model_details(info: ModelInfo) -> str:
@@ -69,6 +120,15 @@ def model_details(info: ModelInfo) -> str:
     lines = [manifest.name, "=" * max(len(manifest.name), 8)]
     if manifest.demo_notice:
         lines += [f"*** DEMO MODEL: {manifest.demo_notice} ***", ""]
+    usability = manifest.usability
+    if not usability.usable:
+        lines += textwrap.wrap(
+            f"*** {NOT_USABLE_MARK}: {usability.reason} ***",
+            width=TEXT_WIDTH,
+            break_long_words=False,
+            break_on_hyphens=False,
+        )
+        lines.append("")
 
     lines.append("Model")
     lines += _field("Location", f"{'bundled' if info.bundled else 'user'} model, {info.path}")
@@ -99,6 +159,14 @@ def model_details(info: ModelInfo) -> str:
     metrics = _metrics_lines(manifest.metrics)
     if metrics:
         lines += ["", *metrics]
+        lines += _interval_lines(manifest.metrics)
+        lines += _predicted_lines(manifest.metrics, manifest.class_names)
+        test_set = manifest.metrics.get("test_set")
+        if isinstance(test_set, Mapping) and _is_text(test_set.get("description")):
+            lines += _field("Test set", test_set["description"])
+        lines += ["", "Quality gate"]
+        lines += _field("Verdict", "usable" if usability.usable else NOT_USABLE)
+        lines += _field("Reason", usability.reason)
 
     origin = [
         text
@@ -213,17 +281,46 @@ def _metrics_lines(metrics: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def _interval_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """The bootstrap 95 % intervals of the calibrated (headline) metrics, where there are any."""
+    test = headline_metrics(metrics)
+    rows = [
+        (label, interval)
+        for key, label in _INTERVAL_ROWS
+        if (interval := as_interval(test.get(f"{key}_ci"))) is not None
+    ]
+    if not rows:
+        if _is_number(test.get("roc_auc")):
+            return ["", "95 % intervals: unknown (these metrics predate them)"]
+        return []
+    method = metrics.get("bootstrap") if isinstance(metrics, Mapping) else None
+    method = method if isinstance(method, Mapping) else {}
+    how = "bootstrap over whole studies" if _is_integer(method.get("groups")) else "bootstrap"
+    if _is_integer(method.get("resamples")):
+        how += f", {method['resamples']} resamples"
+    lines = ["", f"95 % intervals ({how})"]
+    width = max(len(label) for label, _ in rows) + 2
+    for label, (low, high) in rows:
+        lines.append(_INDENT + label.ljust(width) + f"{low:.3f} – {high:.3f}")
+    return lines
+
+
+def _predicted_lines(metrics: Mapping[str, Any], class_names: list[str]) -> list[str]:
+    test = headline_metrics(metrics)
+    negative, positive = test.get("predicted_negatives"), test.get("predicted_positives")
+    if not (_is_integer(negative) and _is_integer(positive)) or len(class_names) < 2:
+        return []
+    return _field("Predicted", f"{class_names[0]} {negative}, {class_names[1]} {positive}")
+
+
 # --- formatting helpers -----------------------------------------------------------------------
 
 
-def _headline_metrics(metrics: Mapping[str, Any]) -> Mapping[str, Any]:
-    """The calibrated test metrics, else the raw ones, else a flat metrics dict."""
-    if not isinstance(metrics, Mapping):
-        return {}
-    for name in ("calibrated", "raw"):
-        if isinstance(metrics.get(name), Mapping):
-            return metrics[name]
-    return metrics
+def _auc_interval_text(test: Mapping[str, Any]) -> str:
+    interval = auc_interval(test)
+    if interval is None:
+        return ""
+    return f" (95 % interval {interval[0]:.3f}–{interval[1]:.3f})"
 
 
 def _field(label: str, value: str) -> list[str]:

@@ -7,7 +7,9 @@ inference pool, so the window never waits for the network.
 
 A model is identified by its folder and its weights' checksum, so a model retrained in place is
 never confused with the one it replaced; results are dropped whenever another folder is opened
-(a series UID can come back with other pixels).
+(a series UID can come back with other pixels). Results of a model the quality gate marks not
+usable carry that warning: a second caption line on the image, a red line in the Results panel
+and "NOT USABLE" in the model indicator.
 """
 
 from __future__ import annotations
@@ -44,6 +46,20 @@ logger = logging.getLogger(__name__)
 
 HEATMAP_CACHE_SIZE = 256
 METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++"}
+NOT_USABLE_CAPTION = "\u26a0 model NOT USABLE"
+"""The caption's second line under every slice classified by a model that is not usable (short:
+it must fit a narrow viewport; the Results panel gives the reason)."""
+
+
+@dataclass(frozen=True)
+class FlaggedSliceClassification(SliceClassification):
+    """A caption with a warning line under it (for a model the quality gate rejects)."""
+
+    warning: str = NOT_USABLE_CAPTION
+
+    def caption(self, index: int) -> str:
+        text = super().caption(index)
+        return f"{text}\n{self.warning}" if text and self.warning else text
 
 
 @dataclass(frozen=True)
@@ -99,7 +115,9 @@ class ClassificationController(QObject):
 
         picker.refresh()  # listing reads manifests only: no TensorFlow yet
         if config.model:
-            picker.select_model(config.model)
+            # The model chosen in an earlier session: not asked again (the picker shows the
+            # warning of a model that is not usable, and so does every result).
+            picker.select_model(config.model, ask=False)
         picker.model_changed.connect(self._model_chosen)
         panel.slice_requested.connect(lambda index: self.hooks.active_view().set_slice(index))
         panel.overlay_toggled.connect(self.set_heatmap_enabled)
@@ -173,7 +191,11 @@ class ClassificationController(QObject):
         classifier = loaded.classifier
         precision = "bfloat16" if "bfloat16" in classifier.precision else "float32"
         demo = " — demo, synthetic data, not for clinical use" if classifier.manifest.demo else ""
-        self._set_indicator(f"Model: {classifier.name} ready ({precision}){demo}")
+        usability = classifier.manifest.usability
+        flag = "" if usability.usable else " — NOT USABLE"
+        self._set_indicator(f"Model: {classifier.name} ready ({precision}){flag}{demo}")
+        if not usability.usable:
+            self.indicator.setToolTip(f"{self.indicator.text()}\n{usability.warning}")
         logger.info("model %s loaded in %.1f s", classifier.name, loaded.seconds)
         self.series_shown()
         pending, self._pending = self._pending, {}
@@ -364,6 +386,7 @@ class ClassificationController(QObject):
                 manifest.class_names[1],
                 result.warnings,
                 negative_class_name=manifest.class_names[0],
+                usability_warning=manifest.usability.warning,
             )
             self.panel.set_current_slice(active.index)
         elif active in self._notes:
@@ -379,7 +402,8 @@ class ClassificationController(QObject):
             return None
         manifest = self.model.classifier.manifest
         names = (manifest.class_names[0], manifest.class_names[1])
-        return SliceClassification(
+        kind = SliceClassification if manifest.usability.usable else FlaggedSliceClassification
+        return kind(
             result.model_name,
             result.predictions.calibrated,
             result.predictions.threshold,

@@ -1,6 +1,13 @@
 """The model picker: a combo box of the stored models (bundled and the user's), a "Details…"
 button and, under them, an amber "not for clinical use" line while a demo model is selected.
 
+Models the quality gate marks not usable (`ml.quality_gate`, through the manifest's `usability`)
+are listed apart, under a disabled "Not usable" heading after the usable ones, each with
+"(not usable)" after its name and the reason in its tooltip; while one is selected a red line
+under the combo box gives the reason. Choosing one (in the combo box, or by `select_model`, which
+the training dialog's *Use this model* goes through) asks first; declined, the selection stays
+where it was.
+
 Listing goes through `ml.store.list_models`, which reads manifests only: the picker fills before
 TensorFlow has loaded. `model_changed` carries the selected `ModelInfo` (None when there is none)
 whenever the selection changes, by the user or by `set_models`/`refresh`.
@@ -14,13 +21,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QEvent, QSignalBlocker, Qt, Signal
-from PySide6.QtGui import QColor, QFontDatabase, QPalette
+from PySide6.QtGui import QColor, QFontDatabase, QPalette, QStandardItemModel
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
     QDialogButtonBox,
     QHBoxLayout,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QPushButton,
     QSizePolicy,
@@ -28,13 +36,26 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from spineview.ml.model_text import DEMO_SHORT_NOTICE, model_details, model_summary
+from spineview.ml.model_text import (
+    DEMO_SHORT_NOTICE,
+    NOT_USABLE_MARK,
+    model_details,
+    model_summary,
+    usability_text,
+)
 from spineview.ml.store import ModelInfo, list_models
 
 logger = logging.getLogger(__name__)
 
 NO_MODELS_TEXT = "No models found"
 DEMO_SUFFIX = " (demo)"
+NOT_USABLE_SUFFIX = " (not usable)"
+NOT_USABLE_HEADING = "Not usable (hover over a model for the reason)"
+"""The disabled combo box row above the models the quality gate rejects."""
+NOT_USABLE_BANNER_STYLE = (
+    "QLabel { background: #c62828; color: white; font-weight: bold;"
+    " padding: 6px 8px; border-radius: 3px; }"
+)
 DEMO_BANNER_STYLE = (
     "QLabel { background: #ffc107; color: #1a1a1a; font-weight: bold;"
     " padding: 6px 8px; border-radius: 3px; }"
@@ -77,7 +98,30 @@ def model_item_text(info: ModelInfo, name_shared: bool = False) -> str:
         text += " [bundled]" if info.bundled else " [user]"
     if info.manifest.demo:
         text += DEMO_SUFFIX
+    if not info.manifest.usability.usable:
+        text += NOT_USABLE_SUFFIX
     return text
+
+
+def ask_to_use_not_usable(info: ModelInfo, parent: QWidget | None = None) -> bool:
+    """Ask whether to use a model the quality gate marked not usable; True when the user
+    chooses "Use this model" (Cancel is the default)."""
+    box = QMessageBox(
+        QMessageBox.Icon.Warning,
+        "Use a model that is not usable?",
+        f"{info.manifest.name} is marked not usable.\n\n{info.manifest.usability.reason}.",
+        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.Cancel,
+        parent,
+    )
+    box.setInformativeText(
+        "Its results may mean nothing. Every result made with it (captions, the Results "
+        "panel, exported files) will carry this warning."
+    )
+    yes = box.button(QMessageBox.StandardButton.Yes)
+    if yes is not None:
+        yes.setText("Use this model")
+    box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+    return bool(box.exec() == QMessageBox.StandardButton.Yes)
 
 
 class ModelDetailsDialog(QDialog):
@@ -96,6 +140,15 @@ class ModelDetailsDialog(QDialog):
         notice = info.manifest.demo_notice
         self.banner.setText(f"\u26a0 Demo model: {notice}" if notice else "")
         self.banner.setVisible(notice is not None)
+        usability = info.manifest.usability
+        self.usability_banner = QLabel(self)
+        self.usability_banner.setObjectName("modelDetailsNotUsable")
+        self.usability_banner.setStyleSheet(NOT_USABLE_BANNER_STYLE)
+        self.usability_banner.setWordWrap(True)
+        self.usability_banner.setText(
+            "" if usability.usable else f"\u26a0 {NOT_USABLE_MARK}: {usability.reason}"
+        )
+        self.usability_banner.setVisible(not usability.usable)
 
         self.text = QPlainTextEdit(self)
         self.text.setObjectName("modelDetailsText")
@@ -109,6 +162,7 @@ class ModelDetailsDialog(QDialog):
 
         layout = QVBoxLayout(self)
         layout.addWidget(self.banner)
+        layout.addWidget(self.usability_banner)
         layout.addWidget(self.text, 1)
         layout.addWidget(buttons)
         width = self.text.fontMetrics().horizontalAdvance("M" * 96)
@@ -129,6 +183,8 @@ class ModelPicker(QWidget):
         self.problems: list[str] = []
         """Lines from the last `refresh` about model folders that could not be listed."""
         self._models: list[ModelInfo] = []
+        self._rows: list[int | None] = []
+        """Per combo box row, the index into `_models` (None: the heading or the separator)."""
         self._current: ModelInfo | None = None
         self._details: ModelDetailsDialog | None = None
 
@@ -147,6 +203,9 @@ class ModelPicker(QWidget):
         self.demo_label = QLabel(DEMO_SHORT_NOTICE, self)
         self.demo_label.setObjectName("modelDemoNotice")
         self.demo_label.setWordWrap(True)
+        self.usability_label = QLabel(self)
+        self.usability_label.setObjectName("modelNotUsable")
+        self.usability_label.setWordWrap(True)
         self._style_demo_label()
 
         row = QHBoxLayout()
@@ -159,6 +218,7 @@ class ModelPicker(QWidget):
         layout.setSpacing(2)
         layout.addLayout(row)
         layout.addWidget(self.demo_label)
+        layout.addWidget(self.usability_label)
 
         self.combo.currentIndexChanged.connect(self._index_changed)
         self.details_button.clicked.connect(self.show_details)
@@ -167,23 +227,33 @@ class ModelPicker(QWidget):
     # --- public API --------------------------------------------------------------------------
 
     def set_models(self, models: list[ModelInfo], select: str | Path | None = None) -> None:
-        """List `models` in order and select `select` (a folder path or a model name), else the
-        folder selected before, else the first model. Emits `model_changed` when the selected
-        model differs from before."""
+        """List `models` in order, the usable ones first and the others apart under a heading,
+        and select `select` (a folder path or a model name), else the folder selected before,
+        else the first usable model (the first model when none is usable). Nothing is asked
+        here. Emits `model_changed` when the selected model differs from before."""
         previous = self._current
         self._models = list(models)
         names = Counter(info.manifest.name for info in self._models)
+        usable = [i for i, info in enumerate(self._models) if info.manifest.usability.usable]
+        rejected = [i for i in range(len(self._models)) if i not in usable]
+        self._rows = list(usable)
         with QSignalBlocker(self.combo):
             self.combo.clear()
             if not self._models:
                 self.combo.addItem(NO_MODELS_TEXT)
-            for row, info in enumerate(self._models):
-                self.combo.addItem(model_item_text(info, names[info.manifest.name] > 1))
-                self.combo.setItemData(row, model_details(info), Qt.ItemDataRole.ToolTipRole)
-            index = self._find(select) if select is not None else None
-            if index is None and previous is not None:
-                index = self._find(previous.path)
-            self.combo.setCurrentIndex(index if index is not None else 0)
+            for row, index in enumerate(usable):
+                self._add_model_row(row, self._models[index], names)
+            if rejected:
+                self._add_heading(separator=bool(usable))
+                for index in rejected:
+                    self._rows.append(index)
+                    self._add_model_row(len(self._rows) - 1, self._models[index], names)
+            chosen = self._find(select) if select is not None else None
+            if chosen is None and previous is not None:
+                chosen = self._find(previous.path)
+            if chosen is None:
+                chosen = next((r for r, i in enumerate(self._rows) if i is not None), 0)
+            self.combo.setCurrentIndex(chosen)
         self.combo.setEnabled(bool(self._models))
         self._selection_changed()
 
@@ -198,17 +268,27 @@ class ModelPicker(QWidget):
         return list(self._models)
 
     def current_model(self) -> ModelInfo | None:
-        row = self.combo.currentIndex()
-        return self._models[row] if 0 <= row < len(self._models) else None
+        return self._model_at(self.combo.currentIndex())
 
-    def select_model(self, path_or_name: str | Path) -> bool:
+    def select_model(self, path_or_name: str | Path, *, ask: bool = True) -> bool:
         """Select the model in the folder `path_or_name`, else the first one of that name (or
-        folder name). False when none matches; the selection is then left as it was."""
-        index = self._find(path_or_name)
-        if index is None:
+        folder name). A model marked not usable is selected only after the user confirms
+        (`ask`; without it, at once). False when none matches or the user declines; the
+        selection is then left as it was."""
+        row = self._find(path_or_name)
+        if row is None:
             return False
-        self.combo.setCurrentIndex(index)
+        info = self._model_at(row)
+        if info is not None and info != self._current and ask and not self.confirm_use(info):
+            return False
+        with QSignalBlocker(self.combo):
+            self.combo.setCurrentIndex(row)
+        self._selection_changed()
         return True
+
+    def confirm_use(self, info: ModelInfo) -> bool:
+        """True when `info` may be used: a usable model, or one the user confirms in a dialog."""
+        return info.manifest.usability.usable or self._confirm(info)
 
     def show_details(self) -> ModelDetailsDialog | None:
         """Open (non-modal) the details of the selected model; the dialog, or None."""
@@ -224,24 +304,74 @@ class ModelPicker(QWidget):
 
     # --- internals ---------------------------------------------------------------------------
 
+    def _add_model_row(self, row: int, info: ModelInfo, names: Counter[str]) -> None:
+        self.combo.addItem(model_item_text(info, names[info.manifest.name] > 1))
+        tooltip = model_details(info)
+        if not info.manifest.usability.usable:
+            tooltip = usability_text(info.manifest) + "\n\n" + tooltip
+        self.combo.setItemData(row, tooltip, Qt.ItemDataRole.ToolTipRole)
+
+    def _add_heading(self, *, separator: bool) -> None:
+        if separator:
+            self.combo.insertSeparator(self.combo.count())
+            self._rows.append(None)
+        self.combo.addItem(NOT_USABLE_HEADING)
+        self._rows.append(None)
+        model = self.combo.model()
+        if isinstance(model, QStandardItemModel):
+            item = model.item(self.combo.count() - 1)
+            if item is not None:
+                item.setEnabled(False)
+                item.setSelectable(False)
+
+    def _model_at(self, row: int) -> ModelInfo | None:
+        index = self._rows[row] if 0 <= row < len(self._rows) else None
+        return self._models[index] if index is not None else None
+
+    def _row_of(self, info: ModelInfo | None) -> int | None:
+        for row, index in enumerate(self._rows):
+            if index is not None and info is not None and self._models[index] == info:
+                return row
+        return None
+
     def _find(self, path_or_name: str | Path) -> int | None:
         wanted = Path(path_or_name)
-        for row, info in enumerate(self._models):
+        rows = [(row, self._models[i]) for row, i in enumerate(self._rows) if i is not None]
+        for row, info in rows:
             if _same_folder(info.path, wanted):
                 return row
         text = str(path_or_name)
-        for row, info in enumerate(self._models):
+        for row, info in rows:
             if text in (info.manifest.name, info.path.name):
                 return row
         return None
 
-    def _index_changed(self, _row: int) -> None:
+    def _confirm(self, info: ModelInfo) -> bool:
+        agreed = ask_to_use_not_usable(info, self)
+        logger.info("use of not-usable model %s %s", info.manifest.name,
+                    "confirmed" if agreed else "declined")  # fmt: skip
+        return agreed
+
+    def _index_changed(self, row: int) -> None:
+        info = self._model_at(row)
+        if info is None or (info != self._current and not self.confirm_use(info)):
+            # The heading was chosen, or the user declined: back to the model selected before.
+            back = self._row_of(self._current)
+            with QSignalBlocker(self.combo):
+                self.combo.setCurrentIndex(back if back is not None else 0)
+            return
         self._selection_changed()
 
     def _selection_changed(self) -> None:
         info = self.current_model()
         self.details_button.setEnabled(info is not None)
         self.demo_label.setVisible(info is not None and info.manifest.demo)
+        usable = info is None or info.manifest.usability.usable
+        # The first failing check under the combo box; all of them in the tooltip.
+        reason = "" if info is None or usable else info.manifest.usability.reason
+        self.usability_label.setText(f"\u26a0 {NOT_USABLE_MARK}: {reason.split('; ')[0]}")
+        self.usability_label.setToolTip(usability_text(info.manifest) if reason and info else "")
+        self.usability_label.setVisible(not usable)
         self.combo.setToolTip(model_summary(info.manifest) if info is not None else "")
         if info != self._current:
             self._current = info
@@ -249,8 +379,13 @@ class ModelPicker(QWidget):
             self.model_changed.emit(info)
 
     def _style_demo_label(self) -> None:
-        colour = status_colours(self.palette()).warning.name()
-        self.demo_label.setStyleSheet(f"QLabel {{ color: {colour}; font-weight: bold; }}")
+        colours = status_colours(self.palette())
+        self.demo_label.setStyleSheet(
+            f"QLabel {{ color: {colours.warning.name()}; font-weight: bold; }}"
+        )
+        self.usability_label.setStyleSheet(
+            f"QLabel {{ color: {colours.positive.name()}; font-weight: bold; }}"
+        )
 
     def changeEvent(self, event: QEvent) -> None:
         super().changeEvent(event)

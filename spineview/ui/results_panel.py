@@ -2,7 +2,8 @@
 
 Left, a column of text: the verdict ("Series: DEGENERATIVE  score 0.87"), how many slices reach
 the threshold and the current slice's probability, the aggregation rule, the model (with its demo
-notice) and guard-rail warnings; at its foot the Grad-CAM overlay controls. Right, the calibrated
+notice, and the quality gate's warning when the model is not usable) and guard-rail warnings; at
+its foot the Grad-CAM overlay controls. Right, the calibrated
 P(class) of every slice (x = slice number from 1, NaN slices left as gaps) with the threshold
 (dashed), the run of neighbouring slices that gave the score (shaded) and the current slice (a
 vertical line). Clicking the plot, or dragging the line, asks for a slice through
@@ -66,6 +67,7 @@ class _Result:
     class_name: str
     negative_class_name: str | None
     warnings: tuple[str, ...]
+    usability_warning: str | None = None
 
 
 def verdict_text(verdict: SeriesVerdict, class_name: str, negative_class_name: str | None) -> str:
@@ -138,6 +140,7 @@ class ResultsPanel(QWidget):
         column.addWidget(self.summary_label)
         column.addWidget(self.rule_label)
         column.addWidget(self.model_label)
+        column.addWidget(self.usability_label)
         column.addWidget(self.demo_label)
         column.addWidget(self.warnings_label)
         column.addStretch(1)
@@ -182,6 +185,7 @@ class ResultsPanel(QWidget):
         self.rule_label.setFont(small)
         self.model_label = self._text_label("resultsModel")
         self.demo_label = self._text_label("resultsDemoNotice")
+        self.usability_label = self._text_label("resultsModelNotUsable")
         self.warnings_label = self._text_label("resultsWarnings")
 
     def _text_label(self, name: str, *, wrap: bool = True) -> QLabel:
@@ -296,11 +300,13 @@ class ResultsPanel(QWidget):
         warnings: Sequence[str] = (),
         *,
         negative_class_name: str | None = None,
+        usability_warning: str | None = None,
     ) -> None:
         """Show a classified series: `predictions.calibrated` as the curve, `verdict` as the
         text, the shaded run and the threshold. `class_name` is the positive class (the y axis
         reads P(class_name)); `negative_class_name` names a negative verdict ("not <class>"
-        without it)."""
+        without it); `usability_warning` is the quality gate's warning for a model that is not
+        usable (shown in bold red under the model's name)."""
         probabilities = np.asarray(predictions.calibrated, dtype=np.float64).ravel()
         self._result = _Result(
             model_name,
@@ -310,6 +316,7 @@ class ResultsPanel(QWidget):
             class_name,
             negative_class_name,
             tuple(warnings),
+            usability_warning,
         )
         self._count = len(probabilities)
         self._current = min(max(self._current, 0), max(self._count - 1, 0))
@@ -394,6 +401,10 @@ class ResultsPanel(QWidget):
     def has_result(self) -> bool:
         return self._result is not None
 
+    def usability_warning(self) -> str:
+        """The not-usable warning shown with the result ("" when there is none)."""
+        return self.usability_label.text() if self.usability_label.isVisibleTo(self) else ""
+
     # --- internals -----------------------------------------------------------------------
 
     def _render(self) -> None:
@@ -409,14 +420,7 @@ class ResultsPanel(QWidget):
         else:
             colour = colours.positive if verdict.positive else colours.negative
         self._set_verdict_line(text, colour)
-        self.rule_label.setText(f"Rule: {verdict.rule}")
-        self.rule_label.show()
-        self.model_label.setText(f"Model: {result.model_name}")
-        self.model_label.show()
-        self.demo_label.setText(f"\u26a0 {result.demo_notice}" if result.demo_notice else "")
-        self.demo_label.setVisible(bool(result.demo_notice))
-        self.warnings_label.setText("\n".join(f"\u26a0 {w}" for w in result.warnings))
-        self.warnings_label.setVisible(bool(result.warnings))
+        self._render_labels(result)
 
         item = self.plot.getPlotItem()
         item.setLabel("left", f"P({result.class_name})")
@@ -466,6 +470,20 @@ class ResultsPanel(QWidget):
         self.current_line.setVisible(count > 0)
         self._update_summary()
 
+    def _render_labels(self, result: _Result) -> None:
+        """The rule, the model and the notices and warnings under the verdict."""
+        self.rule_label.setText(f"Rule: {result.verdict.rule}")
+        self.rule_label.show()
+        self.model_label.setText(f"Model: {result.model_name}")
+        self.model_label.show()
+        warning = result.usability_warning
+        self.usability_label.setText(f"\u26a0 {warning[0].upper()}{warning[1:]}" if warning else "")
+        self.usability_label.setVisible(bool(warning))
+        self.demo_label.setText(f"\u26a0 {result.demo_notice}" if result.demo_notice else "")
+        self.demo_label.setVisible(bool(result.demo_notice))
+        self.warnings_label.setText("\n".join(f"\u26a0 {w}" for w in result.warnings))
+        self.warnings_label.setVisible(bool(result.warnings))
+
     def _run_slices(self) -> tuple[int, int] | None:
         """First and last 0-based index of the run that gave the score."""
         verdict = self._result.verdict if self._result is not None else None
@@ -512,7 +530,8 @@ class ResultsPanel(QWidget):
         self.plot.getPlotItem().getAxis("bottom").setTicks([[], []])
         self.viewbox.setXRange(0.5, 10.5, padding=0)
         self.viewbox.setYRange(0.0, 1.0, padding=Y_PADDING)
-        for label in (self.rule_label, self.model_label, self.demo_label, self.warnings_label):
+        for label in (self.rule_label, self.model_label, self.usability_label, self.demo_label,
+                      self.warnings_label):  # fmt: skip
             label.clear()
             label.hide()
         self._update_summary()
@@ -580,6 +599,9 @@ class ResultsPanel(QWidget):
             f"QLabel {{ color: {self._colours.warning.name()}; font-weight: bold; }}"
         )
         self.warnings_label.setStyleSheet(f"QLabel {{ color: {self._colours.warning.name()}; }}")
+        self.usability_label.setStyleSheet(
+            f"QLabel {{ color: {self._colours.positive.name()}; font-weight: bold; }}"
+        )
         if self._result is not None:
             self._render()
 

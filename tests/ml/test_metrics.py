@@ -381,12 +381,21 @@ def test_evaluation_report_is_json_and_complete() -> None:
         "bins",
         "raw",
         "calibrated",
+        "bootstrap",
         "ece_raw",
         "ece_calibrated",
         "reliability_raw",
         "reliability_calibrated",
     }
-    assert set(report["raw"]) == set(report["calibrated"]) == METRIC_KEYS
+    extra = {
+        "roc_auc_ci",
+        "balanced_accuracy_ci",
+        "recall_ci",
+        "specificity_ci",
+        "predicted_negatives",
+        "predicted_positives",
+    }
+    assert set(report["raw"]) == set(report["calibrated"]) == METRIC_KEYS | extra
     assert report["raw"]["threshold"] == report["threshold"] == 0.4
     assert report["ece_calibrated"] < report["ece_raw"]
     assert len(report["reliability_raw"]["counts"]) == report["bins"] == 10

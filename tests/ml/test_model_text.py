@@ -46,13 +46,15 @@ def test_summary_of_the_bundled_demo(demo: ModelInfo) -> None:
     assert "\n" not in summary
     assert summary.startswith("cnn-demo · cnn · ")
     assert DEMO_SHORT_NOTICE in summary
-    # calibrated test metrics from the manifest: ROC AUC 0.9653, balanced accuracy 0.8911
-    assert summary.endswith("test ROC AUC 0.965, balanced accuracy 0.891")
+    # calibrated test metrics from the manifest, the AUC with its bootstrap interval
+    assert summary.endswith(
+        "test ROC AUC 0.944 (95 % interval 0.914–0.967), balanced accuracy 0.861"
+    )
 
 
 def test_summary_without_demo_or_metrics() -> None:
     summary = model_summary(_user_model().manifest)
-    assert summary == "mine · cnn"
+    assert summary == "mine · cnn · NOT USABLE"  # no test metrics: the model cannot be judged
 
 
 def test_summary_prefers_calibrated_then_raw_then_flat_metrics() -> None:
@@ -85,14 +87,18 @@ def test_details_of_the_bundled_demo(demo: ModelInfo) -> None:
     assert "Sagittal T2/STIR" in text  # the labelling rule
     assert "Temperature    0.553" in text
     assert "Threshold      0.50" in text
-    assert "Test metrics (492 slices, 152 positive)" in text
-    assert _row(text, "Accuracy") == ["0.892", "0.892"]
-    assert _row(text, "Balanced accuracy") == ["0.891", "0.891"]
-    assert _row(text, "Precision") == ["0.789", "0.789"]
-    assert _row(text, "Recall") == ["0.888", "0.888"]
-    assert _row(text, "F1") == ["0.836", "0.836"]
-    assert _row(text, "ROC AUC") == ["0.965", "0.965"]
-    assert _row(text, "ECE") == ["0.109", "0.061"]
+    # packaging/evaluate_bundled_models.py: 64 fresh synthetic studies, whole-study bootstrap
+    assert "Test metrics (1085 slices, 309 positive)" in text
+    assert _row(text, "Accuracy") == ["0.873", "0.873"]
+    assert _row(text, "Balanced accuracy") == ["0.861", "0.861"]
+    assert _row(text, "Precision") == ["0.748", "0.748"]
+    assert _row(text, "Recall") == ["0.835", "0.835"]
+    assert _row(text, "F1") == ["0.789", "0.789"]
+    assert _row(text, "ROC AUC") == ["0.944", "0.944"]
+    assert _row(text, "ECE") == ["0.096", "0.054"]
+    assert "95 % intervals (bootstrap over whole studies, 2000 resamples)" in text
+    assert "64 fresh synthetic studies" in text
+    assert "Verdict        usable" in text
     assert lines[-1] == "Created 2026-11-27 09:25 UTC with spineview 0.1.0"
     # The description repeats the demo notice: it is not printed twice.
     assert text.count(DEMO_NOTICE) == 1
