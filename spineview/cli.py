@@ -348,6 +348,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def command_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from spineview.ml.quality_gate import judge_usability
     from spineview.ml.train import TrainProgress, train_model
 
     try:
@@ -371,30 +372,32 @@ def command_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     result = train_model(config, models_dir=args.out, progress=report)
     metrics = result.metrics
     calibrated = metrics.get("calibrated", metrics)
+    auc, interval = calibrated.get("roc_auc"), calibrated.get("roc_auc_ci")
+    auc_text = "n/a (one class in the test split)" if auc is None else f"{auc:.3f}"
+    if auc is not None and interval:
+        auc_text += f" (95 % interval {interval[0]:.3f}–{interval[1]:.3f})"
+    usability = judge_usability(metrics)
+    verdict = "usable" if usability.usable else f"NOT USABLE: {usability.reason}"
     out.write(
         f"\nsaved {result.model_folder} ({result.examples} slices, {result.seconds:.0f} s)\n"
-        f"test: AUC {calibrated.get('roc_auc')}  accuracy {calibrated.get('accuracy'):.3f}  "
+        f"test: AUC {auc_text}  accuracy {calibrated.get('accuracy'):.3f}  "
         f"balanced accuracy {calibrated.get('balanced_accuracy'):.3f}  "
         f"ECE {metrics.get('ece_calibrated', metrics.get('ece')):.3f}\n"
+        f"quality gate: {verdict}\n"
         f"report: {result.model_folder / 'report'}\n"
     )
     return EXIT_OK
 
 
 def command_models(out: TextIO) -> int:
+    from spineview.ml.model_text import model_listing
     from spineview.ml.store import list_models
 
     models, problems = list_models()
     if not models:
         out.write("no models found\n")
     for info in models:
-        manifest = info.manifest
-        where = "bundled" if info.bundled else "user"
-        metrics = manifest.metrics.get("calibrated", manifest.metrics) if manifest.metrics else {}
-        auc = metrics.get("roc_auc") if isinstance(metrics, dict) else None
-        auc_text = f"test AUC {auc:.3f}" if isinstance(auc, float) else "no test metrics"
-        out.write(f"{manifest.name:24s} {manifest.architecture:9s} {where:8s} {auc_text}  "
-                  f"{manifest.description}\n    {info.path}\n")  # fmt: skip
+        out.write(model_listing(info) + "\n")
     for problem in problems:
         out.write(f"problem: {problem}\n")
     return EXIT_OK

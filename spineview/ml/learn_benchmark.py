@@ -198,7 +198,7 @@ def _train_cell(cell: Cell, data: CellData, recipe: str, epochs: int, seed: int)
         config = recipe_config(recipe, Path(cell.name), "bench-learn", seed=seed, epochs=epochs)
     split = grouped_split(data.groups, data.labels.tolist(), seed=seed)
     started = time.perf_counter()
-    fitted = fit_arrays(config, data.images, data.labels, split)
+    fitted = fit_arrays(config, data.images, data.labels, split, groups=data.groups)
     metrics = fitted.test_metrics
     raw, calibrated = metrics["raw"], metrics["calibrated"]
     (_, false_positive), (_, true_positive) = calibrated["confusion_matrix"]

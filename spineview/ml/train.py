@@ -122,7 +122,14 @@ def train_model(
     _stop_if_cancelled(cancel)
     names = [example.name for example in examples.examples]
     fitted = fit_arrays(
-        config, images, labels, split, names=names, progress=progress, cancel=cancel
+        config,
+        images,
+        labels,
+        split,
+        groups=examples.groups,
+        names=names,
+        progress=progress,
+        cancel=cancel,
     )
     _stop_if_cancelled(cancel)  # a cancel during evaluation still saves nothing
     if progress is not None:
@@ -160,6 +167,7 @@ def fit_arrays(
     labels: np.ndarray,
     split: Split,
     *,
+    groups: Sequence[str] | None = None,
     names: Sequence[str] | None = None,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
@@ -167,8 +175,9 @@ def fit_arrays(
 ) -> FittedModel:
     """Train on cached slices (float16, preprocessed) and evaluate on the split's test part.
 
-    `names` label the slices in the report (default "slice i"); `checkpoint` keeps the best
-    weights so far under `checkpoint_path(config.name)` while training.
+    `groups` (study per slice) make the bootstrap intervals resample whole studies (default:
+    each slice its own); `names` label the slices in the report (default "slice i");
+    `checkpoint` keeps the best weights so far under `checkpoint_path(config.name)`.
     """
     precision = resolve_precision(config.precision)
     previous_policy = keras.mixed_precision.global_policy().name
@@ -181,7 +190,10 @@ def fit_arrays(
         if progress is not None:
             progress(TrainProgress("evaluating", 0, 1, message="evaluating on the test split"))
         names = list(names) if names is not None else [f"slice {i}" for i in range(len(labels))]
-        evaluation = _evaluate(model, config, images, labels, names, split)
+        groups = list(groups) if groups is not None else names
+        evaluation = _evaluate(
+            model, config, images, labels, names, np.asarray(groups, dtype=object), split
+        )
     finally:
         keras.mixed_precision.set_global_policy(previous_policy)
     return FittedModel(model, history, imagenet, precision, evaluation)
@@ -487,8 +499,11 @@ def _evaluate(
     images: np.ndarray,
     labels: np.ndarray,
     names: list[str],
+    groups: np.ndarray,
     split: Split,
 ) -> dict[str, Any]:
+    """Test metrics with bootstrap intervals over whole studies (`groups`), the temperature
+    fitted on the validation split, and what the report figures need."""
     from spineview.ml.architectures import ARCHITECTURES
     from spineview.ml.metrics import (
         apply_temperature,
@@ -503,7 +518,7 @@ def _evaluate(
     temperature = fit_temperature(labels[validation], probability_to_logit(val_probability))
     test_probability = predict_probabilities(model, images[test], channels)
     calibrated = apply_temperature(probability_to_logit(test_probability), temperature)
-    report = evaluation_report(labels[test], test_probability, temperature)
+    report = evaluation_report(labels[test], test_probability, temperature, groups=groups[test])
     return {
         "metrics": report,
         "temperature": float(temperature),

@@ -83,11 +83,6 @@ def test_the_model_texts_say_not_usable(shuffled_model: Path) -> None:
     assert f"*** NOT USABLE: {info.manifest.usability.reason[:20]}" in model_details(info)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="spineview/cli.py's command_models prints its own line: it must call "
-    "model_text.model_listing (cli.py belongs to another engineer)",
-)
 def test_spineview_models_says_not_usable(
     shuffled_model: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
