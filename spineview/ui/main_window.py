@@ -723,8 +723,11 @@ class MainWindow(QMainWindow):
 
     def _use_trained_model(self, folder: Path) -> None:
         self.model_picker.refresh()
-        if self.model_picker.select_model(folder):
+        used = self.model_picker.select_model(folder)  # asks first for a model not usable
+        if used:
             self.classification.load_selected_model()
+        if self.training_dialog is not None:
+            self.training_dialog.model_use_answered(folder, used)
 
     def show_model(self) -> None:
         info = self.model_picker.current_model()

@@ -700,7 +700,14 @@ class TrainingDialog(QDialog):
     def _use_model(self) -> None:
         if self.trained is not None:
             self.use_model.emit(self.trained.model_folder)
-            self._log(f"{self.trained.model_folder.name} is now the viewer's model")
+
+    def model_use_answered(self, folder: Path, used: bool) -> None:
+        """The viewer's answer to `use_model`: put to use, or declined (the user said no to a
+        model the quality gate marks not usable)."""
+        if used:
+            self._log(f"{folder.name} is now the viewer's model")
+        else:
+            self._log(f"{folder.name} was not put to use; the viewer keeps its model")
 
     def _open_report(self) -> None:
         if self.trained is not None:

@@ -251,3 +251,30 @@ def test_every_result_in_the_viewer_carries_the_warning(
         qtbot.waitUntil(lambda: main.runner.running() == 0, timeout=30_000)
     finally:
         main.close()
+
+
+def test_the_training_dialog_logs_whether_its_model_was_put_to_use(
+    qtbot: QtBot, answers: Answers, application: Any
+) -> None:
+    from spineview.config import Config
+    from spineview.ui.main_window import MainWindow
+
+    folder = _not_usable_model("declined", real_weights=True)
+    main = MainWindow(Config(load_model_at_start=False))
+    qtbot.addWidget(main)
+    try:
+        before = main.model_picker.current_model()
+        dialog = main.show_training()
+        dialog.use_model.emit(folder)  # what *Use this model* sends; the user says Cancel
+        log = dialog.log.toPlainText()
+        assert "declined was not put to use; the viewer keeps its model" in log
+        assert "is now the viewer's model" not in log
+        assert main.model_picker.current_model() == before
+        answers.answer = QMessageBox.StandardButton.Yes
+        dialog.use_model.emit(folder)
+        assert len(answers.asked) == 2
+        assert "declined is now the viewer's model" in dialog.log.toPlainText()
+        assert main.model_picker.current_model().path == folder  # type: ignore[union-attr]
+        qtbot.waitUntil(lambda: main.runner.running() == 0, timeout=MODEL_TIMEOUT)
+    finally:
+        main.close()
