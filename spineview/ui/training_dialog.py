@@ -42,6 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from spineview.ml.architectures import ARCHITECTURES
+from spineview.ml.quality_gate import judge_usability
 from spineview.ml.store import ModelInfo, delete_model, list_models, user_model_folder
 from spineview.ml.training_plan import (
     AUGMENTATION_RANGES,
@@ -65,8 +66,6 @@ so the dialog and the CLI share one default."""
 FROM_SCRATCH = "nothing (train from scratch)"
 _ERROR_STYLE = "color: #c62828;"
 _WARNING_STYLE = "color: #b26a00;"
-CHANCE_BALANCED_ACCURACY = 0.55
-"""At or below this test balanced accuracy the dialog says the model learnt nothing useful."""
 
 
 class TrainingDialog(QDialog):
@@ -649,11 +648,11 @@ class TrainingDialog(QDialog):
             f"{format_metric(calibrated.get('balanced_accuracy'))} · temperature "
             f"{format_metric(metrics.get('temperature'))}"
         )
-        balanced = calibrated.get("balanced_accuracy")
-        if isinstance(balanced, (int, float)) and balanced <= CHANCE_BALANCED_ACCURACY:
+        usability = judge_usability(metrics)  # the same rule as the picker and the CLI
+        if not usability.usable:
             summary += (
-                f"<br><span style='{_WARNING_STYLE}'>⚠ no better than chance on the test split: "
-                "try more epochs, another recipe, or more data</span>"
+                f"<br><span style='{_ERROR_STYLE}'>✖ not usable: {html.escape(usability.reason)}"
+                " — try more epochs, another recipe, or more data</span>"
             )
         self.report.show_result(result.model_folder, metrics, summary)
         self.pages.setCurrentWidget(self.report)

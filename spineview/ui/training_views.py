@@ -169,8 +169,9 @@ class TrainingReport(QWidget):
         self.summary.setText(summary)
         for row, (_, key) in enumerate(METRIC_ROWS):
             for column, part in enumerate(("raw", "calibrated")):
-                value = metrics.get(part, {}).get(key)
-                self.table.setItem(row, column, QTableWidgetItem(format_metric(value)))
+                values = metrics.get(part, {})
+                text = format_metric(values.get(key)) + _interval_text(values.get(f"{key}_ci"))
+                self.table.setItem(row, column, QTableWidgetItem(text))
         for column, key in enumerate(("ece_raw", "ece_calibrated")):
             self.table.setItem(
                 len(METRIC_ROWS), column, QTableWidgetItem(format_metric(metrics.get(key)))
@@ -187,6 +188,15 @@ class TrainingReport(QWidget):
         rows = [label for label, _ in METRIC_ROWS] + ["ECE"]
         item = self.table.item(rows.index(label), 0 if part == "raw" else 1)
         return item.text() if item is not None else ""
+
+
+def _interval_text(interval: object) -> str:
+    """ " (0.812–0.934)" for a [low, high] bootstrap interval, else ""."""
+    if isinstance(interval, list | tuple) and len(interval) == 2:
+        low, high = interval
+        if all(isinstance(v, int | float) and math.isfinite(v) for v in (low, high)):
+            return f" ({low:.3f}–{high:.3f})"
+    return ""
 
 
 def format_metric(value: object) -> str:

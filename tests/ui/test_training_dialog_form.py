@@ -506,3 +506,18 @@ def test_the_misclassified_gallery_shows_at_100_percent_and_a_click_fits_it(
     qtbot.mouseClick(gallery.image, Qt.MouseButton.LeftButton)
     assert not gallery.fit and gallery.shown_scale() == 1.0
     shutil.rmtree(tmp_path / "report")
+
+
+def test_the_report_shows_each_metric_with_its_bootstrap_interval(
+    qtbot: QtBot, tmp_path: Path
+) -> None:
+    report = TrainingReport()
+    qtbot.addWidget(report)
+    metrics = {
+        "calibrated": {"roc_auc": 0.9, "roc_auc_ci": [0.8, 0.95], "accuracy": 0.7},
+        "raw": {"roc_auc": 0.9, "roc_auc_ci": None},
+    }
+    report.show_result(tmp_path, metrics, "summary")
+    assert report.metric_text("ROC AUC") == "0.900 (0.800–0.950)"
+    assert report.metric_text("ROC AUC", part="raw") == "0.900"
+    assert report.metric_text("Accuracy") == "0.700"  # no interval recorded
