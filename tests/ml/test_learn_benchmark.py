@@ -102,3 +102,12 @@ def test_the_summary_names_cells_where_the_default_misses_what_another_recipe_re
     table = learn_table({"cells": rows})
     assert "0.600 *" in table and "0.950" in table
     assert table.splitlines()[0].split()[-3:] == ["default", "reference", "no-augmentation"]
+
+
+def test_two_slices_of_one_size_get_their_own_noise_and_outliers() -> None:
+    rng = np.random.default_rng(3)
+    first, second = (rng.uniform(0, 4095, (64, 64)).astype(np.float32) for _ in range(2))
+    outliers = [_intensity(s) > 4 * 0.05 * 4095 for s in (first, second)]
+    assert not np.array_equal(outliers[0], outliers[1])  # not one pattern per matrix size
+    assert np.array_equal(_intensity(first), _intensity(first))  # repeatable
+    assert not np.allclose(_noise(first) - first, _noise(second) - second)
