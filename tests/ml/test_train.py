@@ -55,6 +55,8 @@ def test_trains_evaluates_and_saves(tiny_dataset: Path, tmp_path: Path) -> None:
     assert manifest.metrics["calibrated"]["n"] == result.metrics["calibrated"]["n"] > 0
     assert manifest.temperature > 0 and "rule" in manifest.training
     assert manifest.training["from_scratch"] is True
+    assert manifest.training["synthetic_source"]["options"]["seed"] == 21  # rebuildable
+    assert manifest.training["parent"] is None and manifest.training["recipe"] == "default"
     assert manifest.training["augmentation"] == "light"
     assert manifest.training["augmentation_settings"] == AUGMENTATIONS["light"]
     from spineview.ml.train import checkpoint_path
