@@ -15,7 +15,7 @@ import tempfile
 import time
 import zlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -206,8 +206,7 @@ def _train_cell(cell: Cell, data: CellData, recipe: str, epochs: int, seed: int)
     from spineview.ml.train import fit_arrays
 
     config = recipe_config(recipe, Path(cell.name), "bench-learn", seed=seed)
-    if config.epochs > epochs:
-        config = recipe_config(recipe, Path(cell.name), "bench-learn", seed=seed, epochs=epochs)
+    config = replace(config, epochs=min(config.epochs, epochs))
     split = grouped_split(data.groups, data.labels.tolist(), seed=seed)
     started = time.perf_counter()
     fitted = fit_arrays(config, data.images, data.labels, split, groups=data.groups)

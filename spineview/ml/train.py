@@ -567,7 +567,7 @@ def _manifest(config: TrainConfig, examples: ExampleSet, split: Split, fitted: F
         "recipe": config.recipe,
         "early_stopping": f"{config.early_stopping}, patience {config.patience}",
         "best_val_auc": _finite_max(history.get("val_auc", [])),
-        "parent": _parent_summary(config),
+        "parent": parent,
         "synthetic_source": _synthetic_source(config.dataset),
         "imagenet_weights": imagenet,
         "from_scratch": not imagenet,

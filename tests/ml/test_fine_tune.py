@@ -9,7 +9,6 @@ import numpy as np
 import pytest
 
 from spineview.cli import run
-from spineview.data.synth import SynthOptions, synthesize
 from spineview.ml.training_plan import (
     FROM_MODEL_LEARNING_RATE,
     RECIPES,
@@ -19,13 +18,6 @@ from spineview.ml.training_plan import (
 )
 
 pytestmark = pytest.mark.tf
-
-
-@pytest.fixture(scope="module")
-def dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("fine-tune") / "rsna"
-    synthesize(root, SynthOptions(studies=14, seed=31, size=64), workers=2)
-    return root
 
 
 def test_recipes_share_the_config_defaults_and_the_reference_keeps_its_values() -> None:
@@ -47,26 +39,26 @@ def test_starting_from_a_model_lowers_the_learning_rate_unless_given() -> None:
 
 
 def test_the_plan_refuses_a_start_model_that_is_missing_or_of_another_architecture(
-    dataset: Path,
+    tiny_dataset: Path,
 ) -> None:
-    missing = plan_training(TrainConfig(dataset=dataset, name="m", start_from="no-such-model"))
+    missing = plan_training(TrainConfig(dataset=tiny_dataset, name="m", start_from="no-such-model"))
     assert any("no-such-model" in error for error in missing.errors)
     mismatch = plan_training(
-        TrainConfig(dataset=dataset, name="m", architecture="cnn", start_from="resnet50-demo")
+        TrainConfig(dataset=tiny_dataset, name="m", architecture="cnn", start_from="resnet50-demo")
     )
     assert any("keeps its architecture" in error for error in mismatch.errors)
-    frozen_alone = plan_training(TrainConfig(dataset=dataset, name="m", freeze_features=True))
+    frozen_alone = plan_training(TrainConfig(dataset=tiny_dataset, name="m", freeze_features=True))
     assert any("model to start from" in error for error in frozen_alone.errors)
 
 
 def test_cli_fine_tunes_cnn_demo_with_frozen_features_and_records_its_parent(
-    dataset: Path, tmp_path: Path
+    tiny_dataset: Path, tmp_path: Path
 ) -> None:
     from spineview.ml.store import find_model, load_model
 
     parent = find_model("cnn-demo")
     code = run(
-        ["train", str(dataset), "--name", "tuned", "--from", "cnn-demo", "--freeze-features",
+        ["train", str(tiny_dataset), "--name", "tuned", "--from", "cnn-demo", "--freeze-features",
          "--epochs", "1", "--batch-size", "16", "--max-examples", "96", "--out", str(tmp_path)]
     )  # fmt: skip
     assert code == 0

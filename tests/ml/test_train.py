@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spineview.data.synth import SynthOptions, synthesize
 from spineview.dicom.write import SeriesSpec, write_series
 from spineview.errors import DatasetError, TrainingCancelled, TrainingError
 from spineview.ml import examples as examples_module
@@ -16,13 +15,6 @@ from spineview.ml.examples import collect_examples
 from spineview.ml.training_plan import AUGMENTATIONS, plan_training
 
 pytestmark = pytest.mark.tf
-
-
-@pytest.fixture(scope="module")
-def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    root = tmp_path_factory.mktemp("tiny") / "rsna"
-    synthesize(root, SynthOptions(studies=14, seed=21, size=64), workers=2)
-    return root
 
 
 def _config(dataset: Path, name: str = "tiny", **changes: object) -> object:
