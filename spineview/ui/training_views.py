@@ -177,6 +177,15 @@ class TrainingReport(QWidget):
                 len(METRIC_ROWS), column, QTableWidgetItem(format_metric(metrics.get(key)))
             )
         self.table.resizeColumnsToContents()
+        # Wide enough for both columns: with intervals ("0.944 (0.914–0.967)") the calibrated
+        # column was cut off behind a scroll bar.
+        needed = (
+            self.table.verticalHeader().sizeHint().width()
+            + self.table.horizontalHeader().length()
+            + 2 * self.table.frameWidth()
+            + 4
+        )
+        self.table.setMinimumWidth(max(300, needed))
         self.figures.clear()
         for title, name in REPORT_FIGURES:
             path = folder / "report" / name

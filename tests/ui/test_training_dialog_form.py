@@ -521,3 +521,5 @@ def test_the_report_shows_each_metric_with_its_bootstrap_interval(
     assert report.metric_text("ROC AUC") == "0.900 (0.800–0.950)"
     assert report.metric_text("ROC AUC", part="raw") == "0.900"
     assert report.metric_text("Accuracy") == "0.700"  # no interval recorded
+    columns = sum(report.table.columnWidth(c) for c in range(report.table.columnCount()))
+    assert report.table.minimumWidth() >= columns  # no column hidden behind a scroll bar
