@@ -280,8 +280,9 @@ def bench_train(studies: int = 40, epochs: int = 3, max_examples: int = 640) -> 
 
 
 def bench_learn(
-    studies: int = 60,
-    epochs: int = 6,
+    studies: int = 200,
+    test_studies: int = 60,
+    epochs: int = 10,
     recipes: Sequence[str] = ("default", "reference", "no-augmentation"),
     cells: Sequence[str] | None = None,
 ) -> dict[str, Any]:
@@ -293,7 +294,14 @@ def bench_learn(
     def step(text: str) -> None:
         print(f"bench learn: {text}", file=sys.stderr, flush=True)
 
-    report = measure(studies=studies, epochs=epochs, recipes=recipes, cells=cells, progress=step)
+    report = measure(
+        studies=studies,
+        test_studies=test_studies,
+        epochs=epochs,
+        recipes=recipes,
+        cells=cells,
+        progress=step,
+    )
     report["table"] = learn_table(report)
     print(report["table"], file=sys.stderr)
     return report

@@ -131,8 +131,13 @@ def _add_bench_parser(commands: Any) -> None:
     learn = bench_commands.add_parser(
         "learn", help="test ROC AUC of the training recipes on a matrix of unfamiliar datasets"
     )
-    learn.add_argument("--studies", type=int, default=60, help="synthetic studies (default 60)")
-    learn.add_argument("--epochs", type=int, default=6, help="epochs at most (default 6)")
+    learn.add_argument(
+        "--studies", type=int, default=200, help="synthetic studies to train from (default 200)"
+    )
+    learn.add_argument(
+        "--test-studies", type=int, default=60, help="other studies to test on (default 60)"
+    )
+    learn.add_argument("--epochs", type=int, default=10, help="epochs at most (default 10)")
     learn.add_argument(
         "--recipes", default="default,reference,no-augmentation", help="comma-separated recipes"
     )
@@ -201,6 +206,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "ui": lambda: bench.bench_ui(files=args.files, matrix=args.matrix),
         "learn": lambda: bench.bench_learn(
             studies=args.studies,
+            test_studies=args.test_studies,
             epochs=args.epochs,
             recipes=args.recipes.split(","),
             cells=args.cells.split(",") if args.cells else None,

@@ -3,9 +3,12 @@
 Trains each recipe on a matrix of datasets ("cells") that differ the way real scans differ from
 spineview's generator — the share of positive slices, the number of slices, intensity scale,
 offset and gamma with a few bright outliers, noise, a coarse matrix — and on slices from a
-second, independent generator (`spineview.data.plain_spine`). Each cell is split by study,
-trained with the recipe's settings (epochs capped for time), and scored by test ROC AUC with
-the predicted-class counts, so a model that ends predicting one class shows as such.
+second, independent generator (`spineview.data.plain_spine`). Each cell draws its training
+slices from a pool of studies (split by study into train and validation) and is tested on the
+same kind of slices from other studies, generated apart with another seed: a test set of
+`test_studies` whole studies, large enough that the AUC intervals can tell recipes apart (a 15 %
+test split of a small cell held about 6 studies, ±0.1–0.15). The score is test ROC AUC with its
+interval and the predicted-class counts, so a model that ends predicting one class shows as such.
 """
 
 from __future__ import annotations
@@ -21,8 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from spineview.data.plain_spine import LESION_SLICES, PlainSpineOptions, plain_spine_slices
-from spineview.data.splits import grouped_split
+from spineview.data.plain_spine import (
+    LESION_SLICES,
+    PlainSpineOptions,
+    SliceSet,
+    plain_spine_slices,
+)
+from spineview.data.splits import Split, grouped_split
 from spineview.errors import TrainingError
 from spineview.ml.examples import ExampleSet, collect_examples, decode_examples
 from spineview.ml.preprocess import preprocess_slice
@@ -39,7 +47,9 @@ Transform = Callable[[np.ndarray], np.ndarray]
 
 @dataclass(frozen=True)
 class CellData:
-    images: np.ndarray  # float16 (n, 224, 224), preprocessed
+    """Preprocessed slices (float16 (n, 224, 224)) with labels and the study of each."""
+
+    images: np.ndarray
     labels: np.ndarray
     groups: list[str]
 
@@ -50,8 +60,18 @@ class Cell:
     description: str
     source: str  # "synth" (spineview's generator, transformed) or "plain" (the other one)
     positive_rate: float | None = None  # None: as generated
-    slices: int | None = None  # None: all
+    slices: int = 0  # training slices (train + validation); 0: CELL_SLICES
     transform: Transform | None = None
+
+
+@dataclass(frozen=True)
+class Pools:
+    """Where cells draw from: generated studies for training and, apart, for testing."""
+
+    synth_train: ExampleSet | None
+    synth_test: ExampleSet | None
+    plain: dict[float, tuple[SliceSet, SliceSet]]
+    """Training and test pools of the plain generator, by the cell's positive slice share."""
 
 
 def _slice_rng(pixels: np.ndarray) -> np.random.Generator:
@@ -86,6 +106,11 @@ def _coarse(pixels: np.ndarray) -> np.ndarray:
     return np.asarray(blocks.mean(axis=(1, 3)), dtype=np.float32)
 
 
+CELL_SLICES = 1500
+"""Training slices (train + validation) of every cell that does not vary the size."""
+VALIDATION_SHARE = 0.15
+"""The share of a cell's training studies held out for validation (early stopping, calibration)."""
+
 CELLS: tuple[Cell, ...] = (
     Cell("synth", "spineview's generator, as generated", "synth"),
     Cell("synth-5pct", "5 % positive slices", "synth", positive_rate=0.05),
@@ -105,14 +130,20 @@ CELLS: tuple[Cell, ...] = (
 
 def bench_learn(
     *,
-    studies: int = 60,
-    epochs: int = 6,
+    studies: int = 200,
+    test_studies: int = 60,
+    epochs: int = 10,
     recipes: Sequence[str] = COMPARED_RECIPES,
     cells: Sequence[str] | None = None,
     seed: int = 0,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Test ROC AUC of each recipe on each cell (names from CELLS; None: all of them)."""
+    """Test ROC AUC of each recipe on each cell (names from CELLS; None: all of them).
+
+    `studies` synthetic studies make the training pool (about 15 usable slices each, so 200
+    give synth-3000 its 3,000 slices), `test_studies` more, generated with another seed, the
+    test set; the plain generator's pools are sized to match.
+    """
     chosen = [cell for cell in CELLS if cells is None or cell.name in cells]
     unknown = sorted(set(cells or ()) - {cell.name for cell in CELLS})
     if unknown or not chosen:
@@ -121,57 +152,107 @@ def bench_learn(
     for recipe in recipes:
         if recipe not in RECIPES:
             raise TrainingError(f"unknown recipe {recipe!r}: use {', '.join(RECIPES)}")
-    from spineview.data.synth import SynthOptions, synthesize
-
     started = time.perf_counter()
     rows: list[dict[str, Any]] = []
     with tempfile.TemporaryDirectory(prefix="spineview-bench-learn-") as tmp:
-        root = Path(tmp) / "synth"
-        if any(cell.source == "synth" for cell in chosen):
-            synthesize(root, SynthOptions(studies=studies, seed=4242 + seed, size=192))
-        found = collect_examples(root) if root.exists() else None
+        pools = _pools(Path(tmp), chosen, studies, test_studies, seed)
         for cell in chosen:
-            data = _cell_data(cell, found, studies, seed)
+            train_data, test_data = _cell_data(cell, pools, seed)
             for recipe in recipes:
-                row = _train_cell(cell, data, recipe, epochs, seed)
+                row = _train_cell(cell, train_data, test_data, recipe, epochs, seed)
                 rows.append(row)
                 if progress is not None:
-                    one_class = ", one class" if row["one_class"] else ""
-                    progress(
-                        f"{cell.name}: {recipe}: test ROC AUC {row['test_roc_auc']}{one_class}"
-                    )
+                    progress(_progress_line(row))
     return {
         "benchmark": "learn",
         "epochs_cap": epochs,
         "synth_studies": studies,
+        "test_studies": test_studies,
         "seconds": round(time.perf_counter() - started, 1),
         "cells": rows,
         "summary": _summary(rows),
-        "note": "test ROC AUC per cell and recipe (split by study, seeded); one_class = every "
-        "test slice on one side of 0.5 after temperature scaling; epochs are capped at "
-        "epochs_cap (early stopping may end sooner)",
+        "note": "test ROC AUC (95 % interval over test studies) per cell and recipe; each cell "
+        "trains on its own studies (split by study into train and validation) and is tested on "
+        "test_studies other studies generated with another seed; one_class = every test slice "
+        "on one side of 0.5 after temperature scaling; epochs are capped at epochs_cap (early "
+        "stopping may end sooner)",
     }
 
 
-def _cell_data(cell: Cell, found: ExampleSet | None, studies: int, seed: int) -> CellData:
+def _progress_line(row: dict[str, Any]) -> str:
+    interval = row["test_roc_auc_ci"]
+    text = f"{row['cell']}: {row['recipe']}: test ROC AUC {row['test_roc_auc']}"
+    if interval:
+        text += f" ({interval[0]:.3f}–{interval[1]:.3f})"
+    if row["one_class"]:
+        text += ", one class"
+    return text + f", {row['epochs_run']} epochs, {row['seconds']:.0f} s"
+
+
+def _pools(root: Path, cells: list[Cell], studies: int, test_studies: int, seed: int) -> Pools:
+    """Generate only the pools the chosen cells draw from."""
+    synth_train = synth_test = None
+    if any(cell.source == "synth" for cell in cells):
+        from spineview.data.synth import SynthOptions, synthesize
+
+        for name, count, offset in (("train", studies, 4242), ("test", test_studies, 9001)):
+            synthesize(root / name, SynthOptions(studies=count, seed=offset + seed, size=192))
+        synth_train, synth_test = collect_examples(root / "train"), collect_examples(root / "test")
+    plain = {
+        rate: (_plain_pool(studies, rate, 100 + seed), _plain_pool(test_studies, rate, 200 + seed))
+        for rate in {_plain_rate(cell) for cell in cells if cell.source == "plain"}
+    }
+    return Pools(synth_train, synth_test, plain)
+
+
+def _plain_rate(cell: Cell) -> float:
+    return cell.positive_rate if cell.positive_rate is not None else 0.1
+
+
+def _plain_pool(studies: int, slice_rate: float, seed: int) -> SliceSet:
+    # the plain generator keeps only the lesion slices of a degenerative study, so its studies
+    # hold fewer usable slices than the synthetic ones: twice as many give a pool of about the
+    # same size
+    options = PlainSpineOptions(
+        studies=studies * 2, positive_rate=_plain_study_rate(slice_rate), seed=seed
+    )
+    return plain_spine_slices(options)
+
+
+def _cell_data(cell: Cell, pools: Pools, seed: int) -> tuple[CellData, CellData]:
+    """The cell's training slices (its size and positive share) and its test slices (its
+    positive share, as many as the test pool allows)."""
     rng = np.random.default_rng(seed + 17)
+    size = cell.slices or CELL_SLICES
     if cell.source == "plain":
-        options = PlainSpineOptions(
-            studies=studies * 2,
-            positive_rate=_plain_study_rate(cell.positive_rate or 0.1),
-            seed=seed,
+        train_pool, test_pool = pools.plain[_plain_rate(cell)]
+        return (
+            _plain_cell(train_pool, cell.positive_rate, size, rng),
+            _plain_cell(test_pool, cell.positive_rate, None, rng),
         )
-        plain = plain_spine_slices(options)
-        chosen = _choose(plain.labels, cell.positive_rate, cell.slices, rng)
-        images = np.stack([preprocess_slice(plain.images[i])[:, :, 0] for i in chosen])
-        return CellData(
-            images.astype(np.float16), plain.labels[chosen], [plain.groups[i] for i in chosen]
-        )
-    if found is None:
+    if pools.synth_train is None or pools.synth_test is None:
         raise ValueError("no synthetic examples to build a synth cell from")
-    chosen = _choose(found.labels, cell.positive_rate, cell.slices, rng)
+    return (
+        _synth_cell(pools.synth_train, cell, size, rng),
+        _synth_cell(pools.synth_test, cell, None, rng),
+    )
+
+
+def _plain_cell(
+    pool: SliceSet, positive_rate: float | None, slices: int | None, rng: np.random.Generator
+) -> CellData:
+    chosen = _choose(pool.labels, positive_rate, slices, rng)
+    images = np.stack([preprocess_slice(pool.images[i])[:, :, 0] for i in chosen])
+    groups = [pool.groups[i] for i in chosen]
+    return CellData(images.astype(np.float16), pool.labels[chosen], groups)
+
+
+def _synth_cell(
+    pool: ExampleSet, cell: Cell, slices: int | None, rng: np.random.Generator
+) -> CellData:
+    chosen = _choose(pool.labels, cell.positive_rate, slices, rng)
     subset = ExampleSet(
-        [found.examples[i] for i in chosen], found.class_names, found.source, found.rule_text
+        [pool.examples[i] for i in chosen], pool.class_names, pool.source, pool.rule_text
     )
     images, labels, kept = decode_examples(subset, transform=cell.transform)
     return CellData(images, labels, kept.groups)
@@ -202,14 +283,19 @@ def _choose(
     return np.sort(chosen)
 
 
-def _train_cell(cell: Cell, data: CellData, recipe: str, epochs: int, seed: int) -> dict[str, Any]:
+def _train_cell(
+    cell: Cell, train: CellData, test: CellData, recipe: str, epochs: int, seed: int
+) -> dict[str, Any]:
     from spineview.ml.train import fit_arrays
 
     config = recipe_config(recipe, Path(cell.name), "bench-learn", seed=seed)
     config = replace(config, epochs=min(config.epochs, epochs))
-    split = grouped_split(data.groups, data.labels.tolist(), seed=seed)
+    split = held_out_split(train, test, seed)
+    images = np.concatenate([train.images, test.images])
+    labels = np.concatenate([train.labels, test.labels])
+    groups = train.groups + test.groups
     started = time.perf_counter()
-    fitted = fit_arrays(config, data.images, data.labels, split, groups=data.groups)
+    fitted = fit_arrays(config, images, labels, split, groups=groups, checkpoint=False)
     metrics = fitted.test_metrics
     raw, calibrated = metrics["raw"], metrics["calibrated"]
     (_, false_positive), (_, true_positive) = calibrated["confusion_matrix"]
@@ -220,18 +306,50 @@ def _train_cell(cell: Cell, data: CellData, recipe: str, epochs: int, seed: int)
         "cell": cell.name,
         "description": cell.description,
         "recipe": recipe,
-        "slices": len(data.labels),
-        "positive_share": round(float(data.labels.mean()), 3),
+        "slices": len(train.labels),
+        "positive_share": round(float(train.labels.mean()), 3),
         "test_slices": tested,
         "test_positives": int(raw["positives"]),
         "test_roc_auc": None if auc is None else round(float(auc), 3),
-        "test_roc_auc_ci": raw.get("roc_auc_ci"),
+        "test_roc_auc_ci": _rounded(raw.get("roc_auc_ci")),
         "test_balanced_accuracy": round(float(calibrated["balanced_accuracy"]), 3),
         "predicted_positive": predicted_positive,
         "one_class": predicted_positive in (0, tested),
         "epochs_run": len(fitted.history.get("loss", [])),
         "seconds": round(time.perf_counter() - started, 1),
     }
+
+
+def held_out_split(train: CellData, test: CellData, seed: int) -> Split:
+    """Train and validation by study from `train`, every study of `test` as the test split
+    (indices: `train`'s slices first, then `test`'s)."""
+    shared = set(train.groups) & set(test.groups)
+    if shared:
+        raise ValueError(f"{len(shared)} studies are in both the training and the test pool")
+    inner = grouped_split(
+        train.groups,
+        train.labels.tolist(),
+        fractions=(1 - VALIDATION_SHARE, VALIDATION_SHARE, 0),
+        seed=seed,
+    )
+    assignment = dict(inner.group_split) | {group: "test" for group in test.groups}
+    slices = len(train.labels) + len(test.labels)
+    return Split(
+        seed=seed,
+        fractions=(
+            (1 - VALIDATION_SHARE) * len(train.labels) / slices,
+            VALIDATION_SHARE * len(train.labels) / slices,
+            len(test.labels) / slices,
+        ),
+        group_split=assignment,
+        groups=tuple(train.groups + test.groups),
+        labels=tuple(int(label) for label in np.concatenate([train.labels, test.labels])),
+        warnings=inner.warnings,
+    )
+
+
+def _rounded(values: Sequence[float] | None) -> list[float] | None:
+    return None if values is None else [round(float(value), 3) for value in values]
 
 
 def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
@@ -261,24 +379,33 @@ def _summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def learn_table(report: dict[str, Any]) -> str:
-    """The matrix as a text table: one row per cell, test ROC AUC per recipe (* = one class)."""
+    """The matrix as a text table: one row per cell, test ROC AUC (95 % interval) per recipe
+    (* = one class)."""
     recipes = list(dict.fromkeys(row["recipe"] for row in report["cells"]))
     cells = list(dict.fromkeys(row["cell"] for row in report["cells"]))
     lookup = {(row["cell"], row["recipe"]): row for row in report["cells"]}
-    width = max(len(cell) for cell in cells) + 2
-    lines = ["cell".ljust(width) + "slices  pos %" + "".join(f"{r:>17}" for r in recipes)]
+    width, column = max(len(cell) for cell in cells) + 2, 24
+    lines = ["cell".ljust(width) + "slices  pos %" + "".join(f"{r:>{column}}" for r in recipes)]
     for cell in cells:
         first = next(row for row in report["cells"] if row["cell"] == cell)
         text = f"{cell.ljust(width)}{first['slices']:>6}  {100 * first['positive_share']:>5.1f}"
         for recipe in recipes:
             row = lookup.get((cell, recipe))
-            if row is None:
-                text += f"{'':>17}"
-                continue
-            auc = "n/a" if row["test_roc_auc"] is None else f"{row['test_roc_auc']:.3f}"
-            mark = " *" if row["one_class"] else "  "
-            text += f"{auc + mark:>17}"
+            text += f"{'' if row is None else _table_entry(row):>{column}}"
         lines.append(text)
-    lines.append("test ROC AUC; * = the model predicts one class on the test split")
+    lines.append(
+        "test ROC AUC (95 % interval over test studies); * = the model predicts one class on "
+        "the test set"
+    )
     lines += [f"  {cell.name}: {cell.description}" for cell in CELLS if cell.name in cells]
     return "\n".join(lines)
+
+
+def _table_entry(row: dict[str, Any]) -> str:
+    if row["test_roc_auc"] is None:
+        return "n/a  "
+    text = f"{row['test_roc_auc']:.3f}"
+    interval = row.get("test_roc_auc_ci")
+    if interval:
+        text += f" ({interval[0]:.2f}-{interval[1]:.2f})"
+    return text + (" *" if row["one_class"] else "  ")

@@ -9,14 +9,20 @@ from spineview.data.plain_spine import LESION_SLICES, PlainSpineOptions, plain_s
 from spineview.errors import TrainingError
 from spineview.ml import learn_benchmark
 from spineview.ml.learn_benchmark import (
+    CELL_SLICES,
     CELLS,
     GOOD_AUC,
+    VALIDATION_SHARE,
+    CellData,
+    _cell_data,
     _choose,
     _coarse,
     _intensity,
     _noise,
     _plain_study_rate,
+    _pools,
     _summary,
+    held_out_split,
     learn_table,
 )
 
@@ -111,3 +117,47 @@ def test_two_slices_of_one_size_get_their_own_noise_and_outliers() -> None:
     assert not np.array_equal(outliers[0], outliers[1])  # not one pattern per matrix size
     assert np.array_equal(_intensity(first), _intensity(first))  # repeatable
     assert not np.allclose(_noise(first) - first, _noise(second) - second)
+
+
+def _cell(groups: list[str], labels: list[int]) -> CellData:
+    return CellData(np.zeros((len(groups), 4, 4), np.float16), np.array(labels), groups)
+
+
+def test_the_held_out_split_tests_on_the_test_pool_only_and_validates_on_training_studies() -> None:
+    train_groups = [f"s{i // 3}" for i in range(60)]  # 20 studies of 3 slices
+    train = _cell(train_groups, [i % 2 for i in range(60)])
+    test = _cell(["t1"] * 4 + ["t2"] * 4, [0, 1] * 4)
+    split = held_out_split(train, test, seed=3)
+    assert split.test == list(range(60, 68))
+    validation_studies = {train_groups[i] for i in split.validation}
+    assert len(validation_studies) == round(20 * VALIDATION_SHARE)
+    assert not validation_studies & {train_groups[i] for i in split.train}
+    assert sum(split.fractions) == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="both the training and the test pool"):
+        held_out_split(train, _cell(["s0", "t9"], [0, 1]), seed=3)
+
+
+def test_plain_cells_draw_their_share_from_their_own_pools(tmp_path) -> None:
+    cells = [cell for cell in CELLS if cell.source == "plain"]
+    pools = _pools(tmp_path, cells, studies=40, test_studies=20, seed=0)
+    assert pools.synth_train is None and sorted(pools.plain) == [0.08, 0.4]
+    for cell in cells:
+        train, test = _cell_data(cell, pools, seed=0)
+        assert len(train.labels) <= CELL_SLICES
+        assert not set(train.groups) & set(test.groups)
+        for data in (train, test):
+            assert data.labels.mean() == pytest.approx(cell.positive_rate, abs=0.02)
+            assert data.images.dtype == np.float16 and data.images.shape[1:] == (224, 224)
+
+
+def test_bench_learn_trains_and_reports_a_cell_against_its_own_test_studies() -> None:
+    report = learn_benchmark.bench_learn(
+        studies=8, test_studies=6, epochs=1, recipes=["no-augmentation"], cells=["plain-40pct"]
+    )
+    (row,) = report["cells"]
+    assert row["cell"] == "plain-40pct" and row["recipe"] == "no-augmentation"
+    assert row["epochs_run"] == 1 and row["test_positives"] > 0
+    assert row["test_slices"] > 0 and row["slices"] > 0
+    auc, (low, high) = row["test_roc_auc"], row["test_roc_auc_ci"]
+    assert 0.0 <= low <= auc <= high <= 1.0
+    assert "plain-40pct" in learn_table(report) and report["test_studies"] == 6
