@@ -119,7 +119,7 @@ def _evaluate_one(
     model, manifest = load_model(folder, precision=precision)
     rule = SliceRule(**manifest.training.get("rule_parameters", {}))
     examples = collect_examples(data, rule)
-    images, labels, kept = decode_examples(examples)
+    images, labels, kept = decode_examples(examples, scaling=manifest.intensity_scaling)
     probability = predict_probabilities(model, images, manifest.channels)
     # Whole studies are resampled: the slices of one study are far from independent.
     metrics = evaluation_report(

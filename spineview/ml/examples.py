@@ -208,12 +208,15 @@ def available_memory() -> int | None:
 def decode_examples(
     examples: ExampleSet,
     *,
+    scaling: str,
     size: int = INPUT_SIZE,
     progress: ProgressCallback | None = None,
     cancel: threading.Event | None = None,
     transform: Callable[[np.ndarray], np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, ExampleSet]:
     """Decode and preprocess every example once: (images float16 (n, size, size), labels, kept).
+
+    `scaling` is the intensity scaling (a key of `ml.preprocess.INTENSITY_SCALINGS`).
 
     Slices that fail to decode are dropped and listed in the returned set's problems.
     A set `cancel` stops before the next slice with TrainingCancelled. `transform` changes
@@ -233,7 +236,7 @@ def decode_examples(
             continue
         if transform is not None:
             pixels = transform(pixels)
-        images[len(kept)] = preprocess_slice(pixels, size)[:, :, 0]
+        images[len(kept)] = preprocess_slice(pixels, size, scaling=scaling)[:, :, 0]
         kept.append(example)
         if progress is not None and (index % 16 == 0 or index == len(examples.examples) - 1):
             progress(index + 1, len(examples.examples))

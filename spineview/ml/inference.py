@@ -125,7 +125,9 @@ class Classifier:
 
     def prepare(self, pixels: np.ndarray) -> np.ndarray:
         """One 2-D slice as the network's (size, size, 1) input."""
-        return preprocess_slice(pixels, self.input_size, channels=1)
+        return preprocess_slice(
+            pixels, self.input_size, channels=1, scaling=self.manifest.intensity_scaling
+        )
 
     def predict_prepared(self, batch: np.ndarray) -> np.ndarray:
         """Raw P(positive) for a (n, size, size, 1) batch of prepared slices (float64)."""

@@ -34,7 +34,7 @@ from spineview.data.splits import Split, grouped_split
 from spineview.errors import TrainingError
 from spineview.ml.examples import ExampleSet, collect_examples, decode_examples
 from spineview.ml.preprocess import preprocess_slice
-from spineview.ml.training_plan import RECIPES, recipe_config
+from spineview.ml.training_plan import RECIPES, TrainConfig, recipe_config
 
 logger = logging.getLogger(__name__)
 
@@ -157,9 +157,14 @@ def bench_learn(
     with tempfile.TemporaryDirectory(prefix="spineview-bench-learn-") as tmp:
         pools = _pools(Path(tmp), chosen, studies, test_studies, seed)
         for cell in chosen:
-            train_data, test_data = _cell_data(cell, pools, seed)
+            decoded: dict[str, tuple[CellData, CellData]] = {}  # by intensity scaling
             for recipe in recipes:
-                row = _train_cell(cell, train_data, test_data, recipe, epochs, seed)
+                config = recipe_config(recipe, Path(cell.name), "bench-learn", seed=seed)
+                config = replace(config, epochs=min(config.epochs, epochs))
+                scaling = config.intensity_scaling
+                if scaling not in decoded:
+                    decoded[scaling] = _cell_data(cell, pools, seed, scaling)
+                row = _train_cell(cell, *decoded[scaling], config)
                 rows.append(row)
                 if progress is not None:
                     progress(_progress_line(row))
@@ -219,42 +224,46 @@ def _plain_pool(studies: int, slice_rate: float, seed: int) -> SliceSet:
     return plain_spine_slices(options)
 
 
-def _cell_data(cell: Cell, pools: Pools, seed: int) -> tuple[CellData, CellData]:
+def _cell_data(cell: Cell, pools: Pools, seed: int, scaling: str) -> tuple[CellData, CellData]:
     """The cell's training slices (its size and positive share) and its test slices (its
-    positive share, as many as the test pool allows)."""
+    positive share, as many as the test pool allows), preprocessed with `scaling`."""
     rng = np.random.default_rng(seed + 17)
     size = cell.slices or CELL_SLICES
     if cell.source == "plain":
         train_pool, test_pool = pools.plain[_plain_rate(cell)]
         return (
-            _plain_cell(train_pool, cell.positive_rate, size, rng),
-            _plain_cell(test_pool, cell.positive_rate, None, rng),
+            _plain_cell(train_pool, cell.positive_rate, size, rng, scaling),
+            _plain_cell(test_pool, cell.positive_rate, None, rng, scaling),
         )
     if pools.synth_train is None or pools.synth_test is None:
         raise ValueError("no synthetic examples to build a synth cell from")
     return (
-        _synth_cell(pools.synth_train, cell, size, rng),
-        _synth_cell(pools.synth_test, cell, None, rng),
+        _synth_cell(pools.synth_train, cell, size, rng, scaling),
+        _synth_cell(pools.synth_test, cell, None, rng, scaling),
     )
 
 
 def _plain_cell(
-    pool: SliceSet, positive_rate: float | None, slices: int | None, rng: np.random.Generator
+    pool: SliceSet,
+    positive_rate: float | None,
+    slices: int | None,
+    rng: np.random.Generator,
+    scaling: str,
 ) -> CellData:
     chosen = _choose(pool.labels, positive_rate, slices, rng)
-    images = np.stack([preprocess_slice(pool.images[i])[:, :, 0] for i in chosen])
+    images = np.stack([preprocess_slice(pool.images[i], scaling=scaling)[:, :, 0] for i in chosen])
     groups = [pool.groups[i] for i in chosen]
     return CellData(images.astype(np.float16), pool.labels[chosen], groups)
 
 
 def _synth_cell(
-    pool: ExampleSet, cell: Cell, slices: int | None, rng: np.random.Generator
+    pool: ExampleSet, cell: Cell, slices: int | None, rng: np.random.Generator, scaling: str
 ) -> CellData:
     chosen = _choose(pool.labels, cell.positive_rate, slices, rng)
     subset = ExampleSet(
         [pool.examples[i] for i in chosen], pool.class_names, pool.source, pool.rule_text
     )
-    images, labels, kept = decode_examples(subset, transform=cell.transform)
+    images, labels, kept = decode_examples(subset, scaling=scaling, transform=cell.transform)
     return CellData(images, labels, kept.groups)
 
 
@@ -283,14 +292,10 @@ def _choose(
     return np.sort(chosen)
 
 
-def _train_cell(
-    cell: Cell, train: CellData, test: CellData, recipe: str, epochs: int, seed: int
-) -> dict[str, Any]:
+def _train_cell(cell: Cell, train: CellData, test: CellData, config: TrainConfig) -> dict[str, Any]:
     from spineview.ml.train import fit_arrays
 
-    config = recipe_config(recipe, Path(cell.name), "bench-learn", seed=seed)
-    config = replace(config, epochs=min(config.epochs, epochs))
-    split = held_out_split(train, test, seed)
+    split = held_out_split(train, test, config.seed)
     images = np.concatenate([train.images, test.images])
     labels = np.concatenate([train.labels, test.labels])
     groups = train.groups + test.groups
@@ -305,7 +310,8 @@ def _train_cell(
     return {
         "cell": cell.name,
         "description": cell.description,
-        "recipe": recipe,
+        "recipe": config.recipe,
+        "intensity_scaling": config.intensity_scaling,
         "slices": len(train.labels),
         "positive_share": round(float(train.labels.mean()), 3),
         "test_slices": tested,

@@ -27,6 +27,7 @@ from typing import Any
 from spineview import __version__
 from spineview.errors import ModelLoadError
 from spineview.ml.architectures import ARCHITECTURES, Architecture
+from spineview.ml.preprocess import INTENSITY_SCALINGS
 from spineview.ml.quality_gate import Usability, judge_usability
 
 MANIFEST_FORMAT_VERSION = 1
@@ -56,6 +57,9 @@ class ModelManifest:
     class_names: list[str] = field(default_factory=lambda: list(DEFAULT_CLASS_NAMES))
     preprocessing: str = ""
     """How a slice becomes the network's input, in words (the code lives in ml.preprocess)."""
+    intensity_scaling: str = "min-max"
+    """The key of `ml.preprocess.INTENSITY_SCALINGS` the model was trained with; a manifest
+    without it is from before "percentile" existed, so it means min-max."""
     precision: str = "float32"
     """The Keras dtype policy training used ("float32", "mixed_bfloat16", ...)."""
     weights_storage: str = "float16"
@@ -232,6 +236,10 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "class_names": (_is_class_names, "a list of distinct non-empty names"),
     "output": (lambda v: v in ("sigmoid", "softmax"), '"sigmoid" or "softmax"'),
     "preprocessing": (_is_text, "a text"),
+    "intensity_scaling": (
+        lambda v: v in INTENSITY_SCALINGS,
+        " or ".join(f'"{name}"' for name in INTENSITY_SCALINGS),
+    ),
     "gradcam_layer": (_is_name, "a layer name"),
     "precision": (_is_name, "a Keras dtype policy name"),
     "weights_storage": (lambda v: v in WEIGHTS_STORAGES, " or ".join(WEIGHTS_STORAGES)),

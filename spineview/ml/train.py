@@ -42,8 +42,8 @@ from spineview.ml.examples import (
     subsample_examples,
 )
 from spineview.ml.precision import resolve_precision
-from spineview.ml.preprocess import DESCRIPTION as PREPROCESSING
 from spineview.ml.preprocess import INPUT_SIZE
+from spineview.ml.preprocess import describe as describe_preprocessing
 from spineview.ml.training_plan import (
     AUGMENTATIONS,
     Augmentation,
@@ -96,7 +96,9 @@ def prepare(
         if progress is not None:
             progress(TrainProgress("reading", done, total, message="decoding slices"))
 
-    images, labels, kept = decode_examples(examples, progress=report, cancel=cancel)
+    images, labels, kept = decode_examples(
+        examples, scaling=config.intensity_scaling, progress=report, cancel=cancel
+    )
     if len(kept.examples) != len(examples.examples):  # some slices failed to decode
         check_trainable(kept)
         split = grouped_split(kept.groups, kept.labels.tolist(), seed=config.seed)
@@ -584,7 +586,8 @@ def _manifest(config: TrainConfig, examples: ExampleSet, split: Split, fitted: F
         channels=architecture.channels,
         class_names=list(examples.class_names),
         output=architecture.output,
-        preprocessing=PREPROCESSING,
+        preprocessing=describe_preprocessing(config.intensity_scaling),
+        intensity_scaling=config.intensity_scaling,
         gradcam_layer=architecture.gradcam_layer,
         precision=fitted.precision,
         weights_storage="float16",

@@ -10,6 +10,7 @@ import the config and result types (TrainConfig, TrainProgress, TrainResult) bef
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from collections.abc import Callable, Mapping
@@ -36,6 +37,7 @@ from spineview.ml.examples import (
     subsample_examples,
 )
 from spineview.ml.precision import PRECISIONS, Precision
+from spineview.ml.preprocess import INTENSITY_SCALINGS, IntensityScaling
 from spineview.ml.store import find_model, user_model_folder
 
 Augmentation = Literal["none", "light", "reference"]
@@ -85,6 +87,8 @@ class TrainConfig:
     class_balance: ClassBalance = "weights"  # "weights": loss weights n / (2 * count)
     seed: int = 0
     augmentation: Augmentation = "light"
+    # a few bright pixels no longer set a slice's contrast (ml.preprocess explains both)
+    intensity_scaling: IntensityScaling = "percentile"
     precision: Precision = "auto"
     rule: SliceRule = field(default_factory=SliceRule)
     max_examples: int | None = None  # a stratified subsample, for quick runs
@@ -181,6 +185,7 @@ RECIPES: dict[str, dict[str, Any]] = {
         "batch_size": 32,
         "augmentation": "reference",
         "early_stopping": "val_loss",
+        "intensity_scaling": "min-max",
     },
     "no-augmentation": {"augmentation": "none"},
 }
@@ -189,8 +194,10 @@ the recipe the project grew from, kept for comparison; the CLI, the dialog and `
 read them here, so all three share one default."""
 
 RECIPE_DESCRIPTIONS: dict[str, str] = {
-    "default": "light augmentation; keeps the epoch with the best validation ROC AUC",
-    "reference": "the original recipe: strong augmentation; can fail to learn on small sets",
+    "default": "light augmentation, percentile intensity scaling; keeps the epoch with the "
+    "best validation ROC AUC",
+    "reference": "the original recipe: strong augmentation, min-max scaling; can fail to "
+    "learn on small sets",
     "no-augmentation": "the default without augmentation; fits fast, may over-fit",
 }
 
@@ -198,13 +205,18 @@ RECIPE_DESCRIPTIONS: dict[str, str] = {
 def recipe_config(recipe: str, dataset: Path, name: str, **fields: Any) -> TrainConfig:
     """A TrainConfig for a named recipe; `fields` (e.g. the user's edits) override it.
 
-    With `start_from` and no explicit learning rate, the rate is FROM_MODEL_LEARNING_RATE.
+    With `start_from`, the rate is FROM_MODEL_LEARNING_RATE and the intensity scaling the
+    start model's, unless given: the network must see its input scaled as it learnt it.
     """
     if recipe not in RECIPES:
         raise ValueError(f"unknown recipe {recipe!r}: use {', '.join(RECIPES)}")
     values: dict[str, Any] = {**RECIPES[recipe], **fields}
-    if fields.get("start_from") and "learning_rate" not in fields:
+    start = fields.get("start_from")
+    if start and "learning_rate" not in fields:
         values["learning_rate"] = FROM_MODEL_LEARNING_RATE
+    if start and "intensity_scaling" not in fields:
+        with contextlib.suppress(ModelLoadError):  # check_settings says it cannot be found
+            values["intensity_scaling"] = find_model(start).manifest.intensity_scaling
     return TrainConfig(dataset=dataset, name=name, recipe=recipe, **values)
 
 
@@ -259,6 +271,11 @@ def check_settings(config: TrainConfig, train_slices: int | None = None) -> list
         errors.append(f"the example limit must be at least 1, got {config.max_examples}")
     if config.precision not in PRECISIONS:
         errors.append(f"unknown precision {config.precision!r}: use {', '.join(PRECISIONS)}")
+    if config.intensity_scaling not in INTENSITY_SCALINGS:
+        errors.append(
+            f"unknown intensity scaling {config.intensity_scaling!r}: "
+            f"use {', '.join(INTENSITY_SCALINGS)}"
+        )
     try:
         augmentation_settings(config)
     except ValueError as error:  # custom values changed in place after the config was made
@@ -280,6 +297,11 @@ def _start_model_errors(config: TrainConfig) -> list[str]:
         return [
             f"{start.manifest.name} is a {start.manifest.architecture} model: training from it "
             f"keeps its architecture (got {config.architecture})"
+        ]
+    if start.manifest.intensity_scaling != config.intensity_scaling:
+        return [
+            f"{start.manifest.name} learnt on {start.manifest.intensity_scaling} intensity "
+            f"scaling: training from it keeps it (got {config.intensity_scaling})"
         ]
     return []
 

@@ -38,6 +38,20 @@ def test_starting_from_a_model_lowers_the_learning_rate_unless_given() -> None:
     assert given.learning_rate == 0.01
 
 
+def test_fine_tuning_keeps_the_start_model_s_intensity_scaling(tiny_dataset: Path) -> None:
+    assert recipe_config("default", Path("d"), "m").intensity_scaling == "percentile"
+    assert recipe_config("reference", Path("d"), "m").intensity_scaling == "min-max"
+    start = recipe_config("default", tiny_dataset, "m", start_from="cnn-demo")
+    assert start.intensity_scaling == "min-max"  # cnn-demo's manifest predates "percentile"
+    assert plan_training(start).can_train
+    forced = plan_training(
+        recipe_config(
+            "default", tiny_dataset, "m", start_from="cnn-demo", intensity_scaling="percentile"
+        )
+    )
+    assert any("min-max intensity scaling" in error for error in forced.errors), forced.errors
+
+
 def test_the_plan_refuses_a_start_model_that_is_missing_or_of_another_architecture(
     tiny_dataset: Path,
 ) -> None:
@@ -49,6 +63,8 @@ def test_the_plan_refuses_a_start_model_that_is_missing_or_of_another_architectu
     assert any("keeps its architecture" in error for error in mismatch.errors)
     frozen_alone = plan_training(TrainConfig(dataset=tiny_dataset, name="m", freeze_features=True))
     assert any("model to start from" in error for error in frozen_alone.errors)
+    unknown = plan_training(TrainConfig(dataset=tiny_dataset, name="m", intensity_scaling="z"))  # type: ignore[arg-type]
+    assert any("unknown intensity scaling 'z'" in error for error in unknown.errors)
 
 
 def test_cli_fine_tunes_cnn_demo_with_frozen_features_and_records_its_parent(

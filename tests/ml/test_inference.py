@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 
 from spineview.ml.inference import Classifier, InferenceCancelled
 from spineview.ml.metrics import calibrate_probability
+from spineview.ml.preprocess import preprocess_slice
 from spineview.ml.store import bundled_models_dir
 
 pytestmark = pytest.mark.tf
@@ -35,6 +37,21 @@ def _volume(count: int = 11, seed: int = 0) -> np.ndarray:
 def test_loads_in_the_precision_the_cpu_computes_fastest(classifier: Classifier) -> None:
     assert classifier.precision in ("float32", "mixed_bfloat16")
     assert classifier.name == "cnn-demo" and classifier.positive_class == "degenerative"
+
+
+def test_slices_are_prepared_with_the_intensity_scaling_the_model_learnt_on(
+    classifier: Classifier,
+) -> None:
+    pixels = _volume(1)[0]
+    pixels[3, 3] = 50_000.0  # one bright outlier: the two scalings differ
+    assert classifier.manifest.intensity_scaling == "min-max"
+    np.testing.assert_array_equal(classifier.prepare(pixels), preprocess_slice(pixels))
+    manifest = replace(classifier.manifest, intensity_scaling="percentile")
+    robust = Classifier(classifier.model, manifest, None, classifier.precision)
+    np.testing.assert_array_equal(
+        robust.prepare(pixels), preprocess_slice(pixels, scaling="percentile")
+    )
+    assert not np.array_equal(robust.prepare(pixels), classifier.prepare(pixels))
 
 
 def test_results_do_not_depend_on_the_batch_size(classifier: Classifier) -> None:

@@ -142,7 +142,7 @@ def test_plain_cells_draw_their_share_from_their_own_pools(tmp_path) -> None:
     pools = _pools(tmp_path, cells, studies=40, test_studies=20, seed=0)
     assert pools.synth_train is None and sorted(pools.plain) == [0.08, 0.4]
     for cell in cells:
-        train, test = _cell_data(cell, pools, seed=0)
+        train, test = _cell_data(cell, pools, seed=0, scaling="percentile")
         assert len(train.labels) <= CELL_SLICES
         assert not set(train.groups) & set(test.groups)
         for data in (train, test):

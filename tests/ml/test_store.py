@@ -74,6 +74,14 @@ def test_manifest_round_trips_and_defaults() -> None:
     assert plain.demo_notice is None
 
 
+def test_a_manifest_from_before_intensity_scalings_means_min_max() -> None:
+    data = _manifest_dict()
+    data.pop("intensity_scaling", None)
+    assert ModelManifest.from_dict(data).intensity_scaling == "min-max"
+    robust = ModelManifest.from_dict(_manifest_dict(intensity_scaling="percentile"))
+    assert robust.intensity_scaling == "percentile"
+
+
 def test_manifest_json_accepts_numpy_values() -> None:
     manifest = ModelManifest.for_architecture(
         "cnn", "n", weights_sha256=FAKE_SHA, training={"counts": np.array([3, 4])}
@@ -97,6 +105,7 @@ def test_manifest_json_accepts_numpy_values() -> None:
         ({"weights_sha256": "abc"}, "weights_sha256"),
         ({"demo": "yes"}, "demo"),
         ({"format_version": "1"}, "format_version"),
+        ({"intensity_scaling": "z-score"}, "intensity_scaling"),
     ],
 )
 def test_manifest_rejects_invalid_fields(changes: dict[str, Any], message: str) -> None:

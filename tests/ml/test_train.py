@@ -50,6 +50,7 @@ def test_trains_evaluates_and_saves(tiny_dataset: Path, tmp_path: Path) -> None:
     assert manifest.training["synthetic_source"]["options"]["seed"] == 21  # rebuildable
     assert manifest.training["parent"] is None and manifest.training["recipe"] == "default"
     assert manifest.training["augmentation"] == "light"
+    assert manifest.intensity_scaling == "percentile" and "percentile" in manifest.preprocessing
     assert manifest.training["augmentation_settings"] == AUGMENTATIONS["light"]
     from spineview.ml.train import checkpoint_path
 

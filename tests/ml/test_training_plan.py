@@ -266,7 +266,13 @@ def test_cancel_while_decoding_raises_training_cancelled(class_dataset: Path) ->
         cancel.set()
 
     with pytest.raises(TrainingCancelled, match="cancelled while reading the slices"):
-        decode_examples(examples, size=32, progress=cancel_after_first_slice, cancel=cancel)
+        decode_examples(
+            examples,
+            scaling="percentile",
+            size=32,
+            progress=cancel_after_first_slice,
+            cancel=cancel,
+        )
     assert reports == [1]
 
 
