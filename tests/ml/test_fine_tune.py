@@ -41,13 +41,12 @@ def test_starting_from_a_model_lowers_the_learning_rate_unless_given() -> None:
 def test_fine_tuning_keeps_the_start_model_s_intensity_scaling(tiny_dataset: Path) -> None:
     assert recipe_config("default", Path("d"), "m").intensity_scaling == "percentile"
     assert recipe_config("reference", Path("d"), "m").intensity_scaling == "min-max"
-    start = recipe_config("default", tiny_dataset, "m", start_from="cnn-demo")
-    assert start.intensity_scaling == "min-max"  # cnn-demo's manifest predates "percentile"
-    assert plan_training(start).can_train
+    fields = {"architecture": "resnet50", "start_from": "resnet50-demo"}
+    start = recipe_config("default", tiny_dataset, "m", **fields)
+    assert start.intensity_scaling == "min-max"  # resnet50-demo's manifest predates "percentile"
+    assert plan_training(start).can_train, plan_training(start).errors
     forced = plan_training(
-        recipe_config(
-            "default", tiny_dataset, "m", start_from="cnn-demo", intensity_scaling="percentile"
-        )
+        recipe_config("default", tiny_dataset, "m", intensity_scaling="percentile", **fields)
     )
     assert any("min-max intensity scaling" in error for error in forced.errors), forced.errors
 

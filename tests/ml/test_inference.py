@@ -11,7 +11,7 @@ import pytest
 
 from spineview.ml.inference import Classifier, InferenceCancelled
 from spineview.ml.metrics import calibrate_probability
-from spineview.ml.preprocess import preprocess_slice
+from spineview.ml.preprocess import INTENSITY_SCALINGS, preprocess_slice
 from spineview.ml.store import bundled_models_dir
 
 pytestmark = pytest.mark.tf
@@ -44,14 +44,12 @@ def test_slices_are_prepared_with_the_intensity_scaling_the_model_learnt_on(
 ) -> None:
     pixels = _volume(1)[0]
     pixels[3, 3] = 50_000.0  # one bright outlier: the two scalings differ
-    assert classifier.manifest.intensity_scaling == "min-max"
-    np.testing.assert_array_equal(classifier.prepare(pixels), preprocess_slice(pixels))
-    manifest = replace(classifier.manifest, intensity_scaling="percentile")
-    robust = Classifier(classifier.model, manifest, None, classifier.precision)
-    np.testing.assert_array_equal(
-        robust.prepare(pixels), preprocess_slice(pixels, scaling="percentile")
-    )
-    assert not np.array_equal(robust.prepare(pixels), classifier.prepare(pixels))
+    prepared = {}
+    for scaling in INTENSITY_SCALINGS:
+        manifest = replace(classifier.manifest, intensity_scaling=scaling)
+        prepared[scaling] = Classifier(classifier.model, manifest, None, "float32").prepare(pixels)
+        np.testing.assert_array_equal(prepared[scaling], preprocess_slice(pixels, scaling=scaling))
+    assert not np.array_equal(prepared["min-max"], prepared["percentile"])
 
 
 def test_results_do_not_depend_on_the_batch_size(classifier: Classifier) -> None:
