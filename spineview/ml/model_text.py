@@ -16,6 +16,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
 
 from spineview.ml.architectures import ARCHITECTURES
+from spineview.ml.preprocess import INTENSITY_SCALINGS
 from spineview.ml.quality_gate import NOT_USABLE, as_interval, auc_interval, headline_metrics
 
 if TYPE_CHECKING:
@@ -140,6 +141,11 @@ def model_details(info: ModelInfo) -> str:
     if description and description != manifest.demo_notice:
         lines += _field("Description", description)
     lines += _field("Classes", ", ".join(manifest.class_names))
+    lines += _field(
+        "Input",
+        f"{manifest.intensity_scaling} intensity scaling "
+        f"({INTENSITY_SCALINGS[manifest.intensity_scaling]})",
+    )
     lines += _field(
         "Training dtype", f"{manifest.precision} (weights stored as {manifest.weights_storage})"
     )

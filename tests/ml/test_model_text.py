@@ -79,6 +79,7 @@ def test_details_of_the_bundled_demo(demo: ModelInfo) -> None:
     assert "Architecture   cnn" in text
     assert "Reference CNN" in text  # the registry's description
     assert "Training dtype mixed_bfloat16 (weights stored as float16)" in text
+    assert "Input          min-max intensity scaling (per-image min-max to [0, 1])" in text
     assert "none (trained from scratch)" in text
     assert "/tmp/demo-data (rsna layout)" in text
     assert "4925 slices: healthy 3399, degenerative 1526" in text
