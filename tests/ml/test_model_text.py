@@ -15,6 +15,7 @@ from spineview.ml.model_text import (
     model_details,
     model_summary,
 )
+from spineview.ml.preprocess import INTENSITY_SCALINGS
 from spineview.ml.store import ModelInfo, bundled_models_dir, read_manifest
 
 FAKE_SHA = "0" * 64
@@ -47,8 +48,11 @@ def test_summary_of_the_bundled_demo(demo: ModelInfo) -> None:
     assert summary.startswith("cnn-demo · cnn · ")
     assert DEMO_SHORT_NOTICE in summary
     # calibrated test metrics from the manifest, the AUC with its bootstrap interval
+    calibrated = demo.manifest.metrics["calibrated"]
+    low, high = calibrated["roc_auc_ci"]
     assert summary.endswith(
-        "test ROC AUC 0.944 (95 % interval 0.914–0.967), balanced accuracy 0.861"
+        f"test ROC AUC {calibrated['roc_auc']:.3f} (95 % interval {low:.3f}–{high:.3f}), "
+        f"balanced accuracy {calibrated['balanced_accuracy']:.3f}"
     )
 
 
@@ -71,36 +75,47 @@ def test_summary_prefers_calibrated_then_raw_then_flat_metrics() -> None:
 
 
 def test_details_of_the_bundled_demo(demo: ModelInfo) -> None:
-    text = model_details(demo)
+    manifest, text = demo.manifest, model_details(demo)
+    training, metrics = manifest.training, manifest.metrics
+    raw, calibrated = metrics["raw"], metrics["calibrated"]
     lines = text.splitlines()
     assert lines[0] == "cnn-demo"
     assert lines[2] == f"*** DEMO MODEL: {DEMO_NOTICE} ***"
     assert f"bundled model, {demo.path}" in text
     assert "Architecture   cnn" in text
     assert "Reference CNN" in text  # the registry's description
-    assert "Training dtype mixed_bfloat16 (weights stored as float16)" in text
-    assert "Input          min-max intensity scaling (per-image min-max to [0, 1])" in text
+    assert f"Training dtype {manifest.precision} (weights stored as float16)" in text
+    scaling = manifest.intensity_scaling
+    assert f"Input          {scaling} intensity scaling ({INTENSITY_SCALINGS[scaling]})" in text
     assert "none (trained from scratch)" in text
     assert "/tmp/demo-data (rsna layout)" in text
-    assert "4925 slices: healthy 3399, degenerative 1526" in text
-    assert "train 3940, validation 493, test 492 (seed 0)" in text
-    assert "8 of 15 (stopped early)" in text
+    counts = training["class_counts"]
+    assert (
+        f"{training['examples']} slices: healthy {counts['healthy']}, "
+        f"degenerative {counts['degenerative']}"
+    ) in text
+    split = training["split"]
+    assert (
+        f"train {split['train']}, validation {split['validation']}, test {split['test']} (seed 0)"
+    ) in text
+    assert f"{training['epochs_run']} of {training['epochs_requested']}" in text
     assert "Sagittal T2/STIR" in text  # the labelling rule
-    assert "Temperature    0.553" in text
+    assert f"Temperature    {manifest.temperature:.3f}" in text
     assert "Threshold      0.50" in text
     # packaging/evaluate_bundled_models.py: 64 fresh synthetic studies, whole-study bootstrap
-    assert "Test metrics (1085 slices, 309 positive)" in text
-    assert _row(text, "Accuracy") == ["0.873", "0.873"]
-    assert _row(text, "Balanced accuracy") == ["0.861", "0.861"]
-    assert _row(text, "Precision") == ["0.748", "0.748"]
-    assert _row(text, "Recall") == ["0.835", "0.835"]
-    assert _row(text, "F1") == ["0.789", "0.789"]
-    assert _row(text, "ROC AUC") == ["0.944", "0.944"]
-    assert _row(text, "ECE") == ["0.096", "0.054"]
+    assert f"Test metrics ({metrics['n']} slices, {raw['positives']} positive)" in text
+    for label, key in [("Accuracy", "accuracy"), ("Balanced accuracy", "balanced_accuracy"),
+                       ("Precision", "precision"), ("Recall", "recall"), ("F1", "f1"),
+                       ("ROC AUC", "roc_auc")]:  # fmt: skip
+        assert _row(text, label) == [f"{raw[key]:.3f}", f"{calibrated[key]:.3f}"], label
+    assert _row(text, "ECE") == [
+        f"{metrics['ece_raw']:.3f}",
+        f"{metrics['ece_calibrated']:.3f}",
+    ]
     assert "95 % intervals (bootstrap over whole studies, 2000 resamples)" in text
     assert "64 fresh synthetic studies" in text
     assert "Verdict        usable" in text
-    assert lines[-1] == "Created 2026-11-27 09:25 UTC with spineview 0.1.0"
+    assert lines[-1].startswith("Created 2026-") and lines[-1].endswith("with spineview 0.1.0")
     # The description repeats the demo notice: it is not printed twice.
     assert text.count(DEMO_NOTICE) == 1
 
