@@ -65,7 +65,8 @@ def test_agrees_with_the_keras_model_called_directly(classifier: Classifier) -> 
     prepared = np.stack([classifier.prepare(pixels) for pixels in volume])
     direct = np.asarray(classifier.model(prepared, training=False), dtype=np.float64)[:, 0]
     ours = classifier.classify_volume(volume)
-    np.testing.assert_allclose(ours.raw, direct, atol=1e-4)
+    # the same network in bfloat16 where the CPU has it (about 3 significant digits)
+    np.testing.assert_allclose(ours.raw, direct, atol=1e-3)
     expected = calibrate_probability(ours.raw, classifier.manifest.temperature)
     np.testing.assert_allclose(ours.calibrated, expected)
     assert ours.positive.tolist() == (expected >= classifier.manifest.threshold).tolist()
