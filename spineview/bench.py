@@ -283,7 +283,7 @@ def bench_learn(
     studies: int = 200,
     test_studies: int = 60,
     epochs: int = 10,
-    recipes: Sequence[str] = ("default", "reference", "no-augmentation"),
+    recipes: Sequence[str] = ("default", "reference", "light-augmentation"),
     cells: Sequence[str] | None = None,
 ) -> dict[str, Any]:
     """Test ROC AUC of training recipes on unfamiliar data (spineview.ml.learn_benchmark); the

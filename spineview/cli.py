@@ -139,7 +139,7 @@ def _add_bench_parser(commands: Any) -> None:
     )
     learn.add_argument("--epochs", type=int, default=10, help="epochs at most (default 10)")
     learn.add_argument(
-        "--recipes", default="default,reference,no-augmentation", help="comma-separated recipes"
+        "--recipes", default="default,reference,light-augmentation", help="comma-separated recipes"
     )
     learn.add_argument("--cells", help="comma-separated cell names (default: all)")
     ui = bench_commands.add_parser(

@@ -26,7 +26,7 @@ def test_recipes_share_the_config_defaults_and_the_reference_keeps_its_values() 
     reference = recipe_config("reference", Path("d"), "m", epochs=2)
     assert reference.augmentation == "reference" and reference.learning_rate == 1e-3
     assert reference.epochs == 2 and reference.recipe == "reference"  # the user's edit wins
-    assert set(RECIPES) >= {"default", "reference", "no-augmentation"}
+    assert set(RECIPES) >= {"default", "reference", "light-augmentation"}
     with pytest.raises(ValueError, match="unknown recipe"):
         recipe_config("fast", Path("d"), "m")
 

@@ -97,7 +97,7 @@ def _row(cell: str, recipe: str, auc: float | None, one_class: bool = False) -> 
 def test_the_summary_names_cells_where_the_default_misses_what_another_recipe_reaches() -> None:
     rows = [
         _row("a", "default", 0.95), _row("a", "reference", 0.6, one_class=True),
-        _row("b", "default", 0.8), _row("b", "no-augmentation", GOOD_AUC),
+        _row("b", "default", 0.8), _row("b", "light-augmentation", GOOD_AUC),
         _row("c", "default", 0.7), _row("c", "reference", 0.75),
     ]  # fmt: skip
     summary = _summary(rows)
@@ -107,7 +107,7 @@ def test_the_summary_names_cells_where_the_default_misses_what_another_recipe_re
     assert summary["default_min_auc"] == 0.7
     table = learn_table({"cells": rows})
     assert "0.600 *" in table and "0.950" in table
-    assert table.splitlines()[0].split()[-3:] == ["default", "reference", "no-augmentation"]
+    assert table.splitlines()[0].split()[-3:] == ["default", "reference", "light-augmentation"]
 
 
 def test_two_slices_of_one_size_get_their_own_noise_and_outliers() -> None:
@@ -152,10 +152,10 @@ def test_plain_cells_draw_their_share_from_their_own_pools(tmp_path) -> None:
 
 def test_bench_learn_trains_and_reports_a_cell_against_its_own_test_studies() -> None:
     report = learn_benchmark.bench_learn(
-        studies=8, test_studies=6, epochs=1, recipes=["no-augmentation"], cells=["plain-40pct"]
+        studies=8, test_studies=6, epochs=1, recipes=["light-augmentation"], cells=["plain-40pct"]
     )
     (row,) = report["cells"]
-    assert row["cell"] == "plain-40pct" and row["recipe"] == "no-augmentation"
+    assert row["cell"] == "plain-40pct" and row["recipe"] == "light-augmentation"
     assert row["epochs_run"] == 1 and row["test_positives"] > 0
     assert row["test_slices"] > 0 and row["slices"] > 0
     auc, (low, high) = row["test_roc_auc"], row["test_roc_auc_ci"]

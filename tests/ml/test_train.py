@@ -49,9 +49,9 @@ def test_trains_evaluates_and_saves(tiny_dataset: Path, tmp_path: Path) -> None:
     assert manifest.training["from_scratch"] is True
     assert manifest.training["synthetic_source"]["options"]["seed"] == 21  # rebuildable
     assert manifest.training["parent"] is None and manifest.training["recipe"] == "default"
-    assert manifest.training["augmentation"] == "light"
+    assert manifest.training["augmentation"] == "none"
     assert manifest.intensity_scaling == "percentile" and "percentile" in manifest.preprocessing
-    assert manifest.training["augmentation_settings"] == AUGMENTATIONS["light"]
+    assert manifest.training["augmentation_settings"] == AUGMENTATIONS["none"]
     from spineview.ml.train import checkpoint_path
 
     assert checkpoint_path("tiny").is_file()  # best weights kept during the run

@@ -208,11 +208,13 @@ def test_edits_after_choosing_a_recipe_are_kept(dialog: TrainingDialog) -> None:
     assert not dialog.recipe_changes.isHidden()
     assert "epochs" in dialog.recipe_changes.text()
     assert "batch size" in dialog.recipe_changes.text()
-    without = next(name for name, fields in RECIPES.items() if fields.get("augmentation") == "none")
-    dialog.recipe_combo.setCurrentIndex(dialog.recipe_combo.findData(without))
-    assert dialog.config().epochs == recipe_config(without, Path(), "x").epochs  # refilled
+    assert recipe_config("default", Path(), "x").augmentation == "none"
+    dialog.recipe_combo.setCurrentIndex(dialog.recipe_combo.findData("default"))
+    assert dialog.config().epochs == recipe_config("default", Path(), "x").epochs  # refilled
     assert not dialog.augmentation_box.isChecked()
     assert dialog.recipe_changes.isHidden()
+    dialog.recipe_combo.setCurrentIndex(dialog.recipe_combo.findData("light-augmentation"))
+    assert dialog.augmentation_box.isChecked() and dialog.config().augmentation == "light"
 
 
 # --- 2. start from a model -------------------------------------------------------------------
