@@ -89,8 +89,8 @@ class TrainConfig:
     early_stopping: EarlyStoppingMetric = "val_auc"
     class_balance: ClassBalance = "weights"  # "weights": loss weights n / (2 * count)
     seed: int = 0
-    # no augmentation: on every `bench learn` cell where a recipe reached ROC AUC 0.9 in 10
-    # epochs, training without it did, and light augmentation fell short on three of them
+    # no augmentation: of the 7 `bench learn` datasets where some recipe reached ROC AUC 0.9 in
+    # 10 epochs, training without it did on 6, light augmentation on 5 (README has the matrix)
     augmentation: Augmentation = "none"
     # a few bright pixels no longer set a slice's contrast (ml.preprocess explains both)
     intensity_scaling: IntensityScaling = "percentile"
