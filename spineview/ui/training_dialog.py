@@ -331,9 +331,10 @@ class TrainingDialog(QDialog):
             )
         augmentation = str(values["augmentation"])
         self.augmentation_box.setChecked(augmentation != "none")
-        if augmentation != "none":
-            self.preset_combo.setCurrentIndex(self.preset_combo.findData(augmentation))
-            self._preset_changed()
+        # with augmentation off, the mild preset waits behind the check box, its values shown
+        preset = augmentation if augmentation != "none" else "light"
+        self.preset_combo.setCurrentIndex(self.preset_combo.findData(preset))
+        self._preset_changed()
         self._show_recipe_changes()
 
     def recipe(self) -> str:

@@ -26,6 +26,7 @@ from spineview.errors import TrainingCancelled
 from spineview.ml import training_plan
 from spineview.ml.store import bundled_models_dir, user_models_dir
 from spineview.ml.training_plan import (
+    AUGMENTATIONS,
     MIN_STUDIES,
     MIN_TRAINING_SLICES_PER_CLASS,
     RECIPE_DESCRIPTIONS,
@@ -213,6 +214,10 @@ def test_edits_after_choosing_a_recipe_are_kept(dialog: TrainingDialog) -> None:
     assert dialog.config().epochs == recipe_config("default", Path(), "x").epochs  # refilled
     assert not dialog.augmentation_box.isChecked()
     assert dialog.recipe_changes.isHidden()
+    dialog.augmentation_box.setChecked(True)  # ticking it offers the mild preset, values shown
+    assert dialog.preset_combo.currentData() == "light"
+    assert dialog.augmentation_settings() == AUGMENTATIONS["light"]
+    dialog.augmentation_box.setChecked(False)
     dialog.recipe_combo.setCurrentIndex(dialog.recipe_combo.findData("light-augmentation"))
     assert dialog.augmentation_box.isChecked() and dialog.config().augmentation == "light"
 
