@@ -8,16 +8,17 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from spineview import __version__
-from spineview.core.text import format_dicom_date
+from spineview.core.text import format_dicom_date, format_probability
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.scan import ScanResult, scan_paths
 from spineview.errors import ModelLoadError, SpineViewError
@@ -27,6 +28,9 @@ from spineview.ml.training_plan import (
     TrainConfig,
     recipe_config,
 )
+
+if TYPE_CHECKING:
+    from spineview.ml.classify_tree import SeriesResult
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
 COMMANDS = ("info", "dataset", "synth", "train", "models", "classify", "bench")
@@ -94,7 +98,15 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     _add_train_parser(commands)
-    commands.add_parser("models", help="list the bundled and user models")
+    models = commands.add_parser("models", help="list the bundled and user models")
+    model_commands = models.add_subparsers(dest="models_command")
+    fit_check = model_commands.add_parser(
+        "fit-check",
+        help="fit a model's in-distribution check on the data it was trained on (weights "
+        "untouched; for models made before checks existed)",
+    )
+    fit_check.add_argument("model", help="model name or folder")
+    fit_check.add_argument("dataset", type=Path, help="the dataset the model was trained on")
     _add_classify_parser(commands)
 
     _add_bench_parser(commands)
@@ -230,6 +242,10 @@ def _add_classify_parser(commands: Any) -> None:
         "--method", choices=("gradcam", "gradcam++"), default="gradcam", help="heatmap method"
     )
     classify.add_argument(
+        "--force", action="store_true",
+        help="give the verdict of declined series too (marked: shown on request)",
+    )  # fmt: skip
+    classify.add_argument(
         "--skip-incompatible", action="store_true",
         help="leave out series the model was not trained on (default: classify with a warning)",
     )  # fmt: skip
@@ -249,6 +265,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             return command_train(args, sys.stdout, sys.stderr)
         if args.command == "models":
+            if args.models_command == "fit-check":
+                return command_fit_check(args, sys.stdout, sys.stderr)
             return command_models(sys.stdout)
         if args.command == "classify":
             return command_classify(args, sys.stdout, sys.stderr)
@@ -409,6 +427,25 @@ def command_models(out: TextIO) -> int:
     return EXIT_OK
 
 
+def command_fit_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Fit and store the in-distribution check of an existing model (weights untouched)."""
+    from spineview.ml.distribution_fit import fit_check_for_folder
+    from spineview.ml.store import attach_distribution_check, find_model
+
+    info = find_model(args.model)
+    err.write(f"fitting the distribution check of {info.manifest.name} on {args.dataset}\n")
+    check, agreement = fit_check_for_folder(info.path, args.dataset)
+    manifest = attach_distribution_check(info.path, check)
+    quantiles = check.validation_quantiles
+    out.write(
+        f"{manifest.name}: distribution check fitted on {check.fitted_slices} training slices; "
+        f"threshold {check.threshold:.2f} ({check.percentile:g}th percentile of "
+        f"{check.validation_slices} validation slices; median {quantiles['50']:.2f}); "
+        f"{agreement}\n"
+    )
+    return EXIT_OK
+
+
 def command_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Classify every series; a summary per series on stdout, progress and warnings on
     stderr, results to --out and heatmaps to --gradcam."""
@@ -434,16 +471,16 @@ def command_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         gradcam_method=args.method,
         report=lambda line: print(line, file=err, flush=True),
         skip_incompatible=args.skip_incompatible,
+        force=args.force,
     )
     for result in report.series:
-        verdict = result.verdict
-        flag = "  [warning]" if result.warnings else ""
         out.write(
             f"{result.study_uid}  {result.label:32s} {result.series_type:17s} "
-            f"{len(result.predictions):3d} slices  {result.verdict_class or 'no result':>12s}  "
-            f"score {verdict.score:.2f}  ({verdict.slices_above} above {verdict.threshold:.2f})"
-            f"{flag}\n"
+            f"{len(result.predictions):3d} slices  {result.decision.label:8s}  "
+            f"{series_summary(result)}{'  [warning]' if result.warnings else ''}\n"
         )
+        for reason in result.decision.reasons:
+            out.write(f"    {result.decision.status}: {reason}\n")
     if report.series:
         out.write(f"rule: {rule_text(report.neighbours, report.threshold)}\n")
     for warning in dict.fromkeys(report.warnings):  # split stacks of a series warn alike
@@ -457,6 +494,23 @@ def command_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         out.write("no series classified\n")
         return EXIT_NO_IMAGES
     return EXIT_OK
+
+
+def series_summary(result: SeriesResult) -> str:
+    """A classified series' verdict in words, without claiming certainty: class, score, how
+    many slices reach the threshold and how many dropout samples agree."""
+    verdict = result.verdict
+    if not result.shows_verdict:
+        return "no verdict (declined; --force gives it anyway)"
+    if not result.verdict_class:
+        return "no result"
+    text = (
+        f"{result.verdict_class}  score {format_probability(verdict.score)} "
+        f"({verdict.slices_above} slices reach {format_probability(verdict.threshold)})"
+    )
+    if math.isfinite(result.agreement):
+        text += f", {format_probability(result.agreement)} of dropout samples agree"
+    return text
 
 
 def _check_writable(folders: Sequence[Path | None]) -> None:

@@ -51,6 +51,15 @@ class Architecture:
     """Length of the class_names list a model of this architecture carries."""
     backbone: str | None = None
     """Name of the nested pretrained backbone model, or None (trained whole, from scratch)."""
+    distribution_layers: tuple[str, ...] = ()
+    """Top-level layers whose outputs, averaged over the image (per channel) and joined, are
+    the features the in-distribution check measures. Measured on cnn-demo: the pooled outputs
+    of its three convolution blocks put every slice of 10 non-lumbar series beyond the 99th
+    percentile of the validation slices, its penultimate Dense layer 0-25 % of them."""
+    head_dropout: float = 0.0
+    """The dropout rate before the output layer (0: none); its input is `head_input_layer`'s
+    output, which Monte-Carlo dropout samples."""
+    head_input_layer: str = ""
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -60,6 +69,9 @@ ARCHITECTURES: dict[str, Architecture] = {
         channels=1,
         output="sigmoid",
         gradcam_layer="conv3",
+        distribution_layers=("pool1", "pool2", "pool3"),
+        head_dropout=0.5,
+        head_input_layer="dense",
         description=(
             "Reference CNN: three 3×3 convolutions (32, 64, 128, ReLU, L2 1e-3) with 2×2 max "
             "pooling, Dense 128, dropout 0.5, sigmoid output; 224×224 grayscale input."
@@ -77,6 +89,7 @@ ARCHITECTURES: dict[str, Architecture] = {
             "replicated to 3 channels."
         ),
         backbone="resnet50",
+        distribution_layers=("pool",),
     ),
 }
 
@@ -193,7 +206,7 @@ def _build_cnn(keras: ModuleType, architecture: Architecture) -> keras.Model:
     x = layers.MaxPooling2D(2, name="pool3")(x)
     x = layers.Flatten(name="flatten")(x)
     x = layers.Dense(128, activation="relu", name="dense")(x)
-    x = layers.Dropout(0.5, name="dropout")(x)
+    x = layers.Dropout(architecture.head_dropout, name="dropout")(x)
     # float32 output so a mixed-precision policy still yields float32 probabilities.
     outputs = layers.Dense(1, activation="sigmoid", dtype="float32", name="output")(x)
     return keras.Model(inputs, outputs, name=architecture.id)

@@ -37,8 +37,15 @@ from spineview.dicom.scan import scan_paths
 from spineview.errors import SpineViewError
 from spineview.ml.inference import Classifier, InferenceCancelled, SlicePredictions
 from spineview.ml.quality_gate import Usability
-from spineview.ml.series_check import classification_warnings, series_label
-from spineview.ml.verdict import DEFAULT_NEIGHBOURS, SeriesVerdict, rule_text, series_verdict
+from spineview.ml.series_check import header_findings, series_label
+from spineview.ml.series_decision import HeaderFinding, SeriesDecision, decide_series
+from spineview.ml.verdict import (
+    DEFAULT_NEIGHBOURS,
+    SeriesVerdict,
+    rule_text,
+    series_verdict,
+    verdict_agreement,
+)
 
 Report = Callable[[str], None]
 
@@ -56,8 +63,14 @@ CSV_COLUMNS = (
     "probability",
     "raw_probability",
     "class",
+    "uncertainty",
+    "distance",
+    "far",
     "series_class",
     "series_score",
+    "series_agreement",
+    "decision",
+    "decision_reasons",
     "model",
     "model_usable",
     "warnings",
@@ -91,22 +104,40 @@ class SeriesResult:
     heatmaps: list[Path] = field(default_factory=list)
     volume: np.ndarray | None = field(default=None, repr=False)
     """The decoded slices (for heatmaps); dropped once they are written."""
+    decision: SeriesDecision = field(default_factory=lambda: SeriesDecision("accepted"))
+    """Accepted, flagged or declined, with the reasons (`ml.series_decision`)."""
+    agreement: float = float("nan")
+    """Share of the Monte-Carlo dropout samples that give the same series verdict (NaN: the
+    network has no dropout)."""
 
     @property
     def label(self) -> str:
         return series_label(self.series_number, self.description)
 
+    @property
+    def shows_verdict(self) -> bool:
+        """False for a declined series (unless forced): its numbers are not given out."""
+        return self.decision.shows_verdict
+
     def class_of(self, index: int) -> str:
-        if not np.isfinite(self.predictions.calibrated[index]):
+        if not self.shows_verdict or not np.isfinite(self.predictions.calibrated[index]):
             return ""
         return self.class_names[int(self.predictions.positive[index])]
 
     @property
     def verdict_class(self) -> str:
-        """The series' class ("" when no slice had a result)."""
-        if self.verdict.slices == 0:
+        """The series' class ("" when no slice had a result or the series was declined)."""
+        if self.verdict.slices == 0 or not self.shows_verdict:
             return ""
         return self.class_names[int(self.verdict.positive)]
+
+    def spread_of(self, index: int) -> float:
+        spread = self.predictions.spread
+        return float(spread[index]) if spread is not None else float("nan")
+
+    def distance_of(self, index: int) -> float:
+        distances = self.predictions.distances
+        return float(distances[index]) if distances is not None else float("nan")
 
 
 @dataclass
@@ -171,9 +202,11 @@ def classify_paths(
     report: Report | None = None,
     cancel: threading.Event | None = None,
     skip_incompatible: bool = False,
+    force: bool = False,
 ) -> ClassificationReport:
-    """Scan `paths` and classify every series found (warnings kept with each result);
-    `skip_incompatible` leaves out the series that draw a guard-rail warning instead."""
+    """Scan `paths` and classify every series found (warnings and the decision kept with each
+    result); `skip_incompatible` leaves out the series that draw a guard-rail warning instead;
+    `force` gives the verdict of declined series too (marked as shown on request)."""
     started = time.perf_counter()
 
     def say(text: str) -> None:
@@ -199,12 +232,7 @@ def classify_paths(
     for number, (info, study) in enumerate(all_series, start=1):
         label = series_label(info.series_number, info.description)
         prefix = f"[{number}/{len(all_series)}] {label}"
-        warnings = classification_warnings(
-            classifier.manifest,
-            modality=info.modality,
-            series_type=info.series_type.label,
-            series_label=label,
-        )
+        warnings = [finding.text for finding in _header_findings(classifier, info)]
         if warnings and skip_incompatible:
             result.problems += [f"{warning} (skipped)" for warning in warnings]
             say(f"{prefix}: skipped")
@@ -224,6 +252,7 @@ def classify_paths(
                 cancel=cancel,
                 progress=progress,
                 warnings=[*warnings, model_warning] if model_warning else warnings,
+                force=force,
             )
         except (LoadCancelled, InferenceCancelled):
             raise
@@ -231,7 +260,8 @@ def classify_paths(
             result.problems.append(f"{prefix}: not classified ({error})")
             say(f"{prefix}: not classified ({error})")
             continue
-        if gradcam is not None and gradcam_dir is not None:
+        say(f"{prefix}: {series_result.decision.text}")
+        if gradcam is not None and gradcam_dir is not None and series_result.shows_verdict:
             say(f"{prefix}: heatmaps")
             try:
                 series_result.heatmaps = gradcam(series_result, gradcam_dir, gradcam_method)
@@ -253,10 +283,13 @@ def classify_series(
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
     warnings: list[str] | None = None,
+    force: bool = False,
 ) -> SeriesResult:
-    """Decode and classify one indexed series (decode overlapped with the network);
-    `warnings` are the series' warnings when the caller has them already (otherwise the
-    guard-rail warnings and, for a model that is not usable, the quality gate's)."""
+    """Decode and classify one indexed series (decode overlapped with the network) and decide
+    whether its verdict may be given (`ml.series_decision`; `force`: give it even when
+    declined). `warnings` are the series' warnings when the caller has them already
+    (otherwise the guard-rail warnings and, for a model that is not usable, the quality
+    gate's)."""
     context = StudyContext(study.study_uid) if study is not None else None
     series = new_series(info, study=context)
     predictions = classifier.classify(
@@ -270,8 +303,18 @@ def classify_series(
             f"{len(predictions)} results for {series.n_slices} slices: the series changed while "
             "it was read"
         )
-    label = series_label(info.series_number, info.description)
     names = classifier.manifest.class_names
+    findings = _header_findings(classifier, info)
+    decision = decide_series(
+        findings, predictions.distances, classifier.distribution, classifier.name
+    )
+    positions = series.slice_distances()
+    verdict = series_verdict(predictions.calibrated, predictions.threshold, neighbours, positions)
+    agreement = (
+        verdict_agreement(predictions.samples, verdict, positions)
+        if predictions.samples is not None
+        else float("nan")
+    )
     result = SeriesResult(
         series_key=info.key,
         study_uid=info.study_uid,
@@ -284,28 +327,27 @@ def classify_series(
         frames=[ref.frame + 1 for ref in info.slices],
         files=[ref.path for ref in info.slices],
         predictions=predictions,
-        verdict=series_verdict(
-            predictions.calibrated,
-            predictions.threshold,
-            neighbours,
-            positions=series.slice_distances(),
-        ),
+        verdict=verdict,
         class_names=(names[0], names[1]),
         warnings=warnings
         if warnings is not None
-        else [
-            *classification_warnings(
-                classifier.manifest,
-                modality=info.modality,
-                series_type=info.series_type.label,
-                series_label=label,
-            ),
-            *_model_warnings(classifier),
-        ],
+        else [*(finding.text for finding in findings), *_model_warnings(classifier)],
         problems=list(series.problems),
         volume=series.volume,
+        decision=decision.forcing() if force else decision,
+        agreement=agreement,
     )
     return result
+
+
+def _header_findings(classifier: Classifier, info: SeriesInfo) -> list[HeaderFinding]:
+    return header_findings(
+        classifier.manifest,
+        modality=info.modality,
+        series_type=info.series_type.label,
+        series_label=series_label(info.series_number, info.description),
+        time_point=info.time_point,
+    )
 
 
 def _model_warnings(classifier: Classifier) -> list[str]:
@@ -416,6 +458,7 @@ def _number(value: float) -> float | None:
 
 def _series_json(result: SeriesResult) -> dict[str, Any]:
     verdict = result.verdict
+    shown = result.shows_verdict
     return {
         "study_uid": result.study_uid,
         "series_uid": result.series_uid,
@@ -424,16 +467,20 @@ def _series_json(result: SeriesResult) -> dict[str, Any]:
         "description": result.description,
         "series_type": result.series_type,
         "modality": result.modality,
+        "decision": result.decision.to_dict(),
         "verdict": {
             "class": result.verdict_class or None,
             "positive": verdict.positive,
             "score": _number(verdict.score),
+            "dropout_agreement": _number(result.agreement),
             "run_start_slice": None if verdict.run_start is None else verdict.run_start + 1,
             "neighbours_used": verdict.neighbours,
             "threshold": verdict.threshold,
             "slices_above_threshold": verdict.slices_above,
             "rule": verdict.rule,
-        },
+        }
+        if shown
+        else None,
         "warnings": result.warnings,
         "problems": result.problems,
         "heatmaps": [str(path) for path in result.heatmaps],
@@ -443,9 +490,12 @@ def _series_json(result: SeriesResult) -> dict[str, Any]:
                 "instance_number": result.instance_numbers[index],
                 "frame": result.frames[index],
                 "file": str(result.files[index]),
-                "probability": _number(result.predictions.calibrated[index]),
-                "raw_probability": _number(result.predictions.raw[index]),
+                "probability": _number(result.predictions.calibrated[index]) if shown else None,
+                "raw_probability": _number(result.predictions.raw[index]) if shown else None,
+                "uncertainty": _number(result.spread_of(index)) if shown else None,
                 "class": result.class_of(index) or None,
+                "distance": _number(result.distance_of(index)),
+                "far": index in result.decision.far_slices,
             }
             for index in range(len(result.predictions))
         ],
@@ -453,17 +503,24 @@ def _series_json(result: SeriesResult) -> dict[str, Any]:
 
 
 def csv_text(report: ClassificationReport) -> str:
-    """One row per slice (see CSV_COLUMNS); probability is the calibrated one; model_usable is
-    "true" or "false" (the quality gate's verdict on the model; empty when not judged)."""
+    """One row per slice (see CSV_COLUMNS); probability is the calibrated one, uncertainty the
+    standard deviation of its Monte-Carlo dropout samples, distance the slice's distance to
+    the training data (far: beyond the model's threshold); a declined series (unless forced)
+    has its decision and distances but no probabilities or classes; model_usable is "true"
+    or "false" (the quality gate's verdict on the model; empty when not judged)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)
     for result in report.series:
+        shown = result.shows_verdict
         for index in range(len(result.predictions)):
-            calibrated = _number(result.predictions.calibrated[index])
-            raw = _number(result.predictions.raw[index])
+            calibrated = _number(result.predictions.calibrated[index]) if shown else None
+            raw = _number(result.predictions.raw[index]) if shown else None
+            spread = _number(result.spread_of(index)) if shown else None
+            distance = _number(result.distance_of(index))
             instance = result.instance_numbers[index]
-            score = _number(result.verdict.score)
+            score = _number(result.verdict.score) if shown else None
+            agreement = _number(result.agreement) if shown else None
             writer.writerow(
                 [
                     result.study_uid,
@@ -479,8 +536,14 @@ def csv_text(report: ClassificationReport) -> str:
                     "" if calibrated is None else f"{calibrated:.6f}",
                     "" if raw is None else f"{raw:.6f}",
                     result.class_of(index),
+                    "" if spread is None else f"{spread:.6f}",
+                    "" if distance is None else f"{distance:.4f}",
+                    _flag(index in result.decision.far_slices if distance is not None else None),
                     result.verdict_class,
                     "" if score is None else f"{score:.6f}",
+                    "" if agreement is None else f"{agreement:.4f}",
+                    result.decision.label,
+                    " | ".join(result.decision.reasons),
                     report.model,
                     _flag(report.model_usable),
                     " | ".join(result.warnings),

@@ -20,8 +20,9 @@ import numpy as np
 
 from spineview.errors import SpineViewError
 from spineview.ml.architectures import Architecture, get_architecture
+from spineview.ml.distribution_check import DistributionCheck
 from spineview.ml.manifest import ModelManifest
-from spineview.ml.metrics import calibrate_probability
+from spineview.ml.metrics import apply_temperature, calibrate_probability
 from spineview.ml.precision import Precision, resolve_precision
 from spineview.ml.preprocess import preprocess_slice
 
@@ -33,6 +34,10 @@ class InferenceCancelled(SpineViewError):
     """The user cancelled a classification."""
 
 
+DROPOUT_SAMPLES = 64
+"""Networks sampled by Monte-Carlo dropout for each slice's uncertainty."""
+
+
 @dataclass(frozen=True)
 class SlicePredictions:
     """Per-slice results in slice order; NaN where a slice holds no finite pixel."""
@@ -42,6 +47,20 @@ class SlicePredictions:
     calibrated: np.ndarray
     """The same after the model's temperature scaling: the confidence the UI shows."""
     threshold: float
+    distances: np.ndarray | None = None
+    """Each slice's distance to the training data (`ml.distribution_check`); None: the model
+    has no check."""
+    samples: np.ndarray | None = None
+    """(slices, DROPOUT_SAMPLES) calibrated probabilities under Monte-Carlo dropout: sample t
+    is one thinned network, the same for every slice; None: the network has no dropout."""
+
+    @property
+    def spread(self) -> np.ndarray | None:
+        """Each slice's uncertainty: the standard deviation of its dropout samples."""
+        if self.samples is None:
+            return None
+        with np.errstate(invalid="ignore"):
+            return np.asarray(np.std(self.samples, axis=1))
 
     @property
     def positive(self) -> np.ndarray:
@@ -58,33 +77,50 @@ class SlicePredictions:
 
 
 class Classifier:
-    """A stored model, loaded and compiled for batched inference."""
+    """A stored model, loaded and compiled for batched inference.
+
+    One forward pass gives each slice's probability and its penultimate-layer features: the
+    features give the distance to the training data (when the model has a distribution check)
+    and, for a network with dropout before its output layer, the Monte-Carlo dropout samples,
+    which need only that last layer (a matrix product per batch, no further network passes).
+    """
 
     def __init__(
-        self, model: Any, manifest: ModelManifest, folder: Path | None, precision: str
+        self,
+        model: Any,
+        manifest: ModelManifest,
+        folder: Path | None,
+        precision: str,
+        distribution: DistributionCheck | None = None,
     ) -> None:
+        import keras
         import tensorflow as tf
 
         self.model = model
         self.manifest = manifest
         self.folder = folder
         self.precision = precision
+        self.distribution = distribution
         self.architecture: Architecture = get_architecture(manifest.architecture)
         size = self.architecture.input_size
         self._lock = threading.Lock()
+        self._two_outputs, self.distribution_width = _two_outputs(keras, model, self.architecture)
         self._forward = tf.function(
             self._probabilities,
             input_signature=[tf.TensorSpec((None, size, size, 1), tf.float32)],
         )
+        self._dropout_head = _dropout_head(model, self.architecture)
 
     @classmethod
     def load(cls, folder: Path, *, precision: Precision | str = "auto") -> Classifier:
-        """Load a model folder (checked as `store.load_model` checks it) for inference."""
-        from spineview.ml.store import load_model
+        """Load a model folder (checked as `store.load_model` checks it, its distribution
+        check too) for inference."""
+        from spineview.ml.store import load_distribution_check, load_model
 
         resolved = resolve_precision(precision)
         model, manifest = load_model(Path(folder), precision=resolved)
-        return cls(model, manifest, Path(folder), resolved)
+        check = load_distribution_check(Path(folder), manifest)
+        return cls(model, manifest, Path(folder), resolved, check)
 
     @property
     def name(self) -> str:
@@ -115,8 +151,10 @@ class Classifier:
 
         if self.architecture.channels == 3:
             batch = tf.repeat(batch, 3, axis=-1)
-        output = tf.cast(self.model(batch, training=False), tf.float32)
-        return output[:, 1] if self.architecture.output == "softmax" else output[:, 0]
+        output, features = self._two_outputs(batch, training=False)
+        output = tf.cast(output, tf.float32)
+        probability = output[:, 1] if self.architecture.output == "softmax" else output[:, 0]
+        return probability, tf.cast(features, tf.float32)
 
     def warm_up(self) -> None:
         """Trace and run the compiled function once, so the first series is not slowed by it."""
@@ -131,11 +169,31 @@ class Classifier:
 
     def predict_prepared(self, batch: np.ndarray) -> np.ndarray:
         """Raw P(positive) for a (n, size, size, 1) batch of prepared slices (float64)."""
+        return self.predict_with_features(batch)[0]
+
+    def predict_with_features(self, batch: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Raw P(positive) (float64) and the features (n × feature_count, float64) of a
+        (n, size, size, 1) batch of prepared slices, from one forward pass: the first
+        `distribution_width` columns are what the distribution check measures, the rest the
+        output layer's input (for the dropout samples; none without head dropout)."""
         if len(batch) == 0:
-            return np.zeros(0)
+            return np.zeros(0), np.zeros((0, self.feature_count))
         with self._lock:  # one compiled call at a time: the worker and a Grad-CAM may share it
-            output = self._forward(np.ascontiguousarray(batch, dtype=np.float32))
-        return np.asarray(output, dtype=np.float64)
+            output, features = self._forward(np.ascontiguousarray(batch, dtype=np.float32))
+        return np.asarray(output, dtype=np.float64), np.asarray(features, dtype=np.float64)
+
+    @property
+    def feature_count(self) -> int:
+        return int(self._two_outputs.outputs[1].shape[-1])
+
+    def dropout_samples(self, features: np.ndarray) -> np.ndarray | None:
+        """(n, DROPOUT_SAMPLES) calibrated probabilities of Monte-Carlo dropout from the
+        features; None when the network has no dropout before its output layer."""
+        if self._dropout_head is None:
+            return None
+        logits = self._dropout_head.logits(features[:, self.distribution_width :])
+        calibrated = apply_temperature(logits.ravel(), self.manifest.temperature)
+        return np.asarray(calibrated).reshape(logits.shape)
 
     def calibrate(self, raw: np.ndarray) -> np.ndarray:
         """The model's temperature scaling; NaN stays NaN."""
@@ -162,6 +220,7 @@ class Classifier:
             raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         total = count if count is not None else 0
         raw: list[np.ndarray] = []
+        features: list[np.ndarray] = []
         done = 0
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="prepare") as pool:
             batches = _batches(iter(slices), batch_size)
@@ -176,13 +235,39 @@ class Classifier:
                 if cancel is not None and cancel.is_set():
                     raise InferenceCancelled("classification cancelled")
                 probabilities = np.full(len(valid), np.nan)
-                probabilities[valid] = self.predict_prepared(images[valid])
+                batch_features = np.full((len(valid), self.feature_count), np.nan)
+                probabilities[valid], batch_features[valid] = self.predict_with_features(
+                    images[valid]
+                )
                 raw.append(probabilities)
+                features.append(batch_features)
                 done += len(valid)
                 if progress is not None:
                     progress(done, max(total, done))
         values = np.concatenate(raw) if raw else np.zeros(0)
-        return SlicePredictions(values, self.calibrate(values), float(self.manifest.threshold))
+        return self.predictions(
+            values,
+            np.concatenate(features) if features else np.zeros((0, self.feature_count)),
+        )
+
+    def predictions(self, raw: np.ndarray, features: np.ndarray) -> SlicePredictions:
+        """SlicePredictions from raw probabilities and their features (NaN rows: no result)."""
+        valid = np.isfinite(raw)
+        samples = None
+        if self._dropout_head is not None:
+            samples = np.full((len(raw), DROPOUT_SAMPLES), np.nan)
+            if valid.any():
+                samples[valid] = self.dropout_samples(features[valid])
+        distances = None
+        if self.distribution is not None:
+            distances = np.full(len(raw), np.nan)
+            if valid.any():
+                distances[valid] = self.distribution.distances(
+                    features[valid, : self.distribution_width]
+                )
+        return SlicePredictions(
+            raw, self.calibrate(raw), float(self.manifest.threshold), distances, samples
+        )
 
     def classify_volume(
         self,
@@ -211,6 +296,48 @@ class Classifier:
                 images[i] = self.prepare(pixels)
                 valid[i] = True
         return images, valid
+
+
+def _two_outputs(keras: Any, model: Any, architecture: Architecture) -> tuple[Any, int]:
+    """A model giving [output, features] and the width of the distribution features: each of
+    `architecture.distribution_layers` averaged over the image (in float32), then the output
+    layer's input where the head has dropout."""
+    parts = []
+    for name in architecture.distribution_layers:
+        values = keras.ops.cast(model.get_layer(name).output, "float32")
+        parts.append(keras.ops.mean(values, axis=(1, 2)) if len(values.shape) == 4 else values)
+    width = sum(int(part.shape[-1]) for part in parts)
+    if architecture.head_dropout > 0:
+        head = model.get_layer(architecture.head_input_layer).output
+        parts.append(keras.ops.cast(head, "float32"))
+    features = parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=-1)
+    return keras.Model(model.inputs, [model.outputs[0], features]), width
+
+
+@dataclass(frozen=True)
+class _DropoutHead:
+    """The output layer under DROPOUT_SAMPLES fixed dropout masks on its input features."""
+
+    kernel: np.ndarray
+    """(d,) weights of the positive class's logit."""
+    bias: float
+    masks: np.ndarray
+    """(DROPOUT_SAMPLES, d): kept units scaled by 1 / (1 - rate), as Keras does in training."""
+
+    def logits(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray((features[:, np.newaxis, :] * self.masks) @ self.kernel + self.bias)
+
+
+def _dropout_head(model: Any, architecture: Architecture) -> _DropoutHead | None:
+    """The sigmoid output layer and the masks, for a network with dropout before it."""
+    rate = architecture.head_dropout
+    if rate <= 0 or architecture.output != "sigmoid":
+        return None
+    weights = model.get_layer("output").get_weights()
+    kernel, bias = (np.asarray(values, dtype=np.float64) for values in weights)
+    rng = np.random.default_rng(0)  # fixed: the same series always gets the same uncertainty
+    keep = rng.random((DROPOUT_SAMPLES, kernel.shape[0])) >= rate
+    return _DropoutHead(kernel[:, 0], float(bias[0]), keep / (1.0 - rate))
 
 
 def _batches(slices: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:

@@ -76,6 +76,10 @@ class ModelManifest:
     training: dict[str, Any] = field(default_factory=dict)
     """Free-form summary of the training run (data, split, epochs, augmentation, ...)."""
     metrics: dict[str, Any] = field(default_factory=dict)
+    distribution_check: dict[str, Any] = field(default_factory=dict)
+    """The in-distribution check's summary (`ml.distribution_check`) with the sha256 of its
+    arrays' file; empty: the model has none (made before it existed), so only the headers are
+    checked."""
     created: str = field(default_factory=_now_iso)
     spineview_version: str = __version__
     format_version: int = MANIFEST_FORMAT_VERSION
@@ -226,6 +230,20 @@ def _is_class_names(value: Any) -> bool:
     )
 
 
+def _is_distribution_check(value: Any) -> bool:
+    if not isinstance(value, dict):
+        return False
+    if not value:
+        return True
+    sha = value.get("sha256")
+    return (
+        isinstance(sha, str)
+        and _SHA256.fullmatch(sha) is not None
+        and _is_number(value.get("threshold"))
+        and value["threshold"] > 0
+    )
+
+
 _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "format_version": (_is_int, "an integer"),
     "name": (_is_name, "a non-empty text"),
@@ -253,6 +271,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "threshold": (lambda v: _is_number(v) and 0 <= v <= 1, "a number from 0 to 1"),
     "training": (lambda v: isinstance(v, dict), "a JSON object"),
     "metrics": (lambda v: isinstance(v, dict), "a JSON object"),
+    "distribution_check": (_is_distribution_check, "a JSON object with a threshold and sha256"),
     "created": (_is_text, "an ISO date and time"),
     "spineview_version": (_is_text, "a version text"),
 }

@@ -8,6 +8,7 @@ learnt sagittal slices, the answer means nothing. These warnings are shown befor
 from __future__ import annotations
 
 from spineview.ml.manifest import ModelManifest
+from spineview.ml.series_decision import HeaderFinding
 
 TRAINED_MODALITY = "MR"
 
@@ -24,25 +25,63 @@ def trained_series_types(manifest: ModelManifest) -> list[str]:
 
 
 def classification_warnings(
-    manifest: ModelManifest, *, modality: str, series_type: str, series_label: str
+    manifest: ModelManifest,
+    *,
+    modality: str,
+    series_type: str,
+    series_label: str,
+    time_point: tuple[int, int] | None = None,
 ) -> list[str]:
     """What is wrong with classifying this series with this model, in sentences ([] = nothing).
 
     `series_label` names the series for the user (e.g. "Se 3 SAG T2").
     """
-    warnings = []
+    findings = header_findings(
+        manifest,
+        modality=modality,
+        series_type=series_type,
+        series_label=series_label,
+        time_point=time_point,
+    )
+    return [finding.text for finding in findings]
+
+
+def header_findings(
+    manifest: ModelManifest,
+    *,
+    modality: str,
+    series_type: str,
+    series_label: str,
+    time_point: tuple[int, int] | None = None,
+) -> list[HeaderFinding]:
+    """The header checks as findings: a modality other than MR declines the series; another
+    series type, or one time point of a time series, flags it."""
+    findings = []
     if modality != TRAINED_MODALITY:
-        warnings.append(
-            f"{series_label}: modality {modality or 'unknown'}, but {manifest.name} was trained "
-            "on MR images only; its output for this series means nothing"
+        findings.append(
+            HeaderFinding(
+                f"{series_label}: modality {modality or 'unknown'}, but {manifest.name} was "
+                "trained on MR images only; its output for this series means nothing",
+                declines=True,
+            )
         )
     trained = trained_series_types(manifest)
     if trained and modality == TRAINED_MODALITY and series_type not in trained:
-        warnings.append(
-            f"{series_label}: {series_type} series (by its headers), but {manifest.name} was "
-            f"trained on {' and '.join(trained)} only; treat its output with suspicion"
+        findings.append(
+            HeaderFinding(
+                f"{series_label}: {series_type} series (by its headers), but {manifest.name} was "
+                f"trained on {' and '.join(trained)} only; treat its output with suspicion"
+            )
         )
-    return warnings
+    if time_point is not None:
+        number, count = time_point
+        findings.append(
+            HeaderFinding(
+                f"{series_label}: time point {number} of {count} of a time series; "
+                f"{manifest.name} learnt from single acquisitions"
+            )
+        )
+    return findings
 
 
 def series_label(series_number: int | None, description: str) -> str:

@@ -28,9 +28,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from spineview.core.files import fsync_folder
+from spineview.core.files import fsync_folder, write_bytes_atomic, write_text_atomic
 from spineview.errors import ModelLoadError, SpineViewError
 from spineview.ml.architectures import build_model, get_architecture
+from spineview.ml.distribution_check import DISTRIBUTION_FILE_NAME, DistributionCheck
 from spineview.ml.manifest import (
     DEMO_NOTICE,
     MANIFEST_FORMAT_VERSION,
@@ -51,9 +52,11 @@ __all__ = [
     "WEIGHTS_STORAGES",
     "ModelInfo",
     "ModelManifest",
+    "attach_distribution_check",
     "bundled_models_dir",
     "file_sha256",
     "list_models",
+    "load_distribution_check",
     "load_model",
     "read_manifest",
     "save_model",
@@ -267,21 +270,66 @@ def load_model(folder: Path, *, precision: str | None = None) -> tuple[keras.Mod
     return model, manifest
 
 
+def load_distribution_check(folder: Path, manifest: ModelManifest) -> DistributionCheck | None:
+    """The model's in-distribution check, or None when its manifest names none (a model made
+    before checks existed). ModelLoadError naming the file when it is missing, altered (its
+    sha256 differs from the manifest's) or unreadable."""
+    summary = manifest.distribution_check
+    if not summary:
+        return None
+    path = Path(folder) / DISTRIBUTION_FILE_NAME
+    try:
+        digest = file_sha256(path)
+    except OSError as exc:
+        raise ModelLoadError(f"{path}: the distribution check cannot be read ({exc})") from exc
+    if digest != summary.get("sha256"):
+        raise ModelLoadError(
+            f"{path}: does not match the checksum in {MANIFEST_FILE_NAME}: the file was modified "
+            "or corrupted; fit the check again (spineview models fit-check)"
+        )
+    return DistributionCheck.load(path)
+
+
+def attach_distribution_check(folder: Path, check: DistributionCheck) -> ModelManifest:
+    """Store `check` in the existing model folder `folder` (weights untouched): the arrays
+    first, then the manifest that names their sha256, each written atomically, so a crash in
+    between leaves the old manifest, which does not name the new file. Returns the manifest."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    data = check.to_bytes()
+    write_bytes_atomic(folder / DISTRIBUTION_FILE_NAME, data, mode=0o644)
+    updated = dataclasses.replace(
+        manifest,
+        distribution_check={**check.summary(), "sha256": hashlib.sha256(data).hexdigest()},
+    )
+    path = folder / MANIFEST_FILE_NAME
+    text = updated.to_json()
+    written = ModelManifest.from_dict(json.loads(text), source=path)
+    write_text_atomic(path, text + "\n", mode=0o644)
+    return written
+
+
 # --- saving -----------------------------------------------------------------------------------
 
 
 def save_model(
-    model: keras.Model, manifest: ModelManifest, folder: Path, *, weights_storage: str = "float16"
+    model: keras.Model,
+    manifest: ModelManifest,
+    folder: Path,
+    *,
+    weights_storage: str = "float16",
+    distribution: DistributionCheck | None = None,
 ) -> ModelInfo:
     """Save `model` with `manifest` as the model folder `folder`, atomically.
 
     The weights go into a temporary sibling folder (`.<name>.tmp-<pid>`), stored as
     `weights_storage` (which overrides the manifest's field); their sha256 goes into the
     manifest; the folder is verified by loading it into a freshly built model; only then does it
-    replace `folder`. On any failure the previous model folder is left as it was, the temporary
-    folder is removed and ModelLoadError says why. An existing `folder` that is not a model
-    folder (and not empty) is never replaced. What an earlier, killed save of `folder` left is
-    recovered first (`_recover`).
+    replace `folder`. `distribution` (the in-distribution check fitted on the training data)
+    is stored beside the weights and named in the manifest. On any failure the previous model
+    folder is left as it was, the temporary folder is removed and ModelLoadError says why. An
+    existing `folder` that is not a model folder (and not empty) is never replaced. What an
+    earlier, killed save of `folder` left is recovered first (`_recover`).
     """
     if weights_storage not in WEIGHTS_STORAGES:
         raise ValueError(
@@ -295,6 +343,17 @@ def save_model(
         folder.parent.mkdir(parents=True, exist_ok=True)
         _remove_tree(temporary)
         temporary.mkdir()
+        if distribution is not None:
+            data = distribution.to_bytes()
+            (temporary / DISTRIBUTION_FILE_NAME).write_bytes(data)
+            _fsync(temporary / DISTRIBUTION_FILE_NAME)
+            manifest = dataclasses.replace(
+                manifest,
+                distribution_check={
+                    **distribution.summary(),
+                    "sha256": hashlib.sha256(data).hexdigest(),
+                },
+            )
         saved = _write_model_folder(model, manifest, temporary, weights_storage)
         _verify_model_folder(model, saved, temporary)
         _swap_into_place(temporary, folder)

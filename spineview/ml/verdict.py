@@ -130,3 +130,22 @@ def _longest_valid_run(valid: np.ndarray) -> int:
         current = current + 1 if flag else 0
         longest = max(longest, current)
     return longest
+
+
+def verdict_agreement(
+    samples: np.ndarray,
+    verdict: SeriesVerdict,
+    positions: np.ndarray | None = None,
+) -> float:
+    """The share of Monte-Carlo dropout samples ((slices, samples) calibrated probabilities,
+    one thinned network per column) whose series verdict, by the same rule, is `verdict`'s:
+    how sure the network is of its answer (NaN when no slice has a result)."""
+    values = np.asarray(samples, dtype=np.float64)
+    if verdict.slices == 0 or values.ndim != 2 or values.shape[1] == 0:
+        return float("nan")
+    same = [
+        series_verdict(values[:, column], verdict.threshold, verdict.neighbours, positions).positive
+        == verdict.positive
+        for column in range(values.shape[1])
+    ]
+    return float(np.mean(same))
