@@ -435,3 +435,41 @@ def test_delete_model_removes_user_models_only(
     with pytest.raises(ModelLoadError, match="not a model folder"):
         store.delete_model(tmp_path)
     assert bundled.is_dir()
+
+
+def _small_check(seed: int = 0) -> Any:
+    from spineview.ml.distribution_check import fit_distribution_check
+
+    rng = np.random.default_rng(seed)
+    return fit_distribution_check(("pool1",), rng.normal(size=(60, 3)), rng.normal(size=(20, 3)))
+
+
+@pytest.mark.tf
+def test_a_distribution_check_is_saved_attached_and_verified(
+    existing_model: Path, cnn_model: Any, tmp_path: Path
+) -> None:
+    from spineview.ml.distribution_check import DISTRIBUTION_FILE_NAME
+    from spineview.ml.store import attach_distribution_check, load_distribution_check
+
+    assert load_distribution_check(existing_model, read_manifest(existing_model)) is None
+    weights_before = file_sha256(existing_model / WEIGHTS_FILE_NAME)
+    manifest = attach_distribution_check(existing_model, _small_check())
+    assert file_sha256(existing_model / WEIGHTS_FILE_NAME) == weights_before  # untouched
+    assert manifest.distribution_check["sha256"] == file_sha256(
+        existing_model / DISTRIBUTION_FILE_NAME
+    )
+    loaded = load_distribution_check(existing_model, read_manifest(existing_model))
+    assert loaded is not None and loaded.threshold == _small_check().threshold
+
+    saved = save_model(
+        cnn_model,
+        ModelManifest.for_architecture("cnn", "checked"),
+        tmp_path / "checked",
+        distribution=_small_check(1),
+    )
+    assert (saved.path / DISTRIBUTION_FILE_NAME).is_file()
+    assert saved.manifest.distribution_check["fitted_slices"] == 60
+
+    (existing_model / DISTRIBUTION_FILE_NAME).write_bytes(_small_check(2).to_bytes())
+    with pytest.raises(ModelLoadError, match="does not match the checksum"):
+        load_distribution_check(existing_model, read_manifest(existing_model))

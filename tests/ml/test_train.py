@@ -52,9 +52,14 @@ def test_trains_evaluates_and_saves(tiny_dataset: Path, tmp_path: Path) -> None:
     assert manifest.training["augmentation"] == "none"
     assert manifest.intensity_scaling == "percentile" and "percentile" in manifest.preprocessing
     assert manifest.training["augmentation_settings"] == AUGMENTATIONS["none"]
+    from spineview.ml.store import load_distribution_check
     from spineview.ml.train import checkpoint_path
 
     assert checkpoint_path("tiny").is_file()  # best weights kept during the run
+    check = load_distribution_check(result.model_folder, manifest)  # fitted on this training
+    assert check is not None and check.layers == ("pool1", "pool2", "pool3")
+    assert check.validation_slices == manifest.training["split"]["validation"]
+    assert manifest.distribution_check["threshold"] == pytest.approx(check.threshold, abs=1e-4)
     images, _, _, split = prepare(_config(tiny_dataset))  # type: ignore[arg-type]
     test = images[split.indices("test")]
     probabilities = predict_probabilities(model, test, 1)
