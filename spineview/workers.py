@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,7 +33,13 @@ from spineview.dicom.load import LoadCancelled, fill_series, new_series
 from spineview.dicom.scan import ScanCancelled, scan_paths
 from spineview.errors import SpineViewError, TrainingCancelled
 from spineview.ml.inference import InferenceCancelled
-from spineview.ml.verdict import DEFAULT_NEIGHBOURS, SeriesVerdict, series_verdict
+from spineview.ml.series_decision import HeaderFinding, SeriesDecision, decide_series
+from spineview.ml.verdict import (
+    DEFAULT_NEIGHBOURS,
+    SeriesVerdict,
+    series_verdict,
+    verdict_agreement,
+)
 
 if TYPE_CHECKING:
     from spineview.ml.gradcam import GradCam, HeatMap
@@ -247,43 +253,57 @@ class SeriesClassification:
     predictions: SlicePredictions
     verdict: SeriesVerdict
     warnings: list[str]
+    decision: SeriesDecision = field(default_factory=lambda: SeriesDecision("accepted"))
+    """Accepted, flagged or declined (`ml.series_decision`); the viewer forces a declined one
+    when the user asks for the verdict anyway."""
+    agreement: float = float("nan")
+    """Share of Monte-Carlo dropout samples giving the same series verdict (NaN: no dropout)."""
 
 
 class ClassifyJob(Job):
-    """Classify every slice of a loaded series; progress per batch, cancel between batches."""
+    """Classify every slice of a loaded series and decide whether its verdict may be shown;
+    progress per batch, cancel between batches."""
 
     def __init__(
         self,
         classifier: Classifier,
         series: Series,
         series_key: str,
-        warnings: Sequence[str] = (),
+        findings: Sequence[HeaderFinding] = (),
         neighbours: int = DEFAULT_NEIGHBOURS,
     ) -> None:
         super().__init__()
         self.classifier = classifier
         self.series = series
         self.series_key = series_key
-        self.warnings = list(warnings)
+        self.findings = list(findings)
         self.neighbours = neighbours
 
     def work(self) -> object:
-        predictions = self.classifier.classify_volume(
+        classifier = self.classifier
+        predictions = classifier.classify_volume(
             self.series.volume, progress=self.signals.progress.emit, cancel=self.cancel_event
         )
+        positions = self.series.slice_distances()
         verdict = series_verdict(
-            predictions.calibrated,
-            predictions.threshold,
-            self.neighbours,
-            positions=self.series.slice_distances(),
+            predictions.calibrated, predictions.threshold, self.neighbours, positions=positions
+        )
+        agreement = (
+            verdict_agreement(predictions.samples, verdict, positions)
+            if predictions.samples is not None
+            else float("nan")
         )
         return SeriesClassification(
             self.series_key,
-            self.classifier.identity,
-            self.classifier.name,
+            classifier.identity,
+            classifier.name,
             predictions,
             verdict,
-            self.warnings,
+            [finding.text for finding in self.findings],
+            decide_series(
+                self.findings, predictions.distances, classifier.distribution, classifier.name
+            ),
+            agreement,
         )
 
 

@@ -77,6 +77,10 @@ CSV_COLUMNS = (
 )
 NOT_USABLE_FILE_TAG = "-NOT-USABLE"
 """Added to the name of every heatmap PNG made with a model that is not usable."""
+DECISION_FILE_TAGS = {"flagged": "-FLAGGED", "declined": "-DECLINED"}
+"""Added to a heatmap PNG's name when its series was flagged, or declined and forced (a
+declined series gets no heatmaps otherwise); every PNG says the decision in a "Decision"
+text chunk."""
 
 
 class OutputInsideInputError(SpineViewError):
@@ -376,11 +380,13 @@ def _gradcam(classifier: Classifier) -> Callable[[SeriesResult, Path, str], list
             heat = explainer.compute(pixels, method=method)  # type: ignore[arg-type]
             instance = result.instance_numbers[index]
             name = f"slice{index + 1:03d}" + ("" if instance is None else f"-instance{instance}")
-            path = target / f"{name}-{method}{tag}.png"
+            decision = DECISION_FILE_TAGS.get(result.decision.status, "")
+            path = target / f"{name}-{method}{tag}{decision}.png"
             picture = overlay_rgb(pixels, heat.values)
             if not usability.usable:
                 picture = with_warning_band(picture)
-            write_bytes_atomic(path, png_with_text(encode_png(picture), text), mode=0o644)
+            chunks = {**text, "Decision": result.decision.text}
+            write_bytes_atomic(path, png_with_text(encode_png(picture), chunks), mode=0o644)
             written.append(path)
         return written
 

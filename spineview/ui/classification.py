@@ -17,14 +17,15 @@ from __future__ import annotations
 import logging
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 from spineview.config import Config
-from spineview.ml.series_check import classification_warnings, series_label
+from spineview.ml.series_check import header_findings, series_label
+from spineview.ml.series_decision import HeaderFinding
 from spineview.ml.store import ModelInfo
 from spineview.ui.garbage_collection import collect_everything
 from spineview.ui.model_picker import ModelPicker
@@ -49,6 +50,13 @@ METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++"}
 NOT_USABLE_CAPTION = "\u26a0 model NOT USABLE"
 """The caption's second line under every slice classified by a model that is not usable (short:
 it must fit a narrow viewport; the Results panel gives the reason)."""
+
+
+DECISION_CAPTIONS = {
+    "flagged": "\u26a0 flagged: see Results",
+    "declined (shown on request)": "\u26a0 declined, shown on request",
+}
+"""The caption's line under a verdict the decision doubts (the Results dock says why)."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +130,7 @@ class ClassificationController(QObject):
         panel.slice_requested.connect(lambda index: self.hooks.active_view().set_slice(index))
         panel.overlay_toggled.connect(self.set_heatmap_enabled)
         panel.cancel_requested.connect(self.cancel_active)
+        panel.force_requested.connect(self.force_active)
         panel.method_changed.connect(self.set_heatmap_method)
         panel.opacity_changed.connect(self._opacity_changed)
         panel.set_method(config.heatmap_method)
@@ -246,12 +255,13 @@ class ClassificationController(QObject):
                 self.load_selected_model()
             return
         assert self.model is not None
-        warnings = classification_warnings(
+        findings = header_findings(
             self.model.classifier.manifest,
             modality=series.modality,
             series_type=series.series_type,
             series_label=series_label(series.series_number, series.description),
         )
+        warnings = [finding.text for finding in findings]
         if warnings and not ask:
             self._note(
                 view,
@@ -260,26 +270,28 @@ class ClassificationController(QObject):
             )
             return
         if warnings:
-            self._confirm(view, warnings)
+            self._confirm(view, findings)
             return
-        self._start(view, warnings)
+        self._start(view, findings)
 
-    def _confirm(self, view: SliceView, warnings: list[str]) -> None:
+    def _confirm(self, view: SliceView, findings: list[HeaderFinding]) -> None:
         dialog = QMessageBox(
             QMessageBox.Icon.Warning,
             "Classify this series?",
-            "\n\n".join(warnings),
+            "\n\n".join(finding.text for finding in findings),
             QMessageBox.StandardButton.NoButton,
             self.window,
         )
         dialog.addButton("Classify anyway", QMessageBox.ButtonRole.AcceptRole)
         dialog.addButton(QMessageBox.StandardButton.Cancel)
         key = view.series_key
-        dialog.accepted.connect(lambda: self._start(view, warnings, expected_key=key))
+        dialog.accepted.connect(lambda: self._start(view, findings, expected_key=key))
         self.warning_dialog = dialog
         dialog.open()
 
-    def _start(self, view: SliceView, warnings: list[str], expected_key: str = "") -> None:
+    def _start(
+        self, view: SliceView, findings: list[HeaderFinding], expected_key: str = ""
+    ) -> None:
         if self.model is None or view.series is None:
             return
         if expected_key and view.series_key != expected_key:
@@ -288,7 +300,7 @@ class ClassificationController(QObject):
         if previous is not None:
             previous.cancel()
         self._notes.pop(view, None)
-        job = ClassifyJob(self.model.classifier, view.series, view.series_key, warnings)
+        job = ClassifyJob(self.model.classifier, view.series, view.series_key, findings)
         job.signals.progress.connect(self._progress)
         job.signals.finished.connect(self._classified)
         job.signals.failed.connect(self._classify_failed)
@@ -297,6 +309,18 @@ class ClassificationController(QObject):
         if view is self.hooks.active_view():
             self.panel.show_progress(0, view.series.n_slices)
         self.runner.start(job, self.runner.inference)
+
+    def force_active(self) -> None:
+        """The Results dock's "Show verdict anyway": the active view's declined series gets its
+        verdict, marked as shown on request."""
+        view = self.hooks.active_view()
+        result = self.result_for(view)
+        if result is None or result.decision.shows_verdict:
+            return
+        self.results[(result.series_key, result.model_identity)] = replace(
+            result, decision=result.decision.forcing()
+        )
+        self.series_shown()
 
     def cancel_active(self) -> None:
         """The Results dock's Cancel: this view's classification, queued or running."""
@@ -387,6 +411,8 @@ class ClassificationController(QObject):
                 result.warnings,
                 negative_class_name=manifest.class_names[0],
                 usability_warning=manifest.usability.warning,
+                decision=result.decision,
+                agreement=result.agreement,
             )
             self.panel.set_current_slice(active.index)
         elif active in self._notes:
@@ -403,12 +429,16 @@ class ClassificationController(QObject):
         manifest = self.model.classifier.manifest
         names = (manifest.class_names[0], manifest.class_names[1])
         kind = SliceClassification if manifest.usability.usable else FlaggedSliceClassification
+        decision = result.decision
         return kind(
             result.model_name,
             result.predictions.calibrated,
             result.predictions.threshold,
             names,
             manifest.demo,
+            spreads=result.predictions.spread,
+            withheld="" if decision.shows_verdict else "declined, no verdict",
+            note=DECISION_CAPTIONS.get(decision.label, ""),
         )
 
     def series_loaded(self, view: SliceView) -> None:
@@ -453,6 +483,8 @@ class ClassificationController(QObject):
         method = self.config.heatmap_method
         if (self.model.identity, method) in self._heatmap_broken:
             return None
+        if not result.decision.shows_verdict:
+            return None  # a declined series has no verdict to explain
         # Explain the class the caption shows (the classifier's decision for this slice).
         target = "positive" if result.predictions.positive[view.index] else "negative"
         return HeatmapRequest(view.series_key, self.model.identity, view.index, method, target)

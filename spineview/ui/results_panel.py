@@ -37,11 +37,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from spineview.core.text import format_probability, format_spread
 from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.model_picker import is_dark, status_colours
 
 if TYPE_CHECKING:
     from spineview.ml.inference import SlicePredictions
+    from spineview.ml.series_decision import SeriesDecision
     from spineview.ml.verdict import SeriesVerdict
 
 OVERLAY_METHODS: tuple[tuple[str, str], ...] = (
@@ -68,16 +70,28 @@ class _Result:
     negative_class_name: str | None
     warnings: tuple[str, ...]
     usability_warning: str | None = None
+    decision: SeriesDecision | None = None
+    agreement: float = math.nan
+    spreads: np.ndarray | None = None
+
+    @property
+    def withheld(self) -> bool:
+        return self.decision is not None and not self.decision.shows_verdict
 
 
 def verdict_text(verdict: SeriesVerdict, class_name: str, negative_class_name: str | None) -> str:
-    """ "Series: DEGENERATIVE  score 0.87", "Series: healthy  score 0.12" or "not classified"."""
+    """ "Series: DEGENERATIVE  score 87 %", "Series: healthy  score 12 %" or "not classified";
+    the score never reads 100 % (`format_probability`)."""
     if verdict.slices == 0 or not math.isfinite(verdict.score):
         return "Series: not classified"
+    score = format_probability(verdict.score)
     if verdict.positive:
-        return f"Series: {class_name.upper()}  score {verdict.score:.2f}"
+        return f"Series: {class_name.upper()}  score {score}"
     negative = negative_class_name or f"not {class_name}"
-    return f"Series: {negative}  score {verdict.score:.2f}"
+    return f"Series: {negative}  score {score}"
+
+
+DECLINED_TEXT = "Series: declined — no verdict"
 
 
 def slice_ticks(count: int) -> list[list[tuple[float, str]]]:
@@ -115,6 +129,8 @@ class ResultsPanel(QWidget):
     """Heatmap opacity from 0 to 1."""
     cancel_requested = Signal()
     """The Cancel button beside a running classification's progress."""
+    force_requested = Signal()
+    """"Show verdict anyway" under a declined series."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -143,6 +159,8 @@ class ResultsPanel(QWidget):
         column.addWidget(self.usability_label)
         column.addWidget(self.demo_label)
         column.addWidget(self.warnings_label)
+        column.addWidget(self.decision_label)
+        column.addWidget(self.force_button)
         column.addStretch(1)
         column.addLayout(self._controls)
         left = QWidget(self)
@@ -187,6 +205,14 @@ class ResultsPanel(QWidget):
         self.demo_label = self._text_label("resultsDemoNotice")
         self.usability_label = self._text_label("resultsModelNotUsable")
         self.warnings_label = self._text_label("resultsWarnings")
+        self.decision_label = self._text_label("resultsDecision")
+        self.force_button = QPushButton("Show verdict anyway", self)
+        self.force_button.setObjectName("resultsForce")
+        self.force_button.setToolTip(
+            "Show the model's answer for this declined series, marked as shown on request"
+        )
+        self.force_button.clicked.connect(self.force_requested)
+        self.force_button.hide()
 
     def _text_label(self, name: str, *, wrap: bool = True) -> QLabel:
         label = QLabel(self)
@@ -301,12 +327,17 @@ class ResultsPanel(QWidget):
         *,
         negative_class_name: str | None = None,
         usability_warning: str | None = None,
+        decision: SeriesDecision | None = None,
+        agreement: float = math.nan,
     ) -> None:
         """Show a classified series: `predictions.calibrated` as the curve, `verdict` as the
         text, the shaded run and the threshold. `class_name` is the positive class (the y axis
         reads P(class_name)); `negative_class_name` names a negative verdict ("not <class>"
         without it); `usability_warning` is the quality gate's warning for a model that is not
-        usable (shown in bold red under the model's name)."""
+        usable (shown in bold red under the model's name); `decision` (accepted, flagged or
+        declined, with reasons) is shown under the warnings, and a declined series shows no
+        curve or verdict until "Show verdict anyway"; `agreement` is the share of dropout
+        samples giving the same verdict."""
         probabilities = np.asarray(predictions.calibrated, dtype=np.float64).ravel()
         self._result = _Result(
             model_name,
@@ -317,6 +348,9 @@ class ResultsPanel(QWidget):
             negative_class_name,
             tuple(warnings),
             usability_warning,
+            decision,
+            agreement,
+            predictions.spread,
         )
         self._count = len(probabilities)
         self._current = min(max(self._current, 0), max(self._count - 1, 0))
@@ -415,6 +449,13 @@ class ResultsPanel(QWidget):
         verdict = result.verdict
         count = self._count
         text = verdict_text(verdict, result.class_name, result.negative_class_name)
+        self.force_button.setVisible(result.withheld)
+        if result.withheld:
+            self._set_verdict_line(DECLINED_TEXT, colours.positive)
+            self._render_labels(result)
+            self._hide_plot_items()
+            self._update_summary()
+            return
         if verdict.slices == 0 or not math.isfinite(verdict.score):
             colour = colours.muted
         else:
@@ -471,9 +512,10 @@ class ResultsPanel(QWidget):
         self._update_summary()
 
     def _render_labels(self, result: _Result) -> None:
-        """The rule, the model and the notices and warnings under the verdict."""
+        """The rule (not for a declined series: no verdict), the model and the notices and
+        warnings under the verdict."""
         self.rule_label.setText(f"Rule: {result.verdict.rule}")
-        self.rule_label.show()
+        self.rule_label.setVisible(not result.withheld)
         self.model_label.setText(f"Model: {result.model_name}")
         self.model_label.show()
         warning = result.usability_warning
@@ -483,6 +525,14 @@ class ResultsPanel(QWidget):
         self.demo_label.setVisible(bool(result.demo_notice))
         self.warnings_label.setText("\n".join(f"\u26a0 {w}" for w in result.warnings))
         self.warnings_label.setVisible(bool(result.warnings))
+        decision = result.decision
+        shown = decision is not None and decision.status != "accepted"
+        header_doubts = set(result.warnings)
+        reasons = [r for r in (decision.reasons if decision else ()) if r not in header_doubts]
+        lines = [f"Decision: {decision.label}"] if decision is not None and shown else []
+        lines += [f"\u26a0 {reason}" for reason in reasons]
+        self.decision_label.setText("\n".join(lines))
+        self.decision_label.setVisible(bool(lines))
 
     def _run_slices(self) -> tuple[int, int] | None:
         """First and last 0-based index of the run that gave the score."""
@@ -507,21 +557,46 @@ class ResultsPanel(QWidget):
                 label.hide()
             return
         verdict = result.verdict
-        summary = f"{verdict.slices_above} of {verdict.slices} slices reach {verdict.threshold:.2f}"
+        if result.withheld:
+            self.summary_label.clear()
+            self.summary_label.hide()
+            self.slice_label.clear()
+            self.slice_label.hide()
+            return
+        threshold = format_probability(verdict.threshold)
+        summary = f"{verdict.slices_above} of {verdict.slices} slices reach {threshold}"
         missing = self._count - verdict.slices
         if missing > 0:
             summary += f" · {missing} without a result"
+        if math.isfinite(result.agreement):
+            summary += (
+                f" · {format_probability(result.agreement)} of Monte-Carlo dropout samples "
+                "give this verdict"
+            )
         self.summary_label.setText(summary)
         self.summary_label.show()
         value = result.probabilities[self._current]
-        reading = f"{value:.2f}" if math.isfinite(value) else "no result"
+        reading = format_probability(value) if math.isfinite(value) else "no result"
         self.slice_label.setText(f"slice {self._current + 1}: {reading}")
-        self.slice_label.setToolTip(f"P({result.class_name}) of the current slice")
+        tooltip = f"P({result.class_name}) of the current slice"
+        if result.spreads is not None and math.isfinite(value):
+            spread = format_spread(float(result.spreads[self._current]))
+            tooltip += f"; {spread} over Monte-Carlo dropout samples"
+        self.slice_label.setToolTip(tooltip)
         self.slice_label.show()
+
+    def _hide_plot_items(self) -> None:
+        self.curve.setData([], [])
+        self.run_markers.setData([], [])
+        self.run_region.hide()
+        self.threshold_line.hide()
+        self.current_line.hide()
 
     def _clear_result(self) -> None:
         self._result = None
         self._count = 0
+        self.force_button.hide()
+        self.decision_label.hide()
         self.curve.setData([], [])
         self.run_markers.setData([], [])
         self.run_region.hide()

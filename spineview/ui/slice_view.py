@@ -25,7 +25,7 @@ from spineview.core.geometry import pixel_to_patient, plane_intersection_in_imag
 from spineview.core.heatmap import DEFAULT_OPACITY, heat_indices, heat_lut
 from spineview.core.presets import AUTO, MR_PRESETS
 from spineview.core.series import Series
-from spineview.core.text import format_dicom_date
+from spineview.core.text import format_dicom_date, format_probability, format_spread
 from spineview.core.windowing import (
     VoiLut,
     WindowPreset,
@@ -53,6 +53,7 @@ _CAPTION_STYLE = (
 )
 _POSITIVE_COLOUR = "#ff8a65"
 _NEGATIVE_COLOUR = "#9be29b"
+_WITHHELD_COLOUR = "#c8c8c8"
 _MARKER_STYLE = "QLabel { color: #ffd200; font-weight: bold; font-size: 13px; background: none; }"
 
 
@@ -66,10 +67,20 @@ class SliceClassification:
     threshold: float
     class_names: tuple[str, str]
     demo: bool = False
+    spreads: np.ndarray | None = None
+    """Each slice's uncertainty (standard deviation of its dropout samples), or None."""
+    withheld: str = ""
+    """Instead of a verdict (a declined series): e.g. "declined, no verdict"."""
+    note: str = ""
+    """A line under the verdict (e.g. the series was flagged)."""
 
     def caption(self, index: int) -> str:
+        """ "cnn-demo: degenerative 87 % ± 6 %"; the class shown with its own probability,
+        never "100 %" (see `format_probability`)."""
         if not 0 <= index < len(self.probabilities):
             return ""
+        if self.withheld:
+            return f"{self.model_name}: {self.withheld}"
         probability = float(self.probabilities[index])
         if not math.isfinite(probability):
             return f"{self.model_name}: no result for this slice"
@@ -77,7 +88,11 @@ class SliceClassification:
         confidence = probability if positive else 1.0 - probability
         name = self.class_names[int(positive)]
         demo = "  (demo model)" if self.demo else ""
-        return f"{self.model_name}: {name} {confidence:.0%}{demo}"
+        spread = ""
+        if self.spreads is not None and index < len(self.spreads):
+            spread = f" {format_spread(float(self.spreads[index]))}".rstrip()
+        text = f"{self.model_name}: {name} {format_probability(confidence)}{spread}{demo}"
+        return f"{text}\n{self.note}" if self.note else text
 
     def is_positive(self, index: int) -> bool:
         probability = float(self.probabilities[index])
@@ -716,7 +731,13 @@ class SliceView(QWidget):
         ):
             text += f"\n{self._heatmap_note}"
         if result is not None and text:
-            colour = _POSITIVE_COLOUR if result.is_positive(self.index) else _NEGATIVE_COLOUR
+            colour = (
+                _WITHHELD_COLOUR
+                if result.withheld
+                else _POSITIVE_COLOUR
+                if result.is_positive(self.index)
+                else _NEGATIVE_COLOUR
+            )
             self.caption.setStyleSheet(_CAPTION_STYLE.format(colour=colour))
         self.caption.setText(text)
         self.caption.setVisible(bool(text))

@@ -81,7 +81,16 @@ def test_cli_writes_csv_json_and_heatmaps_and_never_touches_the_input(
 ) -> None:
     before = _tree_digest(study)
     out_csv, out_json, heat = tmp_path / "r.csv", tmp_path / "r.json", tmp_path / "heat"
-    code = run(["classify", str(study / "series-1"), "--out", str(out_csv), "--gradcam", str(heat)])
+    # the demo phantom is far from cnn-demo's training data: declined, so given only by --force
+    args = ["classify", str(study / "series-1"), "--out", str(out_csv), "--gradcam", str(heat)]
+    assert run(args) == 0
+    declined = capsys.readouterr()
+    assert (
+        "declined" in declined.out and "far from anything cnn-demo was trained on" in declined.out
+    )
+    assert {r["class"] for r in csv.DictReader(out_csv.open(encoding="utf-8"))} == {""}
+    assert not list(heat.rglob("*.png"))  # nothing to explain without a verdict
+    code = run([*args, "--force"])
     captured = capsys.readouterr()
     assert code == 0
     assert "Sagittal T1" in captured.out and "rule: positive when 2 neighbouring" in captured.out
@@ -92,14 +101,19 @@ def test_cli_writes_csv_json_and_heatmaps_and_never_touches_the_input(
     assert {r["class"] for r in rows} <= {"healthy", "degenerative"}
     assert {r["series_class"] for r in rows} <= {"healthy", "degenerative"}
     assert {r["model"] for r in rows} == {"cnn-demo"} and {r["warnings"] for r in rows} == {""}
+    assert {r["decision"] for r in rows} == {"declined (shown on request)"}
+    assert all(r["far"] == "true" and float(r["distance"]) > 0 for r in rows)
     pngs = sorted(heat.rglob("*.png"))
     assert len(pngs) == 15 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert all(path.stem.endswith("-DECLINED") for path in pngs)
 
-    assert run(["classify", str(study), "--out", str(out_json), "--skip-incompatible"]) == 0
+    json_args = ["classify", str(study), "--out", str(out_json), "--skip-incompatible", "--force"]
+    assert run(json_args) == 0
     data = json.loads(out_json.read_text(encoding="utf-8"))
     assert data["model"] == "cnn-demo" and "not for clinical use" in data["demo_notice"]
     first = next(s for s in data["series"] if s["series_type"] == "Sagittal T1")
     assert first["verdict"]["neighbours_used"] == 2 and "rule" in first["verdict"]
+    assert first["decision"]["status"] == "declined" and first["decision"]["shown_on_request"]
     assert data["rule"].startswith("positive when 2 neighbouring") and data["precision"]
     assert len(first["slices"]) == 15 and first["slices"][0]["slice"] == 1
     assert _tree_digest(study) == before

@@ -22,6 +22,7 @@ from spineview.ml.classify_tree import (
     png_with_text,
     with_warning_band,
 )
+from spineview.ml.distribution_check import DISTRIBUTION_FILE_NAME
 from spineview.ml.store import MANIFEST_FILE_NAME, WEIGHTS_FILE_NAME, bundled_models_dir
 
 DEMO_FOLDER = bundled_models_dir() / "cnn-demo"
@@ -79,6 +80,7 @@ def not_usable_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         data["metrics"][part].update(roc_auc=0.55, roc_auc_ci=[0.38, 0.71])
     (folder / MANIFEST_FILE_NAME).write_text(json.dumps(data), encoding="utf-8")
     shutil.copyfile(DEMO_FOLDER / WEIGHTS_FILE_NAME, folder / WEIGHTS_FILE_NAME)
+    shutil.copyfile(DEMO_FOLDER / DISTRIBUTION_FILE_NAME, folder / DISTRIBUTION_FILE_NAME)
     return folder
 
 
@@ -88,7 +90,8 @@ def test_results_of_a_not_usable_model_carry_the_warning(
 ) -> None:
     out_csv, out_json, heat = tmp_path / "r.csv", tmp_path / "r.json", tmp_path / "heat"
     series = str(study / "series-1")
-    args = ["classify", series, "--model", str(not_usable_model), "--gradcam", str(heat)]
+    # --force: the demo phantom is declined as far from the training data
+    args = ["classify", series, "--model", str(not_usable_model), "--gradcam", str(heat), "--force"]
     assert run([*args, "--out", str(out_csv)]) == 0
     captured = capsys.readouterr()
     assert "[warning]" in captured.out
@@ -101,8 +104,9 @@ def test_results_of_a_not_usable_model_carry_the_warning(
 
     pngs = sorted(heat.rglob("*.png"))
     assert len(pngs) == 15
-    assert all(path.stem.endswith(NOT_USABLE_FILE_TAG) for path in pngs)
+    assert all(path.stem.endswith(f"{NOT_USABLE_FILE_TAG}-DECLINED") for path in pngs)
     chunks = png_text_chunks(pngs[0].read_bytes())
+    assert chunks["Decision"].startswith("declined (shown on request): slices 1–15")
     assert chunks["Model"] == "chance"
     assert chunks["Warning"].startswith(f"model not usable: {REASON_START}")
 
@@ -117,7 +121,8 @@ def test_results_of_a_not_usable_model_carry_the_warning(
 def test_results_of_a_usable_model_say_so(study: Path, tmp_path: Path) -> None:
     out_csv, out_json, heat = tmp_path / "r.csv", tmp_path / "r.json", tmp_path / "heat"
     series = str(study / "series-1")
-    assert run(["classify", series, "--out", str(out_csv), "--gradcam", str(heat)]) == 0
+    args = ["classify", series, "--out", str(out_csv), "--gradcam", str(heat), "--force"]
+    assert run(args) == 0
     rows = list(csv.DictReader(out_csv.open(encoding="utf-8")))
     assert {r["model_usable"] for r in rows} == {"true"} and {r["warnings"] for r in rows} == {""}
     pngs = sorted(heat.rglob("*.png"))

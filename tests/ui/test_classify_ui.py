@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from spineview.dicom.write import SeriesSpec, write_series
 from spineview.ml.store import bundled_models_dir, user_models_dir
 from spineview.ui.main_window import MainWindow
+from spineview.ui.results_panel import DECLINED_TEXT
 from tests.ui.conftest import open_and_wait
 
 pytestmark = [pytest.mark.gui, pytest.mark.tf]
@@ -34,6 +35,14 @@ def test_classify_shows_curve_caption_and_heatmap(
     assert "Loading the model" in window.results.verdict_text()
     qtbot.waitUntil(lambda: _classified(window), timeout=MODEL_TIMEOUT)
     assert "ready" in window.model_indicator.text()
+    # the demo phantom is far from cnn-demo's synthetic training studies: declined, no curve
+    assert window.results.verdict_text() == DECLINED_TEXT
+    assert "far from anything cnn-demo was trained on" in window.results.decision_label.text()
+    assert view.caption.text() == "cnn-demo: declined, no verdict"
+    assert window.results.force_button.isVisible()
+    window.results.force_button.click()  # "Show verdict anyway"
+    assert not window.results.force_button.isVisible()
+    assert "declined, shown on request" in view.caption.text()
 
     x, y = window.results.curve.getData()
     assert len(x) == view.series.n_slices and np.all((y >= 0) & (y <= 1))
@@ -71,6 +80,7 @@ def test_cancel_leaves_the_viewer_usable(window: MainWindow, qtbot: QtBot, tmp_p
     window.active.view.step_slices(1)  # still responsive
     window.classify_active()
     qtbot.waitUntil(lambda: _classified(window), timeout=60_000)
+    window.results.force_button.click()  # a test pattern: declined as unlike the training data
     x, _ = window.results.curve.getData()
     assert len(x) == 240
 
@@ -132,6 +142,7 @@ def test_a_series_with_an_undecodable_slice_is_classified_around_it(
     result = window.classification.result_for(view)
     assert result is not None and np.isnan(result.predictions.calibrated[2])
     assert np.isfinite(np.delete(result.predictions.calibrated, 2)).all()
+    window.results.force_button.click()
     view.set_slice(2)
     assert "no result for this slice" in view.caption.text()
 

@@ -15,6 +15,7 @@ from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QLabel, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from spineview.ml.distribution_check import DISTRIBUTION_FILE_NAME
 from spineview.ml.store import (
     MANIFEST_FILE_NAME,
     WEIGHTS_FILE_NAME,
@@ -46,6 +47,7 @@ def _not_usable_model(name: str = "shuffled", *, real_weights: bool = False) -> 
     (folder / MANIFEST_FILE_NAME).write_text(json.dumps(data), encoding="utf-8")
     if real_weights:
         shutil.copyfile(DEMO_FOLDER / WEIGHTS_FILE_NAME, folder / WEIGHTS_FILE_NAME)
+        shutil.copyfile(DEMO_FOLDER / DISTRIBUTION_FILE_NAME, folder / DISTRIBUTION_FILE_NAME)
     else:
         (folder / WEIGHTS_FILE_NAME).write_bytes(b"placeholder")
     return folder
@@ -212,7 +214,7 @@ def test_the_caption_gets_a_warning_line() -> None:
     flagged = FlaggedSliceClassification(
         "shuffled", np.array([0.9, np.nan]), 0.5, ("healthy", "degenerative")
     )
-    assert flagged.caption(0) == f"shuffled: degenerative 90%\n{NOT_USABLE_CAPTION}"
+    assert flagged.caption(0) == f"shuffled: degenerative 90 %\n{NOT_USABLE_CAPTION}"
     assert flagged.caption(1).endswith(NOT_USABLE_CAPTION)
     assert flagged.caption(5) == ""
 
@@ -246,6 +248,9 @@ def test_every_result_in_the_viewer_carries_the_warning(
         )
         assert "NOT USABLE" in main.model_indicator.text()
         assert view.caption.text().endswith(NOT_USABLE_CAPTION)
+        assert "declined" in view.caption.text()  # the phantom is far from the training data
+        main.results.force_button.click()
+        assert "%" in view.caption.text() and view.caption.text().endswith(NOT_USABLE_CAPTION)
         assert view.caption.text().startswith("shuffled: ")
         assert REASON_START in main.results.usability_warning()
         qtbot.waitUntil(lambda: main.runner.running() == 0, timeout=30_000)

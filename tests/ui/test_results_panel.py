@@ -98,9 +98,9 @@ def test_verdict_text_wording() -> None:
     positive = series_verdict(BUMP, 0.5)
     negative = series_verdict(LOW, 0.5)
     empty = series_verdict(np.full(4, np.nan), 0.5)
-    assert verdict_text(positive, "degenerative", "healthy") == ("Series: DEGENERATIVE  score 0.88")
-    assert verdict_text(negative, "degenerative", "healthy") == "Series: healthy  score 0.31"
-    assert verdict_text(negative, "degenerative", None) == "Series: not degenerative  score 0.31"
+    assert verdict_text(positive, "degenerative", "healthy") == ("Series: DEGENERATIVE  score 88 %")
+    assert verdict_text(negative, "degenerative", "healthy") == "Series: healthy  score 31 %"
+    assert verdict_text(negative, "degenerative", None) == "Series: not degenerative  score 31 %"
     assert verdict_text(empty, "degenerative", "healthy") == "Series: not classified"
 
 
@@ -194,7 +194,7 @@ def test_set_current_slice_moves_the_line_without_emitting(
     assert panel.current_slice == 14
     panel.set_current_slice(7)
     assert panel.current_line.value() == pytest.approx(8)
-    assert _label(panel, "resultsSliceReading").text() == "slice 8: 0.93"
+    assert _label(panel, "resultsSliceReading").text() == "slice 8: 93 %"
     panel.set_current_slice(10)
     assert _label(panel, "resultsSliceReading").text() == "slice 11: no result"
 
@@ -246,9 +246,9 @@ def test_a_real_mouse_drag_of_the_line(qtbot: QtBot, panel: ResultsPanel) -> Non
 def test_verdict_text_and_colour_follow_the_verdict(panel: ResultsPanel) -> None:
     _show(panel, BUMP)
     positive_style = panel.verdict_label.styleSheet()
-    assert panel.verdict_text() == "Series: DEGENERATIVE  score 0.88"
+    assert panel.verdict_text() == "Series: DEGENERATIVE  score 88 %"
     assert _label(panel, "resultsSummary").text() == (
-        "4 of 14 slices reach 0.50 · 1 without a result"
+        "4 of 14 slices reach 50 % · 1 without a result"
     )
     assert "2 neighbouring slices" in _label(panel, "resultsRule").text()
     assert _label(panel, "resultsModel").text() == "Model: cnn-demo"
@@ -256,7 +256,7 @@ def test_verdict_text_and_colour_follow_the_verdict(panel: ResultsPanel) -> None
     assert _label(panel, "resultsDemoNotice").isVisible()
 
     _show(panel, LOW)
-    assert panel.verdict_text() == "Series: healthy  score 0.31"
+    assert panel.verdict_text() == "Series: healthy  score 31 %"
     assert panel.verdict_label.styleSheet() != positive_style
     x, _ = panel.curve.getData()
     assert x is not None and len(x) == 12
@@ -379,4 +379,4 @@ def test_colours_follow_a_dark_palette(panel: ResultsPanel) -> None:
     panel.setPalette(dark)
     assert panel.plot.backgroundBrush().color() == QColor("#181818")
     assert panel.verdict_label.styleSheet() != light_style
-    assert panel.verdict_text() == "Series: DEGENERATIVE  score 0.88"  # the result is kept
+    assert panel.verdict_text() == "Series: DEGENERATIVE  score 88 %"  # the result is kept
