@@ -272,8 +272,10 @@ def bench_synth(studies: int = 100, size: int = 256) -> dict[str, Any]:
     }
 
 
-def bench_train(studies: int = 40, epochs: int = 3, max_examples: int = 640) -> dict[str, Any]:
-    """Training throughput of the reference CNN three ways (see spineview.ml.train_benchmark)."""
+def bench_train(studies: int = 40, epochs: int = 10, max_examples: int = 640) -> dict[str, Any]:
+    """Training throughput of the reference CNN three ways (see spineview.ml.train_benchmark),
+    over as many epochs as the default recipe trains, so decoding and tracing weigh in them as
+    they do in a user's run."""
     from spineview.ml.train_benchmark import measure_training_throughput
 
     return measure_training_throughput(studies=studies, epochs=epochs, max_examples=max_examples)

@@ -128,7 +128,10 @@ def _add_bench_parser(commands: Any) -> None:
     bench_train = bench_commands.add_parser(
         "train", help="training throughput: reference-style vs spineview pipeline vs bare step"
     )
-    bench_train.add_argument("--epochs", type=int, default=3)
+    bench_train.add_argument(
+        "--epochs", type=int, default=10,
+        help="epochs per pipeline (default 10: a training run of the default recipe's length)",
+    )  # fmt: skip
     bench_train.add_argument("--slices", type=int, default=640, help="about N slices")
     infer = bench_commands.add_parser(
         "infer", help="series classification (decode + preprocess + infer) vs raw float32 Keras"

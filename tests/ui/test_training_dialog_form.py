@@ -167,14 +167,15 @@ def test_the_form_reads_the_default_recipe_when_it_is_made(
 ) -> None:
     """Tuned values (a recipe or TrainConfig's own defaults) reach the form without a copy."""
     monkeypatch.setitem(
-        RECIPES, "default", {"batch_size": 5, "learning_rate": 3e-4, "augmentation": "none"}
+        RECIPES, "default", {"batch_size": 5, "learning_rate": 2e-4, "augmentation": "none"}
     )
     monkeypatch.setattr(TrainConfig.__dataclass_fields__["epochs"], "default", 7)
     form = TrainingDialog(runner)
     qtbot.addWidget(form)
     assert form.epochs_spin.value() == 7
     assert form.batch_spin.value() == 5
-    assert form.learning_rate_spin.value() == pytest.approx(3e-4)
+    assert TrainConfig.learning_rate != 2e-4  # the tuned value differs from the field default
+    assert form.learning_rate_spin.value() == pytest.approx(2e-4)
     assert not form.augmentation_box.isChecked()
     config = form.config()
     assert (config.epochs, config.batch_size, config.augmentation) == (7, 5, "none")
