@@ -389,6 +389,9 @@ Interval = list[float] | None
 
 #: The metrics that get an interval, as keys "<name>_ci" beside the point estimates.
 INTERVAL_METRICS = ("roc_auc", "balanced_accuracy", "recall", "specificity")
+MIN_RESAMPLED_UNITS = 2
+"""A bootstrap interval needs at least this many units (studies with groups, else slices) in
+each stratum: resampling one unit gives the same sample every time, an interval of width 0."""
 
 
 def _resample_counts(size: int, resamples: int, rng: np.random.Generator) -> np.ndarray:
@@ -463,6 +466,8 @@ def bootstrap_intervals(
         raise ValueError(f"confidence must lie in (0, 1), got {confidence!r}")
     rng = np.random.default_rng(seed)
     positive, negative = labels == 1, labels == 0
+    if _too_few_units(labels, groups):
+        return {f"{name}_ci": None for name in INTERVAL_METRICS}
     positive_scores, negative_scores = values[positive], values[negative]
     n_pos, n_neg = positive_scores.size, negative_scores.size
     if groups is None:
@@ -504,6 +509,20 @@ def bootstrap_intervals(
         )
         result["roc_auc_ci"] = _percentile_interval(auc, level) if auc.size else None
     return result
+
+
+def _too_few_units(labels: np.ndarray, groups: Any) -> bool:
+    """Whether a stratum that holds samples has fewer than MIN_RESAMPLED_UNITS units."""
+    if groups is None:
+        counts = [int(np.sum(labels == 1)), int(np.sum(labels == 0))]
+    else:
+        names = np.asarray(groups)
+        if names.shape != labels.shape:
+            return False  # _group_resample_weights says what is wrong
+        positive_groups = set(names[labels == 1].tolist())
+        other_groups = set(names.tolist()) - positive_groups
+        counts = [len(positive_groups), len(other_groups)]
+    return any(0 < count < MIN_RESAMPLED_UNITS for count in counts)
 
 
 def predicted_counts(probability: np.ndarray, threshold: float = 0.5) -> dict[str, int]:

@@ -12,7 +12,9 @@ The rule, applied to the calibrated test metrics (else the raw ones, else a flat
    not usable: the model predicts one class.
 4. The lower end of the ROC AUC's bootstrap 95 % interval is ≤ 0.5 → not usable: chance lies
    inside the interval, so the model may have learnt nothing.
-5. Metrics without an interval (written before intervals existed) are judged on the point
+5. An interval recorded as none (the test split held fewer than 2 studies of a class, so
+   resampling could not vary it) → not usable: the model cannot be judged.
+6. Metrics without an interval key (written before intervals existed) are judged on the point
    estimate: ROC AUC ≤ 0.5 → not usable; otherwise usable, and the reason says the interval
    is unknown.
 
@@ -86,6 +88,12 @@ def judge_usability(
                 problems.insert(0, f"{text} reaches 0.5: the model may have learnt nothing")
             elif not problems:
                 return Usability(True, f"{text} lies above 0.5 and both classes are predicted")
+        elif "roc_auc_ci" in test and test["roc_auc_ci"] is None:  # too few studies for one
+            problems.insert(
+                0,
+                f"ROC AUC {auc:.2f} has no 95 % interval: the test split holds too few "
+                "studies of a class to resample, so the model cannot be judged",
+            )
         else:
             text = f"ROC AUC {auc:.2f} (95 % interval unknown: these metrics have none)"
             if auc <= CHANCE_AUC:

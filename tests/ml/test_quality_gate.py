@@ -304,3 +304,18 @@ def test_bundled_models_show_their_intervals_and_are_usable() -> None:
         assert f"(95 % interval {low:.3f}–{high:.3f})" in model_summary(manifest)
         assert f"ROC AUC            {low:.3f} – {high:.3f}" in model_details(info)
         assert "NOT USABLE" not in model_listing(info)
+
+
+def test_one_study_of_a_class_gives_no_interval_and_no_usable_model() -> None:
+    """Resampling a single study gives the same sample every time: a width-0 "interval" that
+    once let a model trained on shuffled labels pass (ROC AUC 0.55, interval 0.55–0.55)."""
+    labels = np.array([1, 1, 1, 0, 0, 0, 0, 0])
+    probability = np.array([0.7, 0.4, 0.6, 0.3, 0.5, 0.2, 0.65, 0.1])
+    one_positive_study = np.array(["a", "a", "a", "b", "b", "c", "c", "c"])
+    intervals = bootstrap_intervals(labels, probability, groups=one_positive_study)
+    assert all(value is None for value in intervals.values())
+    two_each = np.array(["a", "a", "d", "b", "b", "c", "c", "c"])
+    assert bootstrap_intervals(labels, probability, groups=two_each)["roc_auc_ci"] is not None
+    report = evaluation_report(labels, probability, 1.0, groups=one_positive_study)
+    verdict = judge_usability(report)
+    assert not verdict.usable and "too few studies" in verdict.reason
