@@ -57,3 +57,29 @@ def overlay_rgb(
     alpha = colours[..., 3:4] / 255.0 * float(np.clip(opacity, 0.0, 1.0))
     blended = grey[..., None] * (1.0 - alpha) + colours[..., :3] * alpha
     return np.round(blended).astype(np.uint8)
+
+
+SCALE_TEXT = (
+    "colour bar: inferno, from no evidence (bottom, transparent on the slice) to the strongest "
+    "evidence on this slice (top); each map is scaled to its own maximum"
+)
+"""What the colour bar beside a heatmap means, in words (PNG text chunk, viewer tooltip)."""
+
+
+def colour_bar(height: int, width: int = 12) -> np.ndarray:
+    """An (height, width, 3) uint8 vertical bar of the heat colours, strongest at the top."""
+    if height < 1 or width < 1:
+        raise ValueError(f"a colour bar needs a positive size, got {height} × {width}")
+    rows = np.linspace(1.0, 0.0, height)
+    colours = heat_lut()[heat_indices(rows), :3]
+    return np.repeat(colours[:, np.newaxis, :], width, axis=1)
+
+
+def with_colour_bar(picture: np.ndarray, width: int = 12, gap: int = 4) -> np.ndarray:
+    """`picture` (h, w, 3 uint8) with the heat colour bar to its right, on black (the image's
+    own pixels untouched)."""
+    rows = picture.shape[0]
+    strip = np.zeros((rows, gap + width + gap, 3), dtype=np.uint8)
+    margin = max(rows // 20, 1)
+    strip[margin : rows - margin, gap : gap + width] = colour_bar(max(rows - 2 * margin, 1), width)
+    return np.hstack([np.asarray(picture, dtype=np.uint8), strip])

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 
 from spineview.core.files import write_bytes_atomic, write_text_atomic
-from spineview.core.heatmap import overlay_rgb
+from spineview.core.heatmap import SCALE_TEXT, overlay_rgb, with_colour_bar
 from spineview.core.png import encode_png
 from spineview.core.series import StudyContext
 from spineview.dicom.index import SeriesInfo, StudyInfo
@@ -382,10 +382,10 @@ def _gradcam(classifier: Classifier) -> Callable[[SeriesResult, Path, str], list
             name = f"slice{index + 1:03d}" + ("" if instance is None else f"-instance{instance}")
             decision = DECISION_FILE_TAGS.get(result.decision.status, "")
             path = target / f"{name}-{method}{tag}{decision}.png"
-            picture = overlay_rgb(pixels, heat.values)
+            picture = with_colour_bar(overlay_rgb(pixels, heat.values))
             if not usability.usable:
                 picture = with_warning_band(picture)
-            chunks = {**text, "Decision": result.decision.text}
+            chunks = {**text, "Decision": result.decision.text, "Heat scale": SCALE_TEXT}
             write_bytes_atomic(path, png_with_text(encode_png(picture), chunks), mode=0o644)
             written.append(path)
         return written

@@ -35,6 +35,7 @@ from spineview.core.windowing import (
     window_from_drag,
 )
 from spineview.ui.garbage_collection import adopt_scene_orphans
+from spineview.ui.heat_scale import HeatScale
 from spineview.ui.shortcuts import BY_ACTION
 
 GREY = np.arange(256, dtype=np.uint8)
@@ -213,6 +214,7 @@ class SliceView(QWidget):
         self.markers = {side: self._marker() for side in ("left", "right", "top", "bottom")}
         self.message = self._label(Qt.AlignmentFlag.AlignCenter)
         self.caption = self._label(Qt.AlignmentFlag.AlignCenter)
+        self.heat_scale = HeatScale(self)
         self.cine_timer = QTimer(self)
         self.cine_timer.timeout.connect(self._cine_step)
         self.cine_frames_per_second = 8.0
@@ -257,6 +259,8 @@ class SliceView(QWidget):
                 "bottom": ((width - marker.width()) // 2, height - marker.height() - margin),
             }
             marker.move(*positions[side])
+        scale = self.heat_scale
+        scale.move(width - scale.width() - 24, max((height - scale.height()) // 2 - 40, margin))
         self.caption.adjustSize()
         bottom_texts = [
             self.corner[n] for n in ("bottom_left", "bottom_right") if self.corner[n].text()
@@ -711,9 +715,11 @@ class SliceView(QWidget):
         return self.heat_image.isVisible()
 
     def _update_heat_visibility(self) -> None:
-        self.heat_image.setVisible(
+        shown = (
             self.heatmap_enabled and self.series is not None and self.heatmap_index == self.index
         )
+        self.heat_image.setVisible(shown)
+        self.heat_scale.setVisible(shown)
 
     def show_message(self, text: str) -> None:
         """A message in the middle of the view (no images found, load failed, ...)."""

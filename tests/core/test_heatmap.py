@@ -35,3 +35,18 @@ def test_overlay_leaves_cold_pixels_grey_and_colours_hot_ones() -> None:
     assert not np.array_equal(picture[15, 15], overlay_rgb(pixels, heat, opacity=0.0)[15, 15])
     with pytest.raises(ValueError, match="differ in shape"):
         overlay_rgb(pixels, heat[:, :10])
+
+
+def test_the_colour_bar_runs_from_the_strongest_colour_down_and_leaves_the_image_alone() -> None:
+    from spineview.core.heatmap import colour_bar, heat_lut, with_colour_bar
+
+    bar = colour_bar(50, 6)
+    assert bar.shape == (50, 6, 3) and bar.dtype == np.uint8
+    assert tuple(bar[0, 0]) == tuple(heat_lut()[255, :3])
+    assert tuple(bar[-1, 0]) == tuple(heat_lut()[0, :3])
+    picture = np.full((40, 30, 3), 90, dtype=np.uint8)
+    framed = with_colour_bar(picture, width=6, gap=2)
+    assert framed.shape == (40, 30 + 2 + 6 + 2, 3)
+    assert np.array_equal(framed[:, :30], picture)
+    with pytest.raises(ValueError, match="positive size"):
+        colour_bar(0)

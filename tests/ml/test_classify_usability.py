@@ -107,6 +107,7 @@ def test_results_of_a_not_usable_model_carry_the_warning(
     assert all(path.stem.endswith(f"{NOT_USABLE_FILE_TAG}-DECLINED") for path in pngs)
     chunks = png_text_chunks(pngs[0].read_bytes())
     assert chunks["Decision"].startswith("declined (shown on request): slices 1–15")
+    assert chunks["Heat scale"].startswith("colour bar")
     assert chunks["Model"] == "chance"
     assert chunks["Warning"].startswith(f"model not usable: {REASON_START}")
 

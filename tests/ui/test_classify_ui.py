@@ -60,6 +60,7 @@ def test_classify_shows_curve_caption_and_heatmap(
     window.classification.set_heatmap_enabled(True)
     qtbot.waitUntil(lambda: view.heatmap_shown, timeout=30_000)
     assert view.heat_image.opacity() == pytest.approx(0.35)
+    assert view.heat_scale.isVisible() and "strongest evidence" in view.heat_scale.toolTip()
     assert view.heatmap_index == 5 and view.heat_image.image.shape == view.series.shape[1:]
     view.set_slice(6)
     qtbot.waitUntil(lambda: view.heatmap_shown and view.heatmap_index == 6, timeout=30_000)
