@@ -258,6 +258,8 @@ class SeriesClassification:
     when the user asks for the verdict anyway."""
     agreement: float = float("nan")
     """Share of Monte-Carlo dropout samples giving the same series verdict (NaN: no dropout)."""
+    class_names: tuple[str, str] = ("healthy", "degenerative")
+    """The model's (negative, positive) class names."""
 
 
 class ClassifyJob(Job):
@@ -304,6 +306,7 @@ class ClassifyJob(Job):
                 self.findings, predictions.distances, classifier.distribution, classifier.name
             ),
             agreement,
+            (classifier.negative_class, classifier.positive_class),
         )
 
 

@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 from spineview.config import Config
+from spineview.core.text import format_probability
 from spineview.ml.series_check import header_findings, series_label
 from spineview.ml.series_decision import HeaderFinding
 from spineview.ml.store import ModelInfo
@@ -70,6 +71,23 @@ class FlaggedSliceClassification(SliceClassification):
         return f"{text}\n{self.warning}" if text and self.warning else text
 
 
+def series_list_text(result: SeriesClassification) -> tuple[str, str]:
+    """A classified series in the series list: ("healthy 12 %", "flagged: degenerative 71 %",
+    "declined"...) and a tooltip with the model, the decision and its reasons."""
+    decision = result.decision
+    verdict = result.verdict
+    if not decision.shows_verdict:
+        text = "declined"
+    elif verdict.slices == 0:
+        text = "no result"
+    else:
+        text = f"{result.class_names[int(verdict.positive)]} {format_probability(verdict.score)}"
+        if decision.status != "accepted":
+            text = f"\u26a0 {text}"
+    tooltip = "\n".join([f"{result.model_name}: {decision.label}", *decision.reasons])
+    return text, tooltip
+
+
 @dataclass(frozen=True)
 class ViewerHooks:
     """What the controller needs from the main window, as callables."""
@@ -80,6 +98,8 @@ class ViewerHooks:
     """True while the view's series is still being decoded."""
     status: Callable[[str], None]
     """A line for the status bar."""
+    series_results: Callable[[dict[str, tuple[str, str]]], None] = lambda results: None
+    """The series list's Result column: (text, tooltip) per series key."""
 
 
 def model_identity(info: ModelInfo) -> ModelIdentity:
@@ -392,7 +412,9 @@ class ClassificationController(QObject):
         return result
 
     def series_shown(self) -> None:
-        """Refresh captions and the panel after a series, the active view or the model changed."""
+        """Refresh captions, the panel and the series list after a series, the active view or
+        the model changed."""
+        self.hooks.series_results(self._series_list_results())
         for view in self.hooks.views():
             view.set_classification(self._caption_data(self.result_for(view)))
             view.clear_heatmap()
@@ -422,6 +444,16 @@ class ClassificationController(QObject):
             self.panel.clear("Not classified" if active.series is not None else "No series")
         for view in self.hooks.views():
             self.request_heatmap(view)
+
+    def _series_list_results(self) -> dict[str, tuple[str, str]]:
+        """What the series list says about each series the current model classified."""
+        if self.model is None:
+            return {}
+        shown = {}
+        for (key, identity), result in self.results.items():
+            if identity == self.model.identity:
+                shown[key] = series_list_text(result)
+        return shown
 
     def _caption_data(self, result: SeriesClassification | None) -> SliceClassification | None:
         if result is None or self.model is None:

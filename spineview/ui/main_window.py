@@ -107,6 +107,8 @@ class MainWindow(QMainWindow):
                 views=lambda: [viewport.view for viewport in self.viewports],
                 is_loading=self._is_loading,
                 status=self.status_label.setText,
+                # built below, after the controller: looked up when called
+                series_results=lambda results: self.browser.set_results(results),  # noqa: PLW0108
             ),
         )
         self._build_menus()

@@ -34,12 +34,17 @@ class SeriesBrowser(QTreeWidget):
         header.setSectionResizeMode(2, QHeaderView.ResizeMode.ResizeToContents)
         header.setStretchLastSection(False)
         self._items: dict[str, QTreeWidgetItem] = {}
+        self._types: dict[str, tuple[str, str]] = {}
+        """The Type column's own text and tooltip per key (a result goes under them)."""
+        self._results: dict[str, str] = {}
         self._placeholder = _placeholder_icon()
         self.itemSelectionChanged.connect(self._selection_changed)
 
     def set_studies(self, studies: list[StudyInfo]) -> None:
         self.clear()
         self._items.clear()
+        self._types.clear()
+        self._results.clear()
         for study in studies:
             date = format_dicom_date(study.study_date) or "no date"
             title = f"{date}  {study.description or '(no study description)'}"
@@ -72,7 +77,22 @@ class SeriesBrowser(QTreeWidget):
             notes.append(series.order_note)
         item.setToolTip(0, "\n".join(n for n in notes if n))
         item.setToolTip(1, series.series_type.reason)
+        self._types[series.key] = (label, series.series_type.reason)
         return item
+
+    def set_results(self, results: dict[str, tuple[str, str]]) -> None:
+        """A classified series' result (short text, tooltip) under its type, per series key;
+        the others show their type only (not classified by the current model)."""
+        self._results = {key: text for key, (text, _) in results.items()}
+        for key, item in self._items.items():
+            label, reason = self._types[key]
+            text, tooltip = results.get(key, ("", ""))
+            item.setText(1, f"{label}\n{text}" if text else label)
+            item.setToolTip(1, f"{reason}\n\n{tooltip}" if tooltip else reason)
+
+    def result_text(self, key: str) -> str:
+        """What the list says about the series' result ("" when not classified)."""
+        return self._results.get(key, "")
 
     def set_thumbnail(self, key: str, pixels: np.ndarray) -> None:
         item = self._items.get(key)

@@ -39,10 +39,13 @@ def test_classify_shows_curve_caption_and_heatmap(
     assert window.results.verdict_text() == DECLINED_TEXT
     assert "far from anything cnn-demo was trained on" in window.results.decision_label.text()
     assert view.caption.text() == "cnn-demo: declined, no verdict"
+    assert window.browser.result_text(view.series_key) == "declined"
     assert window.results.force_button.isVisible()
     window.results.force_button.click()  # "Show verdict anyway"
     assert not window.results.force_button.isVisible()
     assert "declined, shown on request" in view.caption.text()
+    listed = window.browser.result_text(view.series_key)
+    assert listed.startswith("\u26a0 ") and listed.endswith("%") and "100 %" not in listed
 
     x, y = window.results.curve.getData()
     assert len(x) == view.series.n_slices and np.all((y >= 0) & (y <= 1))
