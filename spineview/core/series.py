@@ -51,6 +51,8 @@ class Series:
     order_note: str = ""
     problems: list[str] = field(default_factory=list)
     study: StudyContext = field(default_factory=StudyContext)
+    body_part: str = ""
+    """BodyPartExamined of the first slice (a hint only)."""
 
     @property
     def n_slices(self) -> int:

@@ -108,6 +108,8 @@ class FileHeader:
     notes: tuple[str, ...]
     frame_times: tuple[FrameTime, ...] = ()
     """Per frame, like `frame_positions` (empty: nothing temporal known)."""
+    body_part_examined: str = ""
+    """BodyPartExamined as written (a hint only: it is often wrong or missing)."""
 
     def frame_time(self, frame: int) -> FrameTime:
         """The temporal attributes of `frame` (all None when the file gives none)."""
@@ -640,6 +642,7 @@ def _build_header(
         series_number=p.integer("SeriesNumber"),
         instance_number=p.integer("InstanceNumber"),
         modality=p.text("Modality").upper(),
+        body_part_examined=p.text("BodyPartExamined").upper(),
         patient_name=p.text("PatientName"),
         patient_id=p.text("PatientID"),
         image_type=tuple(v.strip().upper() for v in p.text("ImageType").split("\\") if v.strip()),

@@ -244,6 +244,7 @@ def _make_series(info: SeriesInfo, *, volume: np.ndarray, study: StudyContext | 
         series_number=info.series_number,
         modality=info.modality,
         series_type=info.series_type.label,
+        body_part=info.first.body_part_examined,
         volume=volume,
         pixel_spacing=first.pixel_spacing,
         slice_thickness=first.slice_thickness,

@@ -22,6 +22,7 @@ INDEXED_TAGS: dict[int, tuple[str, str]] = {
     0x0008103E: ("SeriesDescription", "LO"),
     0x00100010: ("PatientName", "PN"),
     0x00100020: ("PatientID", "LO"),
+    0x00180015: ("BodyPartExamined", "CS"),
     0x00180020: ("ScanningSequence", "CS"),
     0x00180021: ("SequenceVariant", "CS"),
     0x00180024: ("SequenceName", "SH"),

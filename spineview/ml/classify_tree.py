@@ -351,6 +351,7 @@ def _header_findings(classifier: Classifier, info: SeriesInfo) -> list[HeaderFin
         series_type=info.series_type.label,
         series_label=series_label(info.series_number, info.description),
         time_point=info.time_point,
+        body_part=info.first.body_part_examined,
     )
 
 

@@ -11,6 +11,9 @@ from spineview.ml.manifest import ModelManifest
 from spineview.ml.series_decision import HeaderFinding
 
 TRAINED_MODALITY = "MR"
+LUMBAR_BODY_PARTS = frozenset({"SPINE", "LSPINE", "LSSPINE", "TLSPINE", "SSPINE", "LUMBAR"})
+"""BodyPartExamined values (DICOM defined terms and common variants) that include the lumbar
+spine; any other value flags a series."""
 
 
 def trained_series_types(manifest: ModelManifest) -> list[str]:
@@ -53,9 +56,11 @@ def header_findings(
     series_type: str,
     series_label: str,
     time_point: tuple[int, int] | None = None,
+    body_part: str = "",
 ) -> list[HeaderFinding]:
     """The header checks as findings: a modality other than MR declines the series; another
-    series type, or one time point of a time series, flags it."""
+    series type, one time point of a time series, or a BodyPartExamined that names another
+    part (a hint only: a head CT in the test corpus says CSPINE) flags it."""
     findings = []
     if modality != TRAINED_MODALITY:
         findings.append(
@@ -73,6 +78,13 @@ def header_findings(
                 f"trained on {' and '.join(trained)} only; treat its output with suspicion"
             )
         )
+    if body_part and not is_lumbar_body_part(body_part):
+        findings.append(
+            HeaderFinding(
+                f"{series_label}: BodyPartExamined says {body_part}, not the lumbar spine "
+                "(a hint only: this header is often wrong)"
+            )
+        )
     if time_point is not None:
         number, count = time_point
         findings.append(
@@ -82,6 +94,13 @@ def header_findings(
             )
         )
     return findings
+
+
+def is_lumbar_body_part(value: str) -> bool:
+    """Whether a BodyPartExamined value may include the lumbar spine ("L-SPINE" and "LUMBAR
+    SPINE" count: spaces, hyphens and underscores are ignored)."""
+    compact = "".join(ch for ch in value.upper() if ch.isalnum())
+    return compact in LUMBAR_BODY_PARTS or "LUMBAR" in compact or compact.startswith("LSPINE")
 
 
 def series_label(series_number: int | None, description: str) -> str:

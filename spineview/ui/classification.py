@@ -280,6 +280,7 @@ class ClassificationController(QObject):
             modality=series.modality,
             series_type=series.series_type,
             series_label=series_label(series.series_number, series.description),
+            body_part=series.body_part,
         )
         warnings = [finding.text for finding in findings]
         if warnings and not ask:

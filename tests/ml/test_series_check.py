@@ -40,3 +40,22 @@ def test_a_ct_series_always_warns_even_without_known_series_types() -> None:
 def test_series_label() -> None:
     assert series_label(3, "T2 SAG") == "Se 3 T2 SAG"
     assert series_label(None, "") == "(no description)"
+
+
+def test_body_part_is_a_hint_that_flags_and_never_declines() -> None:
+    from spineview.ml.series_check import header_findings, is_lumbar_body_part
+
+    manifest = ModelManifest.for_architecture("cnn", "m")
+    for value in ("LSPINE", "L-SPINE", "Lumbar spine", "SPINE", "TLSPINE", "SSPINE", ""):
+        assert not header_findings(
+            manifest, modality="MR", series_type="Sagittal T1", series_label="x", body_part=value
+        ), value
+    (finding,) = header_findings(
+        manifest, modality="MR", series_type="Sagittal T1", series_label="Se 3", body_part="HEAD"
+    )
+    assert not finding.declines
+    assert finding.text == (
+        "Se 3: BodyPartExamined says HEAD, not the lumbar spine (a hint only: this header is "
+        "often wrong)"
+    )
+    assert not is_lumbar_body_part("CSPINE") and is_lumbar_body_part("lspine")
