@@ -526,7 +526,7 @@ class ResultsPanel(QWidget):
         self.warnings_label.setText("\n".join(f"\u26a0 {w}" for w in result.warnings))
         self.warnings_label.setVisible(bool(result.warnings))
         decision = result.decision
-        shown = decision is not None and decision.status != "accepted"
+        shown = decision is not None and (decision.status != "accepted" or bool(decision.reasons))
         header_doubts = set(result.warnings)
         reasons = [r for r in (decision.reasons if decision else ()) if r not in header_doubts]
         lines = [f"Decision: {decision.label}"] if decision is not None and shown else []

@@ -380,3 +380,34 @@ def test_colours_follow_a_dark_palette(panel: ResultsPanel) -> None:
     assert panel.plot.backgroundBrush().color() == QColor("#181818")
     assert panel.verdict_label.styleSheet() != light_style
     assert panel.verdict_text() == "Series: DEGENERATIVE  score 88 %"  # the result is kept
+
+
+def test_the_decision_is_shown_and_a_declined_series_has_no_verdict(
+    qtbot: QtBot, panel: ResultsPanel
+) -> None:
+    from spineview.ml.series_decision import SeriesDecision
+    from spineview.ui.results_panel import DECLINED_TEXT
+
+    verdict = series_verdict(BUMP, 0.5)
+    predictions = SlicePredictions(BUMP, BUMP, 0.5)
+    far = "slices 1–15 (15 of 15) are far from anything cnn-demo was trained on"
+    declined = SeriesDecision("declined", (far,), tuple(range(15)))
+    panel.set_result("cnn-demo", None, predictions, verdict, "degenerative", decision=declined)
+    assert panel.verdict_text() == DECLINED_TEXT
+    assert far in _label(panel, "resultsDecision").text()
+    assert panel.force_button.isVisible() and panel.curve.getData()[0] is None
+    with qtbot.waitSignal(panel.force_requested):
+        panel.force_button.click()
+
+    forced = declined.forcing()
+    panel.set_result(
+        "cnn-demo", None, predictions, verdict, "degenerative", decision=forced, agreement=0.97
+    )
+    assert panel.verdict_text() == "Series: DEGENERATIVE  score 88 %"
+    assert "declined (shown on request)" in _label(panel, "resultsDecision").text()
+    assert "97 % of Monte-Carlo dropout samples" in _label(panel, "resultsSummary").text()
+    assert not panel.force_button.isVisible() and len(panel.curve.getData()[0]) == len(BUMP)
+
+    unchecked = SeriesDecision("accepted", ("the image content was not checked: m has none",))
+    panel.set_result("m", None, predictions, verdict, "degenerative", decision=unchecked)
+    assert "was not checked" in _label(panel, "resultsDecision").text()
