@@ -245,6 +245,10 @@ def _add_classify_parser(commands: Any) -> None:
         "--method", choices=("gradcam", "gradcam++"), default="gradcam", help="heatmap method"
     )
     classify.add_argument(
+        "--healthy-maps", action="store_true",
+        help="with --gradcam, also map slices decided healthy (default: degenerative ones only)",
+    )  # fmt: skip
+    classify.add_argument(
         "--force", action="store_true",
         help="give the verdict of declined series too (marked: shown on request)",
     )  # fmt: skip
@@ -472,6 +476,7 @@ def command_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         classifier,
         gradcam_dir=args.gradcam,
         gradcam_method=args.method,
+        healthy_maps=args.healthy_maps,
         report=lambda line: print(line, file=err, flush=True),
         skip_incompatible=args.skip_incompatible,
         force=args.force,

@@ -51,6 +51,9 @@ class Config:
     heatmap_method: str = "gradcam"
     """"gradcam" or "gradcam++"."""
     heatmap_opacity: float = DEFAULT_OPACITY
+    heatmap_healthy_class: bool = False
+    """Also map the evidence for "healthy" on slices decided healthy (off: only slices decided
+    degenerative get a map; a healthy-class map's hot spot looks like a lesion and is not)."""
 
 
 def _is_bool(value: Any) -> bool:
@@ -102,6 +105,7 @@ _VALID: dict[str, Callable[[Any], bool]] = {
     "classify_on_open": _is_bool,
     "heatmap_method": _is_heatmap_method,
     "heatmap_opacity": _is_opacity,
+    "heatmap_healthy_class": _is_bool,
 }
 
 

@@ -202,6 +202,7 @@ def classify_paths(
     *,
     gradcam_dir: Path | None = None,
     gradcam_method: str = "gradcam",
+    healthy_maps: bool = False,
     neighbours: int = DEFAULT_NEIGHBOURS,
     report: Report | None = None,
     cancel: threading.Event | None = None,
@@ -232,7 +233,7 @@ def classify_paths(
     result.problems += [f"{p.path}: {p.reason}" for p in scan.problems]
     all_series = [(info, study) for study in scan.studies for info in study.series]
     say(f"{scan.files_seen} files: {len(all_series)} series in {len(scan.studies)} studies")
-    gradcam = _gradcam(classifier) if gradcam_dir is not None else None
+    gradcam = _gradcam(classifier, healthy_maps) if gradcam_dir is not None else None
     for number, (info, study) in enumerate(all_series, start=1):
         label = series_label(info.series_number, info.description)
         prefix = f"[{number}/{len(all_series)}] {label}"
@@ -360,7 +361,11 @@ def _model_warnings(classifier: Classifier) -> list[str]:
     return [warning] if warning else []
 
 
-def _gradcam(classifier: Classifier) -> Callable[[SeriesResult, Path, str], list[Path]]:
+def _gradcam(
+    classifier: Classifier, healthy_maps: bool
+) -> Callable[[SeriesResult, Path, str], list[Path]]:
+    """Writes one PNG per slice decided positive (and per slice decided negative with
+    `healthy_maps`), explaining the class the CSV gives that slice."""
     from spineview.ml.gradcam import GradCam
 
     explainer = GradCam(classifier)
@@ -372,17 +377,21 @@ def _gradcam(classifier: Classifier) -> Callable[[SeriesResult, Path, str], list
 
     def write(result: SeriesResult, folder: Path, method: str) -> list[Path]:
         volume = result.volume if result.volume is not None else np.zeros((0, 1, 1))
-        target = folder / _safe(result.study_uid) / _safe(result.series_key)
+        series_folder = folder / _safe(result.study_uid) / _safe(result.series_key)
         written = []
         for index in range(len(volume)):
             pixels = volume[index]
-            if not np.isfinite(pixels).any():
+            if not np.isfinite(pixels).any() or not np.isfinite(result.predictions.raw[index]):
                 continue
-            heat = explainer.compute(pixels, method=method)  # type: ignore[arg-type]
+            positive = bool(result.predictions.positive[index])
+            if not positive and not healthy_maps:
+                continue
+            explained = "positive" if positive else "negative"
+            heat = explainer.compute(pixels, method=method, target=explained)  # type: ignore[arg-type]
             instance = result.instance_numbers[index]
             name = f"slice{index + 1:03d}" + ("" if instance is None else f"-instance{instance}")
             decision = DECISION_FILE_TAGS.get(result.decision.status, "")
-            path = target / f"{name}-{method}{tag}{decision}.png"
+            path = series_folder / f"{name}-{method}{tag}{decision}.png"
             picture = with_colour_bar(overlay_rgb(pixels, heat.values))
             if not usability.usable:
                 picture = with_warning_band(picture)

@@ -48,6 +48,8 @@ logger = logging.getLogger(__name__)
 
 HEATMAP_CACHE_SIZE = 256
 METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++"}
+HEALTHY_NOT_MAPPED = "no map: decided healthy (tick Healthy map to see its evidence)"
+"""The caption's heatmap line on a slice decided healthy while healthy-class maps are off."""
 NOT_USABLE_CAPTION = "\u26a0 model NOT USABLE"
 """The caption's second line under every slice classified by a model that is not usable (short:
 it must fit a narrow viewport; the Results panel gives the reason)."""
@@ -152,6 +154,8 @@ class ClassificationController(QObject):
         panel.cancel_requested.connect(self.cancel_active)
         panel.force_requested.connect(self.force_active)
         panel.method_changed.connect(self.set_heatmap_method)
+        panel.healthy_maps_toggled.connect(self.set_healthy_maps)
+        panel.set_healthy_maps(config.heatmap_healthy_class)
         panel.opacity_changed.connect(self._opacity_changed)
         panel.set_method(config.heatmap_method)
         panel.set_opacity(config.heatmap_opacity)
@@ -494,6 +498,12 @@ class ClassificationController(QObject):
             if enabled:
                 self.request_heatmap(view)
 
+    def set_healthy_maps(self, enabled: bool) -> None:
+        self.config.heatmap_healthy_class = enabled
+        for view in self.hooks.views():
+            view.clear_heatmap()
+            self.request_heatmap(view)
+
     def set_heatmap_method(self, method: str) -> None:
         self.panel.set_method(method)
         self.config.heatmap_method = method
@@ -518,8 +528,13 @@ class ClassificationController(QObject):
             return None
         if not result.decision.shows_verdict:
             return None  # a declined series has no verdict to explain
-        # Explain the class the caption shows (the classifier's decision for this slice).
-        target = "positive" if result.predictions.positive[view.index] else "negative"
+        # Explain the class the caption shows (the classifier's decision for this slice); a
+        # slice decided healthy only when the user asks for healthy-class maps.
+        positive = bool(result.predictions.positive[view.index])
+        if not positive and not self.config.heatmap_healthy_class:
+            view.set_heatmap_absent(view.index, HEALTHY_NOT_MAPPED)
+            return None
+        target = "positive" if positive else "negative"
         return HeatmapRequest(view.series_key, self.model.identity, view.index, method, target)
 
     def request_heatmap(self, view: SliceView) -> None:

@@ -129,6 +129,8 @@ class ResultsPanel(QWidget):
     """Heatmap opacity from 0 to 1."""
     cancel_requested = Signal()
     """The Cancel button beside a running classification's progress."""
+    healthy_maps_toggled = Signal(bool)
+    """"Healthy map": map slices decided healthy too (their class's evidence)."""
     force_requested = Signal()
     """"Show verdict anyway" under a declined series."""
 
@@ -243,6 +245,13 @@ class ResultsPanel(QWidget):
         self.opacity_label.setAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         self._show_opacity(self.opacity_slider.value())
 
+        self.healthy_check = QCheckBox("Healthy map", self)
+        self.healthy_check.setObjectName("overlayHealthy")
+        self.healthy_check.setToolTip(
+            "Also show the map on slices decided healthy (what speaks for healthy); off: only "
+            "slices decided degenerative are mapped"
+        )
+        self.healthy_check.toggled.connect(self.healthy_maps_toggled)
         self.overlay_check.toggled.connect(self.overlay_toggled)
         self.method_combo.currentIndexChanged.connect(self._method_index_changed)
         self.opacity_slider.valueChanged.connect(self._opacity_slider_moved)
@@ -251,6 +260,7 @@ class ResultsPanel(QWidget):
         self._controls.setSpacing(6)
         self._controls.addWidget(self.overlay_check)
         self._controls.addWidget(self.method_combo)
+        self._controls.addWidget(self.healthy_check)
         self._controls.addWidget(self.opacity_slider, 1)
         self._controls.addWidget(self.opacity_label)
 
@@ -406,6 +416,11 @@ class ResultsPanel(QWidget):
     def set_overlay_enabled(self, enabled: bool) -> None:
         with QSignalBlocker(self.overlay_check):
             self.overlay_check.setChecked(enabled)
+
+    def set_healthy_maps(self, enabled: bool) -> None:
+        """Tick or untick "Healthy map" without emitting `healthy_maps_toggled`."""
+        with QSignalBlocker(self.healthy_check):
+            self.healthy_check.setChecked(enabled)
 
     def set_method(self, method: str) -> None:
         """Select "gradcam" or "gradcam++" (ValueError otherwise), without emitting."""

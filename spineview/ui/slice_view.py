@@ -182,16 +182,7 @@ class SliceView(QWidget):
         self.graphics.setCentralItem(self.viewbox)
         self.image = pg.ImageItem(axisOrder="row-major")
         self.viewbox.addItem(self.image)
-        self.heat_image = pg.ImageItem(axisOrder="row-major")
-        self.heat_image.setZValue(5)
-        self.heat_image.setLookupTable(heat_lut())
-        self.heat_image.setOpacity(DEFAULT_OPACITY)
-        self.heat_image.setVisible(False)
-        self.viewbox.addItem(self.heat_image)
-        self.heatmap_index: int | None = None
-        """The slice whose heatmap `heat_image` holds (None: none)."""
-        self.heatmap_enabled = False
-        self._heatmap_note = ""
+        self._build_heat_layer()
         self.classification: SliceClassification | None = None
         self.reference_line = pg.PlotCurveItem(pen=REFERENCE_PEN)
         self.reference_line.setZValue(10)
@@ -221,6 +212,20 @@ class SliceView(QWidget):
         self._update_annotations()
 
     # --- building ------------------------------------------------------------------------
+
+    def _build_heat_layer(self) -> None:
+        self.heat_image = pg.ImageItem(axisOrder="row-major")
+        self.heat_image.setZValue(5)
+        self.heat_image.setLookupTable(heat_lut())
+        self.heat_image.setOpacity(DEFAULT_OPACITY)
+        self.heat_image.setVisible(False)
+        self.viewbox.addItem(self.heat_image)
+        self.heatmap_index: int | None = None
+        """The slice whose heatmap `heat_image` holds (None: none)."""
+        self.heatmap_enabled = False
+        self._heatmap_note = ""
+        self._heat_drawn = False
+        """Whether `heat_image` holds a map (False: none, or none on purpose)."""
 
     def _label(self, alignment: Qt.AlignmentFlag) -> QLabel:
         label = QLabel(self)
@@ -690,15 +695,27 @@ class SliceView(QWidget):
         if self.series is None or heat.shape != self.series.shape[1:]:
             return
         self.heat_image.setImage(heat_indices(heat), autoLevels=False, levels=(0, 255))
+        self._heat_drawn = True
         self.heat_image.setRect(self.image_rect())
         self.heatmap_index = index
         self._heatmap_note = note
         self._update_heat_visibility()
         self._update_annotations()
 
+    def set_heatmap_absent(self, index: int, note: str) -> None:
+        """No map for slice `index` on purpose: the caption says why (`note`), nothing is drawn
+        and no colour bar shows."""
+        self.heat_image.clear()
+        self.heatmap_index = index
+        self._heatmap_note = note
+        self._heat_drawn = False
+        self._update_heat_visibility()
+        self._update_caption()
+
     def clear_heatmap(self) -> None:
         self.heatmap_index = None
         self._heatmap_note = ""
+        self._heat_drawn = False
         self.heat_image.clear()
         self._update_heat_visibility()
 
@@ -718,8 +735,8 @@ class SliceView(QWidget):
         shown = (
             self.heatmap_enabled and self.series is not None and self.heatmap_index == self.index
         )
-        self.heat_image.setVisible(shown)
-        self.heat_scale.setVisible(shown)
+        self.heat_image.setVisible(shown and self._heat_drawn)
+        self.heat_scale.setVisible(shown and self._heat_drawn)
 
     def show_message(self, text: str) -> None:
         """A message in the middle of the view (no images found, load failed, ...)."""

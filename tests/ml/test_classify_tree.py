@@ -90,7 +90,7 @@ def test_cli_writes_csv_json_and_heatmaps_and_never_touches_the_input(
     )
     assert {r["class"] for r in csv.DictReader(out_csv.open(encoding="utf-8"))} == {""}
     assert not list(heat.rglob("*.png"))  # nothing to explain without a verdict
-    code = run([*args, "--force"])
+    code = run([*args, "--force", "--healthy-maps"])
     captured = capsys.readouterr()
     assert code == 0
     assert "Sagittal T1" in captured.out and "rule: positive when 2 neighbouring" in captured.out
@@ -106,6 +106,11 @@ def test_cli_writes_csv_json_and_heatmaps_and_never_touches_the_input(
     pngs = sorted(heat.rglob("*.png"))
     assert len(pngs) == 15 and pngs[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     assert all(path.stem.endswith("-DECLINED") for path in pngs)
+    positives = sum(r["class"] == "degenerative" for r in rows)
+    decided_only = tmp_path / "decided-only"
+    assert run([*args[:-1], str(decided_only), "--force"]) == 0  # without --healthy-maps
+    capsys.readouterr()
+    assert len(list(decided_only.rglob("*.png"))) == positives < 15
 
     json_args = ["classify", str(study), "--out", str(out_json), "--skip-incompatible", "--force"]
     assert run(json_args) == 0

@@ -91,7 +91,16 @@ def test_results_of_a_not_usable_model_carry_the_warning(
     out_csv, out_json, heat = tmp_path / "r.csv", tmp_path / "r.json", tmp_path / "heat"
     series = str(study / "series-1")
     # --force: the demo phantom is declined as far from the training data
-    args = ["classify", series, "--model", str(not_usable_model), "--gradcam", str(heat), "--force"]
+    args = [
+        "classify",
+        series,
+        "--model",
+        str(not_usable_model),
+        "--gradcam",
+        str(heat),
+        "--force",
+        "--healthy-maps",
+    ]
     assert run([*args, "--out", str(out_csv)]) == 0
     captured = capsys.readouterr()
     assert "[warning]" in captured.out
@@ -122,7 +131,16 @@ def test_results_of_a_not_usable_model_carry_the_warning(
 def test_results_of_a_usable_model_say_so(study: Path, tmp_path: Path) -> None:
     out_csv, out_json, heat = tmp_path / "r.csv", tmp_path / "r.json", tmp_path / "heat"
     series = str(study / "series-1")
-    args = ["classify", series, "--out", str(out_csv), "--gradcam", str(heat), "--force"]
+    args = [
+        "classify",
+        series,
+        "--out",
+        str(out_csv),
+        "--gradcam",
+        str(heat),
+        "--force",
+        "--healthy-maps",
+    ]
     assert run(args) == 0
     rows = list(csv.DictReader(out_csv.open(encoding="utf-8")))
     assert {r["model_usable"] for r in rows} == {"true"} and {r["warnings"] for r in rows} == {""}

@@ -12,6 +12,7 @@ from pytestqt.qtbot import QtBot
 
 from spineview.dicom.write import SeriesSpec, write_series
 from spineview.ml.store import bundled_models_dir, user_models_dir
+from spineview.ui.classification import HEALTHY_NOT_MAPPED
 from spineview.ui.main_window import MainWindow
 from spineview.ui.results_panel import DECLINED_TEXT
 from tests.ui.conftest import open_and_wait
@@ -60,6 +61,7 @@ def test_classify_shows_curve_caption_and_heatmap(
     assert window.results.current_slice == 5
 
     window.results.opacity_slider.setValue(35)
+    window.results.healthy_check.setChecked(True)  # maps on slices decided healthy too
     window.classification.set_heatmap_enabled(True)
     qtbot.waitUntil(lambda: view.heatmap_shown, timeout=30_000)
     assert view.heat_image.opacity() == pytest.approx(0.35)
@@ -67,6 +69,17 @@ def test_classify_shows_curve_caption_and_heatmap(
     assert view.heatmap_index == 5 and view.heat_image.image.shape == view.series.shape[1:]
     view.set_slice(6)
     qtbot.waitUntil(lambda: view.heatmap_shown and view.heatmap_index == 6, timeout=30_000)
+    qtbot.waitUntil(lambda: window.runner.running() == 0, timeout=30_000)
+
+    # by default only slices decided degenerative are mapped; a healthy one says why not
+    result = window.classification.result_for(view)
+    assert result is not None
+    healthy = int(np.flatnonzero(~result.predictions.positive)[0])
+    window.results.healthy_check.setChecked(False)
+    assert not window.classification.config.heatmap_healthy_class
+    view.set_slice(healthy)
+    qtbot.waitUntil(lambda: HEALTHY_NOT_MAPPED in view.caption.text(), timeout=30_000)
+    assert not view.heatmap_shown and not view.heat_scale.isVisible()
     qtbot.waitUntil(lambda: window.runner.running() == 0, timeout=30_000)
 
 
