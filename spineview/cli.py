@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from spineview import __version__
+from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD, HEATMAP_METHODS
 from spineview.core.text import format_dicom_date, format_probability
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.scan import ScanResult, scan_paths
@@ -242,7 +243,10 @@ def _add_classify_parser(commands: Any) -> None:
     )
     classify.add_argument("--gradcam", type=Path, metavar="DIR", help="write heatmap PNGs here")
     classify.add_argument(
-        "--method", choices=("gradcam", "gradcam++"), default="gradcam", help="heatmap method"
+        "--method",
+        choices=tuple(HEATMAP_METHODS),
+        default=DEFAULT_HEATMAP_METHOD,
+        help="heatmap method (default: %(default)s)",
     )
     classify.add_argument(
         "--healthy-maps", action="store_true",

@@ -20,14 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from spineview.core.files import write_text_atomic
-from spineview.core.heatmap import DEFAULT_OPACITY
+from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD, DEFAULT_OPACITY, HEATMAP_METHODS
 from spineview.paths import user_config_dir
 
 logger = logging.getLogger(__name__)
 
 CONFIG_FILE_NAME = "config.json"
 LAYOUTS = ("1x1", "1x2")
-HEATMAP_METHODS = ("gradcam", "gradcam++")
 MAX_CINE_FRAMES_PER_SECOND = 60.0
 
 
@@ -48,8 +47,8 @@ class Config:
     classify_on_open: bool = False
     """Classify each series as soon as it is loaded (series the model was not trained on are
     left for the user to start, after the warning)."""
-    heatmap_method: str = "gradcam"
-    """"gradcam" or "gradcam++"."""
+    heatmap_method: str = DEFAULT_HEATMAP_METHOD
+    """A key of `core.heatmap.HEATMAP_METHODS`."""
     heatmap_opacity: float = DEFAULT_OPACITY
     heatmap_healthy_class: bool = False
     """Also map the evidence for "healthy" on slices decided healthy (off: only slices decided

@@ -16,6 +16,20 @@ from spineview.core.windowing import apply_preset
 
 DEFAULT_OPACITY = 0.6
 
+HEATMAP_METHODS: dict[str, str] = {
+    "hirescam": "HiResCAM",
+    "gradcam": "Grad-CAM",
+    "gradcam++": "Grad-CAM++",
+    "layercam": "Layer-CAM",
+}
+"""Every class-activation method spineview computes (`ml.gradcam`), id → the name shown; the
+one place the CLI, the config and the viewer read them from."""
+DEFAULT_HEATMAP_METHOD = "hirescam"
+"""HiResCAM: on cnn-demo's true-positive synthetic slices (`spineview bench gradcam`) its peak
+lies within 3 pixels of the lesion on 66 % of them (median 0.5 px), Grad-CAM's on 5 % (35 of 58
+maps blank: its channel weights average the gradients over the image, and they cancel before
+a flatten → dense head)."""
+
 # matplotlib's "inferno" sampled at 17 evenly spaced points (RGB 0..255); linear interpolation
 # between them differs from the full table by at most 7 of 255 levels, and needs no matplotlib
 # import on the GUI thread.

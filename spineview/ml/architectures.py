@@ -45,10 +45,13 @@ class Architecture:
     output: Literal["sigmoid", "softmax"]
     """sigmoid: one unit, P(class 1); softmax: one unit per class."""
     gradcam_layer: str
-    """The convolutional layer Grad-CAM reads (inside `backbone` where there is one)."""
+    """The convolutional layer the class-activation maps read (inside `backbone` where there
+    is one)."""
     description: str
     num_classes: int = 2
     """Length of the class_names list a model of this architecture carries."""
+    older_gradcam_layers: tuple[str, ...] = ()
+    """Layers a manifest written by an older spineview may name instead (still honoured)."""
     backbone: str | None = None
     """Name of the nested pretrained backbone model, or None (trained whole, from scratch)."""
     distribution_layers: tuple[str, ...] = ()
@@ -68,7 +71,10 @@ ARCHITECTURES: dict[str, Architecture] = {
         input_size=224,
         channels=1,
         output="sigmoid",
-        gradcam_layer="conv3",
+        # conv2 (109 × 109 at 224 px): HiResCAM's peak within 3 px of the lesion on 66 % of
+        # cnn-demo's true-positive synthetic slices, 41 % at conv3 (52 × 52)
+        gradcam_layer="conv2",
+        older_gradcam_layers=("conv3",),
         distribution_layers=("pool1", "pool2", "pool3"),
         head_dropout=0.5,
         head_input_layer="dense",

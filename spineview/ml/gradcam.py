@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
+from spineview.core.heatmap import HEATMAP_METHODS
 from spineview.errors import ModelLoadError
 from spineview.ml.preprocess import resize_bilinear
 
@@ -38,9 +39,10 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Method = Literal["gradcam", "gradcam++"]
+Method = str
+"""A key of `core.heatmap.HEATMAP_METHODS` (checked when a map is computed)."""
 Target = Literal["predicted", "positive", "negative"]
-METHODS: tuple[str, ...] = ("gradcam", "gradcam++")
+METHODS: tuple[str, ...] = tuple(HEATMAP_METHODS)
 TARGETS: tuple[str, ...] = ("predicted", "positive", "negative")
 
 _CHECK_TOLERANCE = 2e-2
@@ -257,6 +259,19 @@ def _build_functions(classifier: Classifier) -> dict[str, Any]:
         cam = tf.nn.relu(tf.reduce_sum(activations * weights, axis=-1))
         return cam, probability, used
 
+    def hirescam(image: Any, sign: Any, cut: Any) -> tuple[Any, Any, Any]:
+        # gradient × activation per position, summed over channels: no spatial averaging of
+        # the gradients, which cancel across positions before a flatten → dense head
+        activations, grads, probability, used = features_and_gradients(image, sign, cut)
+        cam = tf.nn.relu(tf.reduce_sum(activations * grads, axis=-1))
+        return cam, probability, used
+
+    def layercam(image: Any, sign: Any, cut: Any) -> tuple[Any, Any, Any]:
+        # as HiResCAM, with only the positive gradients (evidence for the class)
+        activations, grads, probability, used = features_and_gradients(image, sign, cut)
+        cam = tf.nn.relu(tf.reduce_sum(activations * tf.nn.relu(grads), axis=-1))
+        return cam, probability, used
+
     signature = [
         tf.TensorSpec((1, size, size, 1), tf.float32),
         tf.TensorSpec((), tf.float32),
@@ -265,6 +280,8 @@ def _build_functions(classifier: Classifier) -> dict[str, Any]:
     return {
         "gradcam": tf.function(gradcam, input_signature=signature),
         "gradcam++": tf.function(gradcam_plus_plus, input_signature=signature),
+        "hirescam": tf.function(hirescam, input_signature=signature),
+        "layercam": tf.function(layercam, input_signature=signature),
     }
 
 

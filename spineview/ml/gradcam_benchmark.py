@@ -1,5 +1,6 @@
-"""Grad-CAM on synthetic studies with known lesions: does the peak fall on the lesion, and what
-does a map cost against a forward pass?
+"""Class-activation maps on synthetic studies with known lesions: does each method's peak fall
+on the lesion, what does a map cost against a forward pass, and do the maps depend on what the
+network learnt (the randomisation check)?
 
 Synthetic studies carry a lesion mask per series (`masks/<study>/<series>.npz`: `lesion_bits`
 (slices, rows, cols) in the order of `instance_numbers`). Sagittal slices are decoded with the
@@ -51,8 +52,9 @@ def measure_gradcam(
     true-positive slices and include preprocessing and upsampling to the slice grid; forward_ms
     is one warm `predict_prepared` call on a prepared batch of one.
     """
+    from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD
     from spineview.data.synth import SynthOptions, synthesize
-    from spineview.ml.gradcam import GradCam
+    from spineview.ml.gradcam import METHODS, GradCam
     from spineview.ml.inference import Classifier
     from spineview.ml.store import bundled_models_dir
 
@@ -75,11 +77,10 @@ def measure_gradcam(
     true_positive = np.flatnonzero(has_lesion & positive)
 
     gradcam = GradCam(classifier)
-    if slices:  # build and trace both methods before timing
-        gradcam.compute(slices[0].pixels, method="gradcam", target="positive")
-        gradcam.compute(slices[0].pixels, method="gradcam++", target="positive")
-    plain = MethodScore()
-    plus_plus = MethodScore()
+    scores = {method: MethodScore() for method in METHODS}
+    if slices:  # build and trace every method before timing
+        for method in METHODS:
+            gradcam.compute(slices[0].pixels, method=method, target="positive")
     areas: list[float] = []
     dilated_areas: list[float] = []
     for index in true_positive:
@@ -87,14 +88,17 @@ def measure_gradcam(
         dilated = dilate_mask(item.lesion, DILATION_PIXELS)
         areas.append(float(item.lesion.mean()))
         dilated_areas.append(float(dilated.mean()))
-        plain.add(gradcam, item, dilated, "gradcam")
-        plus_plus.add(gradcam, item, dilated, "gradcam++")
+        for method, score in scores.items():
+            score.add(gradcam, item, dilated, method)
     forward_ms = _forward_ms(classifier, slices[0].pixels) if slices else float("nan")
-    gradcam_ms = plain.mean_ms()
+    default = scores[DEFAULT_HEATMAP_METHOD]
+    default_ms = default.mean_ms()
+    tp_slices = [slices[i] for i in true_positive]
     return {
         "benchmark": "gradcam",
         "model": classifier.name,
         "architecture": classifier.architecture.id,
+        "layer": classifier.manifest.gradcam_layer,
         "precision": classifier.precision,
         "studies": studies,
         "seed": seed,
@@ -104,26 +108,61 @@ def measure_gradcam(
         "lesion_slices": int(has_lesion.sum()),
         "predicted_positive_slices": int(positive.sum()),
         "true_positive_slices": len(true_positive),
-        "peak_in_mask_fraction": plain.fraction(plain.exact),
-        "peak_in_dilated_mask_fraction": plain.fraction(plain.near),
-        "gradcam_pp_peak_in_mask_fraction": plus_plus.fraction(plus_plus.exact),
-        "gradcam_pp_peak_in_dilated_mask_fraction": plus_plus.fraction(plus_plus.near),
-        "median_peak_to_lesion_px": plain.median_distance(),
-        "gradcam_pp_median_peak_to_lesion_px": plus_plus.median_distance(),
+        "default_method": DEFAULT_HEATMAP_METHOD,
+        "methods": {method: score.figures() for method, score in scores.items()},
         "mean_lesion_area_fraction": _mean(areas),
         "mean_dilated_lesion_area_fraction": _mean(dilated_areas),
-        "flat_maps": plain.flat,
-        "gradcam_pp_flat_maps": plus_plus.flat,
-        "gradcam_ms": gradcam_ms,
-        "gradcam_pp_ms": plus_plus.mean_ms(),
         "forward_ms": round(forward_ms, 2),
-        "gradcam_vs_forward": round(gradcam_ms / forward_ms, 2) if gradcam_ms else None,
+        "default_vs_forward": round(default_ms / forward_ms, 2) if default_ms else None,
+        "randomisation_check": randomisation_check(classifier, tp_slices[:RANDOMISED_SLICES]),
         "dilation_pixels": DILATION_PIXELS,
         "note": "true positive = lesion pixels on the slice (any condition, any grade) and the "
         "calibrated prediction positive; peak = maximum of the positive class's map on the "
-        "slice grid; a flat map counts as a miss (infinite distance); the mean (dilated) "
-        "lesion area fractions are the hit rates of a peak placed at random",
+        "slice grid; in_dilated_mask = within dilation_pixels of the lesion; a flat map counts "
+        "as a miss (infinite distance); the mean (dilated) lesion area fractions are the hit "
+        "rates of a peak placed at random; hit intervals are Wilson 95 % intervals",
     }
+
+
+RANDOMISED_SLICES = 20
+
+
+def randomisation_check(classifier: Any, slices: list[MaskedSlice]) -> dict[str, Any]:
+    """Adebayo et al.'s sanity check: the default method's maps from the trained network and
+    from the same architecture with freshly initialised weights, compared slice by slice
+    (Spearman rank correlation of the two maps). Maps that barely change would show the image,
+    not what the model learnt."""
+    from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD
+    from spineview.ml.architectures import build_model
+    from spineview.ml.gradcam import GradCam
+    from spineview.ml.inference import Classifier
+
+    if not slices:
+        return {"slices": 0}
+    random_model = build_model(classifier.architecture.id, precision=classifier.precision, seed=1)
+    randomised = GradCam(Classifier(random_model, classifier.manifest, None, classifier.precision))
+    trained = GradCam(classifier)
+    correlations = []
+    for item in slices:
+        ours = trained.compute(item.pixels, method=DEFAULT_HEATMAP_METHOD, target="positive")
+        theirs = randomised.compute(item.pixels, method=DEFAULT_HEATMAP_METHOD, target="positive")
+        correlations.append(_spearman(ours.values, theirs.values))
+    return {
+        "method": DEFAULT_HEATMAP_METHOD,
+        "slices": len(slices),
+        "median_spearman_trained_vs_random_weights": round(float(np.median(correlations)), 3),
+        "max_spearman": round(float(np.max(correlations)), 3),
+    }
+
+
+def _spearman(first: np.ndarray, second: np.ndarray) -> float:
+    def ranks(values: np.ndarray) -> np.ndarray:
+        return np.argsort(np.argsort(values.ravel(), kind="stable"), kind="stable").astype(float)
+
+    a, b = ranks(first), ranks(second)
+    a, b = a - a.mean(), b - b.mean()
+    denominator = float(np.sqrt((a * a).sum() * (b * b).sum()))
+    return float((a * b).sum() / denominator) if denominator else 0.0
 
 
 @dataclass
@@ -152,6 +191,16 @@ class MethodScore:
 
     def fraction(self, hits: int) -> float | None:
         return round(hits / self.count, 3) if self.count else None
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "peak_in_mask_fraction": self.fraction(self.exact),
+            "peak_in_dilated_mask_fraction": self.fraction(self.near),
+            "peak_in_dilated_mask_interval": _wilson(self.near, self.count),
+            "median_peak_to_lesion_px": self.median_distance(),
+            "flat_maps": self.flat,
+            "ms": self.mean_ms(),
+        }
 
     def mean_ms(self) -> float | None:
         return round(1000 * self.seconds / self.count, 2) if self.count else None
@@ -229,6 +278,17 @@ def distance_to_mask(point: tuple[int, int], mask: np.ndarray) -> float:
     if len(rows) == 0:
         return float("inf")
     return float(np.sqrt(np.min((rows - point[0]) ** 2 + (cols - point[1]) ** 2)))
+
+
+def _wilson(hits: int, count: int, z: float = 1.96) -> list[float] | None:
+    """The Wilson score 95 % interval of a proportion."""
+    if count == 0:
+        return None
+    share = hits / count
+    centre = (share + z * z / (2 * count)) / (1 + z * z / count)
+    half = z * np.sqrt(share * (1 - share) / count + z * z / (4 * count * count))
+    half /= 1 + z * z / count
+    return [round(float(centre - half), 3), round(float(centre + half), 3)]
 
 
 def _mean(values: list[float]) -> float | None:

@@ -182,7 +182,16 @@ def _invalid(source: Path | str, problem: str) -> ModelLoadError:
 
 
 def _check_agrees(manifest: ModelManifest, architecture: Architecture, source: Path | str) -> None:
-    for name in ("input_size", "channels", "output", "gradcam_layer"):
+    if manifest.gradcam_layer not in (
+        architecture.gradcam_layer,
+        *architecture.older_gradcam_layers,
+    ):
+        raise _invalid(
+            source,
+            f"says gradcam_layer = {manifest.gradcam_layer!r}, but architecture "
+            f"{architecture.id!r} has {architecture.gradcam_layer!r}",
+        )
+    for name in ("input_size", "channels", "output"):
         ours, theirs = getattr(manifest, name), getattr(architecture, name)
         if ours != theirs:
             raise _invalid(

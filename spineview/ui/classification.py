@@ -24,6 +24,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 from spineview.config import Config
+from spineview.core.heatmap import HEATMAP_METHODS
 from spineview.core.text import format_probability
 from spineview.ml.series_check import header_findings, series_label
 from spineview.ml.series_decision import HeaderFinding
@@ -47,7 +48,7 @@ from spineview.workers import (
 logger = logging.getLogger(__name__)
 
 HEATMAP_CACHE_SIZE = 256
-METHOD_NAMES = {"gradcam": "Grad-CAM", "gradcam++": "Grad-CAM++"}
+METHOD_NAMES = HEATMAP_METHODS
 HEALTHY_NOT_MAPPED = "no map: decided healthy (tick Healthy map to see its evidence)"
 """The caption's heatmap line on a slice decided healthy while healthy-class maps are off."""
 NOT_USABLE_CAPTION = "\u26a0 model NOT USABLE"

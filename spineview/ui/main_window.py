@@ -34,7 +34,8 @@ from PySide6.QtWidgets import (
 )
 
 from spineview import paths
-from spineview.config import HEATMAP_METHODS, Config, save_config
+from spineview.config import Config, save_config
+from spineview.core.heatmap import HEATMAP_METHODS
 from spineview.core.series import Series, StudyContext
 from spineview.dicom.header import FileHeader
 from spineview.dicom.index import SeriesInfo, StudyInfo
@@ -305,7 +306,7 @@ class MainWindow(QMainWindow):
         self.results.overlay_toggled.connect(heatmap.setChecked)
         model_menu.addAction(heatmap)
         methods = model_menu.addMenu("Heatmap &method")
-        for method, text in zip(HEATMAP_METHODS, ("Grad-CAM", "Grad-CAM++"), strict=True):
+        for method, text in HEATMAP_METHODS.items():
             choice = methods.addAction(text)
             choice.triggered.connect(lambda _=False, m=method: self._choose_method(m))
         model_menu.addSeparator()

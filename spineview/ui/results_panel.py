@@ -37,6 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from spineview.core.heatmap import HEATMAP_METHODS
 from spineview.core.text import format_probability, format_spread
 from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.model_picker import is_dark, status_colours
@@ -46,9 +47,8 @@ if TYPE_CHECKING:
     from spineview.ml.series_decision import SeriesDecision
     from spineview.ml.verdict import SeriesVerdict
 
-OVERLAY_METHODS: tuple[tuple[str, str], ...] = (
-    ("Grad-CAM", "gradcam"),
-    ("Grad-CAM++", "gradcam++"),
+OVERLAY_METHODS: tuple[tuple[str, str], ...] = tuple(
+    (label, method) for method, label in HEATMAP_METHODS.items()
 )
 """(label, value) of the heatmap methods the combo box offers."""
 DEFAULT_OPACITY = 0.5
@@ -124,7 +124,7 @@ class ResultsPanel(QWidget):
     """0-based slice index the user clicked on the plot or dragged the slice line to."""
     overlay_toggled = Signal(bool)
     method_changed = Signal(str)
-    """"gradcam" or "gradcam++"."""
+    """A key of `core.heatmap.HEATMAP_METHODS`."""
     opacity_changed = Signal(float)
     """Heatmap opacity from 0 to 1."""
     cancel_requested = Signal()
@@ -423,7 +423,8 @@ class ResultsPanel(QWidget):
             self.healthy_check.setChecked(enabled)
 
     def set_method(self, method: str) -> None:
-        """Select "gradcam" or "gradcam++" (ValueError otherwise), without emitting."""
+        """Select a method of `core.heatmap.HEATMAP_METHODS` (ValueError otherwise), without
+        emitting."""
         index = self.method_combo.findData(method)
         if index < 0:
             values = ", ".join(value for _, value in OVERLAY_METHODS)

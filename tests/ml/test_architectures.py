@@ -44,8 +44,9 @@ def test_registry_describes_both_reference_networks() -> None:
         224,
         1,
         "sigmoid",
-        "conv3",
+        "conv2",
     )
+    assert cnn.older_gradcam_layers == ("conv3",)  # manifests from before still load
     assert (resnet50.input_size, resnet50.channels, resnet50.output) == (224, 3, "softmax")
     assert resnet50.gradcam_layer == "conv5_block3_out"
     assert resnet50.backbone == "resnet50" and cnn.backbone is None

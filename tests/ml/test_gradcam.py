@@ -112,6 +112,17 @@ def cnn_demo_float32() -> Any:
     return Classifier.load(bundled_models_dir() / "cnn-demo", precision="float32")
 
 
+def _at_conv3(classifier: Any) -> Any:
+    """The same network explained at conv3 (the layer older manifests name; the checks below
+    spell out its pooling by hand)."""
+    import dataclasses
+
+    from spineview.ml.inference import Classifier
+
+    manifest = dataclasses.replace(classifier.manifest, gradcam_layer="conv3")
+    return Classifier(classifier.model, manifest, None, classifier.precision)
+
+
 @pytest.mark.tf
 @pytest.mark.parametrize("method", ["gradcam", "gradcam++"])
 def test_cnn_map_on_the_slice_grid(
@@ -147,12 +158,13 @@ def test_positive_and_negative_gradcam_maps_have_disjoint_support(
     is zero."""
     from spineview.ml.gradcam import GradCam
 
-    gradcam = GradCam(cnn_demo)
+    gradcam = GradCam(_at_conv3(cnn_demo))
     pixels = _explained_slice(gradcam, spine_slices)
     positive = gradcam.layer_map(pixels, target="positive")
     negative = gradcam.layer_map(pixels, target="negative")
     assert positive.positive and not negative.positive
     assert positive.values.shape == negative.values.shape == (52, 52)  # conv3 of a 224 input
+    assert GradCam(cnn_demo).layer_map(pixels).values.shape == (109, 109)  # conv2: the default
     assert positive.values.max() > 0 and negative.values.max() > 0
     assert not np.any((positive.values > 0) & (negative.values > 0))
     # most of the grid shows evidence for one class (none only where conv3's channels are 0)
@@ -181,7 +193,7 @@ def test_gradcam_matches_finite_differences(
 
     from spineview.ml.gradcam import GradCam
 
-    classifier = cnn_demo_float32
+    classifier = _at_conv3(cnn_demo_float32)
     model = classifier.model
     gradcam = GradCam(classifier)
     trunk = keras.Model(model.input, model.get_layer("conv3").output)
@@ -347,3 +359,31 @@ def test_resnet50_nested_backbone(tmp_path: Path) -> None:
     # one of the two Grad-CAM classes has positive evidence (the weights are negated)
     assert not (maps["gradcam", "positive"].flat and maps["gradcam", "negative"].flat)
     assert not maps["gradcam++", "positive"].flat
+
+
+@pytest.mark.tf
+def test_hirescam_and_layercam_and_the_randomisation_check(
+    cnn_demo: Any, spine_slices: list[np.ndarray]
+) -> None:
+    """HiResCAM sums gradient × activation per position; Layer-CAM keeps only the positive
+    gradients, so on conv2's non-negative (post-ReLU) activations its raw map is never below
+    HiResCAM's. Maps of the trained network and of freshly initialised weights differ."""
+    from spineview.ml.gradcam import GradCam
+    from spineview.ml.gradcam_benchmark import MaskedSlice, randomisation_check
+
+    gradcam = GradCam(cnn_demo)
+    pixels = _explained_slice(gradcam, spine_slices)
+    hires = gradcam.layer_map(pixels, method="hirescam", target="positive")
+    layer = gradcam.layer_map(pixels, method="layercam", target="positive")
+    assert hires.values.shape == layer.values.shape == (109, 109)
+    assert np.all(layer.values >= hires.values - 1e-6)
+    assert gradcam.compute(pixels, method="hirescam").method == "hirescam"
+    with pytest.raises(ValueError, match="unknown Grad-CAM method"):
+        gradcam.layer_map(pixels, method="cam")
+
+    items = [
+        MaskedSlice("s", "x", i, p, np.zeros(p.shape, dtype=bool))
+        for i, p in enumerate(spine_slices[:3])
+    ]
+    check = randomisation_check(cnn_demo, items)
+    assert check["slices"] == 3 and check["max_spearman"] < 0.5

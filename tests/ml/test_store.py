@@ -100,7 +100,7 @@ def test_manifest_json_accepts_numpy_values() -> None:
         ({"class_names": ["a"]}, "class_names"),
         ({"class_names": ["a", "b", "c"]}, "3 class names"),
         ({"input_size": 256}, "input_size"),
-        ({"gradcam_layer": "conv2"}, "gradcam_layer"),
+        ({"gradcam_layer": "conv1"}, "gradcam_layer"),
         ({"output": "softmax"}, "output"),
         ({"weights_sha256": "abc"}, "weights_sha256"),
         ({"demo": "yes"}, "demo"),

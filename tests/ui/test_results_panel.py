@@ -350,10 +350,13 @@ def test_heatmap_toggle_and_method(qtbot: QtBot, panel: ResultsPanel) -> None:
         panel.set_overlay_enabled(False)
     assert not panel.overlay_enabled
 
-    assert panel.method == "gradcam"
-    assert [panel.method_combo.itemText(i) for i in range(2)] == ["Grad-CAM", "Grad-CAM++"]
+    assert panel.method == "hirescam"
+    count = panel.method_combo.count()
+    assert [panel.method_combo.itemText(i) for i in range(count)] == [
+        "HiResCAM", "Grad-CAM", "Grad-CAM++", "Layer-CAM",
+    ]  # fmt: skip
     with qtbot.waitSignal(panel.method_changed) as changed:
-        panel.method_combo.setCurrentIndex(1)
+        panel.method_combo.setCurrentIndex(2)
     assert changed.args == ["gradcam++"]
     with qtbot.assertNotEmitted(panel.method_changed):
         panel.set_method("gradcam")
