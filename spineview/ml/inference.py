@@ -325,7 +325,8 @@ class _DropoutHead:
     """(DROPOUT_SAMPLES, d): kept units scaled by 1 / (1 - rate), as Keras does in training."""
 
     def logits(self, features: np.ndarray) -> np.ndarray:
-        return np.asarray((features[:, np.newaxis, :] * self.masks) @ self.kernel + self.bias)
+        """(n, samples): the logit of each slice under each mask."""
+        return np.asarray(features @ (self.masks * self.kernel).T + self.bias)
 
 
 def _dropout_head(model: Any, architecture: Architecture) -> _DropoutHead | None:

@@ -139,13 +139,27 @@ def verdict_agreement(
 ) -> float:
     """The share of Monte-Carlo dropout samples ((slices, samples) calibrated probabilities,
     one thinned network per column) whose series verdict, by the same rule, is `verdict`'s:
-    how sure the network is of its answer (NaN when no slice has a result)."""
+    how sure the network is of its answer (NaN when no slice has a result).
+
+    All samples at once: a position is held by its highest probability, the score is the
+    best window minimum of `verdict.neighbours` held positions, as in `series_verdict` (the
+    slices without a result are the same in every sample, so the runs are too).
+    """
     values = np.asarray(samples, dtype=np.float64)
     if verdict.slices == 0 or values.ndim != 2 or values.shape[1] == 0:
         return float("nan")
-    same = [
-        series_verdict(values[:, column], verdict.threshold, verdict.neighbours, positions).positive
-        == verdict.positive
-        for column in range(values.shape[1])
-    ]
-    return float(np.mean(same))
+    groups = _position_groups(positions, len(values))
+    with np.errstate(invalid="ignore"):
+        held = np.stack([_nan_max(values[members]) for members in groups])
+    filled = np.where(np.isfinite(held), held, -np.inf)
+    k = min(verdict.neighbours, len(filled))
+    windows = np.lib.stride_tricks.sliding_window_view(filled, k, axis=0).min(axis=-1)
+    scores = windows.max(axis=0)
+    return float(np.mean((scores >= verdict.threshold) == verdict.positive))
+
+
+def _nan_max(rows: np.ndarray) -> np.ndarray:
+    """Column-wise maximum over `rows` ignoring NaN (NaN where a column has none)."""
+    finite = np.isfinite(rows)
+    best = np.where(finite, rows, -np.inf).max(axis=0)
+    return np.where(finite.any(axis=0), best, np.nan)

@@ -121,3 +121,21 @@ def test_unknown_positions_are_each_their_own() -> None:
 def test_positions_must_match_the_slices() -> None:
     with pytest.raises(ValueError, match="3 positions for 4 slices"):
         series_verdict(np.array([0.1, 0.2, 0.3, 0.4]), 0.5, positions=np.zeros(3))
+
+
+def test_verdict_agreement_matches_the_rule_sample_by_sample() -> None:
+    from spineview.ml.verdict import verdict_agreement
+
+    rng = np.random.default_rng(4)
+    samples = rng.random((9, 40))
+    samples[3] = np.nan  # a slice without a result is missing in every sample
+    positions = np.array([0.0, 4.0, 4.0, 8.0, 12.0, 16.0, 20.0, 24.0, 28.0])
+    verdict = series_verdict(np.nanmean(samples, axis=1), 0.5, positions=positions)
+    expected = np.mean(
+        [
+            series_verdict(samples[:, t], 0.5, positions=positions).positive == verdict.positive
+            for t in range(samples.shape[1])
+        ]
+    )
+    assert verdict_agreement(samples, verdict, positions) == pytest.approx(expected)
+    assert np.isnan(verdict_agreement(samples[:, :0], verdict, positions))
