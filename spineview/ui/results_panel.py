@@ -165,6 +165,7 @@ class ResultsPanel(QWidget):
         column.addWidget(self.force_button)
         column.addStretch(1)
         column.addLayout(self._controls)
+        column.addWidget(self.healthy_check)  # its own row: the controls' row is full
         left = QWidget(self)
         left.setLayout(column)
         left.setFixedWidth(INFO_COLUMN_WIDTH)
@@ -260,7 +261,6 @@ class ResultsPanel(QWidget):
         self._controls.setSpacing(6)
         self._controls.addWidget(self.overlay_check)
         self._controls.addWidget(self.method_combo)
-        self._controls.addWidget(self.healthy_check)
         self._controls.addWidget(self.opacity_slider, 1)
         self._controls.addWidget(self.opacity_label)
 
