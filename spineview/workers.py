@@ -290,11 +290,7 @@ class ClassifyJob(Job):
         verdict = series_verdict(
             predictions.calibrated, predictions.threshold, self.neighbours, positions=positions
         )
-        agreement = (
-            verdict_agreement(predictions.samples, verdict, positions)
-            if predictions.samples is not None
-            else float("nan")
-        )
+        agreement = verdict_agreement(predictions.samples, verdict, positions)
         return SeriesClassification(
             self.series_key,
             classifier.identity,

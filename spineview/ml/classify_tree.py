@@ -315,11 +315,7 @@ def classify_series(
     )
     positions = series.slice_distances()
     verdict = series_verdict(predictions.calibrated, predictions.threshold, neighbours, positions)
-    agreement = (
-        verdict_agreement(predictions.samples, verdict, positions)
-        if predictions.samples is not None
-        else float("nan")
-    )
+    agreement = verdict_agreement(predictions.samples, verdict, positions)
     result = SeriesResult(
         series_key=info.key,
         study_uid=info.study_uid,

@@ -13,6 +13,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -54,7 +55,7 @@ class SlicePredictions:
     """(slices, DROPOUT_SAMPLES) calibrated probabilities under Monte-Carlo dropout: sample t
     is one thinned network, the same for every slice; None: the network has no dropout."""
 
-    @property
+    @cached_property
     def spread(self) -> np.ndarray | None:
         """Each slice's uncertainty: the standard deviation of its dropout samples."""
         if self.samples is None:

@@ -296,17 +296,20 @@ def attach_distribution_check(folder: Path, check: DistributionCheck) -> ModelMa
     between leaves the old manifest, which does not name the new file. Returns the manifest."""
     folder = Path(folder)
     manifest = read_manifest(folder)
-    data = check.to_bytes()
+    data, entry = _distribution_entry(check)
     write_bytes_atomic(folder / DISTRIBUTION_FILE_NAME, data, mode=0o644)
-    updated = dataclasses.replace(
-        manifest,
-        distribution_check={**check.summary(), "sha256": hashlib.sha256(data).hexdigest()},
-    )
+    updated = dataclasses.replace(manifest, distribution_check=entry)
     path = folder / MANIFEST_FILE_NAME
     text = updated.to_json()
     written = ModelManifest.from_dict(json.loads(text), source=path)
     write_text_atomic(path, text + "\n", mode=0o644)
     return written
+
+
+def _distribution_entry(check: DistributionCheck) -> tuple[bytes, dict[str, Any]]:
+    """The check's file content and the manifest entry that names it (summary and sha256)."""
+    data = check.to_bytes()
+    return data, {**check.summary(), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 # --- saving -----------------------------------------------------------------------------------
@@ -344,16 +347,10 @@ def save_model(
         _remove_tree(temporary)
         temporary.mkdir()
         if distribution is not None:
-            data = distribution.to_bytes()
+            data, entry = _distribution_entry(distribution)
             (temporary / DISTRIBUTION_FILE_NAME).write_bytes(data)
             _fsync(temporary / DISTRIBUTION_FILE_NAME)
-            manifest = dataclasses.replace(
-                manifest,
-                distribution_check={
-                    **distribution.summary(),
-                    "sha256": hashlib.sha256(data).hexdigest(),
-                },
-            )
+            manifest = dataclasses.replace(manifest, distribution_check=entry)
         saved = _write_model_folder(model, manifest, temporary, weights_storage)
         _verify_model_folder(model, saved, temporary)
         _swap_into_place(temporary, folder)

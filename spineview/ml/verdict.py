@@ -133,18 +133,21 @@ def _longest_valid_run(valid: np.ndarray) -> int:
 
 
 def verdict_agreement(
-    samples: np.ndarray,
+    samples: np.ndarray | None,
     verdict: SeriesVerdict,
     positions: np.ndarray | None = None,
 ) -> float:
     """The share of Monte-Carlo dropout samples ((slices, samples) calibrated probabilities,
     one thinned network per column) whose series verdict, by the same rule, is `verdict`'s:
-    how sure the network is of its answer (NaN when no slice has a result).
+    how sure the network is of its answer (NaN when no slice has a result, or without samples:
+    a network with no dropout).
 
     All samples at once: a position is held by its highest probability, the score is the
     best window minimum of `verdict.neighbours` held positions, as in `series_verdict` (the
     slices without a result are the same in every sample, so the runs are too).
     """
+    if samples is None:
+        return float("nan")
     values = np.asarray(samples, dtype=np.float64)
     if verdict.slices == 0 or values.ndim != 2 or values.shape[1] == 0:
         return float("nan")

@@ -48,7 +48,6 @@ from spineview.workers import (
 logger = logging.getLogger(__name__)
 
 HEATMAP_CACHE_SIZE = 256
-METHOD_NAMES = HEATMAP_METHODS
 HEALTHY_NOT_MAPPED = "no map: decided healthy (tick Healthy map to see its evidence)"
 """The caption's heatmap line on a slice decided healthy while healthy-class maps are off."""
 NOT_USABLE_CAPTION = "\u26a0 model NOT USABLE"
@@ -75,8 +74,9 @@ class FlaggedSliceClassification(SliceClassification):
 
 
 def series_list_text(result: SeriesClassification) -> tuple[str, str]:
-    """A classified series in the series list: ("healthy 12 %", "flagged: degenerative 71 %",
-    "declined"...) and a tooltip with the model, the decision and its reasons."""
+    """A classified series in the series list: ("healthy 12 %", "⚠ degenerative 71 %" when
+    flagged or forced, "declined"...) and a tooltip with the model, the decision and its
+    reasons."""
     decision = result.decision
     verdict = result.verdict
     if not decision.shows_verdict:
@@ -561,7 +561,7 @@ class ClassificationController(QObject):
 
     def _heatmap_ready(self, result: HeatmapResult) -> None:
         heat = result.heatmap
-        note = f"{METHOD_NAMES.get(heat.method, heat.method)}: {heat.class_name}"
+        note = f"{HEATMAP_METHODS.get(heat.method, heat.method)}: {heat.class_name}"
         if heat.flat:
             note += " — no positive evidence on this slice (flat map)"
         self._heatmaps[result.request] = (heat.values, note)
