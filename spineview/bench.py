@@ -316,8 +316,13 @@ def bench_infer(studies: int = 6, model: str = "cnn-demo") -> dict[str, Any]:
     return {**measure_inference(studies=studies, model=model), "cpu_count": os.cpu_count()}
 
 
-def bench_gradcam(studies: int = 12, max_slices: int = 200) -> dict[str, Any]:
+def bench_gradcam(
+    studies: int = 12, max_slices: int = 200, model: str = "cnn-demo"
+) -> dict[str, Any]:
     """Grad-CAM localisation and cost (spineview.ml.gradcam_benchmark)."""
     from spineview.ml.gradcam_benchmark import measure_gradcam
+    from spineview.ml.store import find_model
 
-    return {**measure_gradcam(studies=studies, max_slices=max_slices), "cpu_count": os.cpu_count()}
+    folder = find_model(model).path
+    result = measure_gradcam(studies=studies, max_slices=max_slices, model_folder=folder)
+    return {**result, "cpu_count": os.cpu_count()}

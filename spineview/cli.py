@@ -103,11 +103,21 @@ def build_parser() -> argparse.ArgumentParser:
     model_commands = models.add_subparsers(dest="models_command")
     fit_check = model_commands.add_parser(
         "fit-check",
-        help="fit a model's in-distribution check on the data it was trained on (weights "
-        "untouched; for models made before checks existed)",
+        help="fit a model's in-distribution check (and, for a network without dropout, its "
+        "last-layer posterior) on the data it was trained on (weights untouched; for models "
+        "made before these existed)",
     )
     fit_check.add_argument("model", help="model name or folder")
     fit_check.add_argument("dataset", type=Path, help="the dataset the model was trained on")
+    heatmaps = model_commands.add_parser(
+        "measure-heatmaps",
+        help="measure where each heatmap method's peak falls on fresh synthetic studies with "
+        "known lesions; the figures go into the model's report and details",
+    )
+    heatmaps.add_argument("model", help="model name or folder")
+    heatmaps.add_argument("--studies", type=int, default=12, help="synthetic studies (default 12)")
+    heatmaps.add_argument("--seed", type=int, default=5, help="generator seed (default 5)")
+    heatmaps.add_argument("--max-slices", type=int, default=200, help="slices evaluated at most")
     _add_classify_parser(commands)
 
     _add_bench_parser(commands)
@@ -144,6 +154,7 @@ def _add_bench_parser(commands: Any) -> None:
     )
     gradcam.add_argument("--studies", type=int, default=12, help="synthetic studies (default 12)")
     gradcam.add_argument("--max-slices", type=int, default=200, help="slices evaluated at most")
+    gradcam.add_argument("--model", default="cnn-demo", help="model name or folder")
     learn = bench_commands.add_parser(
         "learn", help="test ROC AUC of the training recipes on a matrix of unfamiliar datasets"
     )
@@ -218,7 +229,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         "synth": lambda: bench.bench_synth(studies=args.studies, size=args.size),
         "train": lambda: bench.bench_train(epochs=args.epochs, max_examples=args.slices),
         "infer": lambda: bench.bench_infer(studies=args.studies, model=args.model),
-        "gradcam": lambda: bench.bench_gradcam(studies=args.studies, max_slices=args.max_slices),
+        "gradcam": lambda: bench.bench_gradcam(
+            studies=args.studies, max_slices=args.max_slices, model=args.model
+        ),
         "ui": lambda: bench.bench_ui(files=args.files, matrix=args.matrix),
         "learn": lambda: bench.bench_learn(
             studies=args.studies,
@@ -278,6 +291,8 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.command == "models":
             if args.models_command == "fit-check":
                 return command_fit_check(args, sys.stdout, sys.stderr)
+            if args.models_command == "measure-heatmaps":
+                return command_measure_heatmaps(args, sys.stdout, sys.stderr)
             return command_models(sys.stdout)
         if args.command == "classify":
             return command_classify(args, sys.stdout, sys.stderr)
@@ -439,21 +454,45 @@ def command_models(out: TextIO) -> int:
 
 
 def command_fit_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    """Fit and store the in-distribution check of an existing model (weights untouched)."""
-    from spineview.ml.distribution_fit import fit_check_for_folder
-    from spineview.ml.store import attach_distribution_check, find_model
+    """Fit and store the post-hoc parts of an existing model (weights untouched): its
+    in-distribution check and, for a network without dropout, its head posterior."""
+    from spineview.ml.post_hoc_fit import fit_post_hoc_for_folder
+    from spineview.ml.store import attach_fitted, find_model
 
     info = find_model(args.model)
     err.write(f"fitting the distribution check of {info.manifest.name} on {args.dataset}\n")
-    check, agreement = fit_check_for_folder(info.path, args.dataset)
-    manifest = attach_distribution_check(info.path, check)
-    quantiles = check.validation_quantiles
-    out.write(
-        f"{manifest.name}: distribution check fitted on {check.fitted_slices} training slices; "
-        f"threshold {check.threshold:.2f} ({check.percentile:g}th percentile of "
-        f"{check.validation_slices} validation slices; median {quantiles['50']:.2f}); "
-        f"{agreement}\n"
+    fitted, agreement = fit_post_hoc_for_folder(info.path, args.dataset)
+    manifest = attach_fitted(info.path, fitted)
+    check = fitted.distribution
+    if check is not None:
+        quantiles = check.validation_quantiles
+        out.write(
+            f"{manifest.name}: distribution check fitted on {check.fitted_slices} training "
+            f"slices; threshold {check.threshold:.2f} ({check.percentile:g}th percentile of "
+            f"{check.validation_slices} validation slices; median {quantiles['50']:.2f}); "
+            f"{agreement}\n"
+        )
+    posterior = fitted.posterior
+    if posterior is not None:
+        out.write(
+            f"{manifest.name}: last-layer posterior fitted on {posterior.fitted_slices} "
+            f"training slices (prior precision {posterior.prior_precision:.3g})\n"
+        )
+    return EXIT_OK
+
+
+def command_measure_heatmaps(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    """Measure the heatmap methods of a model and keep the figures in its report."""
+    from spineview.ml.gradcam_benchmark import record_heatmap_figures
+    from spineview.ml.model_text import heatmap_lines
+    from spineview.ml.store import find_model
+
+    info = find_model(args.model)
+    err.write(f"measuring the heatmaps of {info.manifest.name} on {args.studies} studies\n")
+    summary = record_heatmap_figures(
+        info.path, studies=args.studies, seed=args.seed, max_slices=args.max_slices
     )
+    out.write("\n".join(heatmap_lines(summary)) + "\n")
     return EXIT_OK
 
 
@@ -510,7 +549,7 @@ def command_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def series_summary(result: SeriesResult) -> str:
     """A classified series' verdict in words, without claiming certainty: class, score, how
-    many slices reach the threshold and how many dropout samples agree."""
+    many slices reach the threshold and how many uncertainty samples agree."""
     verdict = result.verdict
     if not result.shows_verdict:
         return "no verdict (declined; --force gives it anyway)"
@@ -521,7 +560,8 @@ def series_summary(result: SeriesResult) -> str:
         f"({verdict.slices_above} slices reach {format_probability(verdict.threshold)})"
     )
     if math.isfinite(result.agreement):
-        text += f", {format_probability(result.agreement)} of dropout samples agree"
+        method = result.predictions.uncertainty_method
+        text += f", {format_probability(result.agreement)} of {method} samples agree"
     return text
 
 

@@ -257,7 +257,7 @@ class SeriesClassification:
     """Accepted, flagged or declined (`ml.series_decision`); the viewer forces a declined one
     when the user asks for the verdict anyway."""
     agreement: float = float("nan")
-    """Share of Monte-Carlo dropout samples giving the same series verdict (NaN: no dropout)."""
+    """Share of uncertainty samples giving the same series verdict (NaN: the model has none)."""
     class_names: tuple[str, str] = ("healthy", "degenerative")
     """The model's (negative, positive) class names."""
 

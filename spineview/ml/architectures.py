@@ -60,9 +60,25 @@ class Architecture:
     of its three convolution blocks put every slice of 10 non-lumbar series beyond the 99th
     percentile of the validation slices, its penultimate Dense layer 0-25 % of them."""
     head_dropout: float = 0.0
-    """The dropout rate before the output layer (0: none); its input is `head_input_layer`'s
-    output, which Monte-Carlo dropout samples."""
+    """The dropout rate before the output layer (0: none); Monte-Carlo dropout samples the
+    output of `head_input_layer`."""
     head_input_layer: str = ""
+    """The layer whose output feeds the output layer: what dropout masks, or the last-layer
+    posterior (`ml.head_posterior`) is fitted on, where there is no dropout."""
+
+    def uncertainty_method(self, has_posterior: bool) -> str:
+        """How a model of this architecture samples its uncertainty: Monte-Carlo dropout where
+        there is dropout before a sigmoid output, else the last-layer posterior where the
+        model has one fitted; "" for neither."""
+        if self.head_dropout > 0 and self.output == "sigmoid":
+            return MC_DROPOUT
+        if has_posterior and self.head_input_layer:
+            return LAST_LAYER_LAPLACE
+        return ""
+
+
+MC_DROPOUT = "Monte-Carlo dropout"
+LAST_LAYER_LAPLACE = "last-layer Laplace"
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -96,6 +112,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         ),
         backbone="resnet50",
         distribution_layers=("pool",),
+        head_input_layer="dense2",
     ),
 }
 

@@ -111,8 +111,8 @@ class SeriesResult:
     decision: SeriesDecision = field(default_factory=lambda: SeriesDecision("accepted"))
     """Accepted, flagged or declined, with the reasons (`ml.series_decision`)."""
     agreement: float = float("nan")
-    """Share of the Monte-Carlo dropout samples that give the same series verdict (NaN: the
-    network has no dropout)."""
+    """Share of the uncertainty samples (`SlicePredictions.uncertainty_method`) that give the
+    same series verdict (NaN: the model has none)."""
 
     @property
     def label(self) -> str:
@@ -484,7 +484,8 @@ def _series_json(result: SeriesResult) -> dict[str, Any]:
             "class": result.verdict_class or None,
             "positive": verdict.positive,
             "score": _number(verdict.score),
-            "dropout_agreement": _number(result.agreement),
+            "sample_agreement": _number(result.agreement),
+            "uncertainty_method": result.predictions.uncertainty_method or None,
             "run_start_slice": None if verdict.run_start is None else verdict.run_start + 1,
             "neighbours_used": verdict.neighbours,
             "threshold": verdict.threshold,
@@ -516,10 +517,11 @@ def _series_json(result: SeriesResult) -> dict[str, Any]:
 
 def csv_text(report: ClassificationReport) -> str:
     """One row per slice (see CSV_COLUMNS); probability is the calibrated one, uncertainty the
-    standard deviation of its Monte-Carlo dropout samples, distance the slice's distance to
-    the training data (far: beyond the model's threshold); a declined series (unless forced)
-    has its decision and distances but no probabilities or classes; model_usable is "true"
-    or "false" (the quality gate's verdict on the model; empty when not judged)."""
+    standard deviation of its uncertainty samples (Monte-Carlo dropout or last-layer Laplace),
+    distance the slice's distance to the training data (far: beyond the model's threshold);
+    a declined series (unless forced) has its decision and distances but no probabilities or
+    classes; model_usable is "true" or "false" (the quality gate's verdict on the model; empty
+    when not judged)."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(CSV_COLUMNS)

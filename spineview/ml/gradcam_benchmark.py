@@ -125,6 +125,58 @@ def measure_gradcam(
 
 
 RANDOMISED_SLICES = 20
+HEATMAP_REPORT_FILE_NAME = "heatmaps.json"
+
+
+def record_heatmap_figures(
+    folder: Path, studies: int = 12, seed: int = 5, max_slices: int = 200
+) -> dict[str, Any]:
+    """Measure every method on fresh synthetic studies for the model `folder` and keep the
+    figures with it: the whole measurement in `report/heatmaps.json`, the summary in the
+    manifest's metrics ("heatmaps", shown with the model's details). Returns the summary."""
+    import json
+
+    from spineview.core.files import write_text_atomic
+    from spineview.ml.store import record_metrics
+
+    result = measure_gradcam(studies=studies, seed=seed, model_folder=folder, max_slices=max_slices)
+    report = Path(folder) / "report"
+    report.mkdir(exist_ok=True)
+    write_text_atomic(report / HEATMAP_REPORT_FILE_NAME, json.dumps(result, indent=2) + "\n")
+    summary = heatmap_summary(result)
+    record_metrics(folder, "heatmaps", summary)
+    return summary
+
+
+def heatmap_summary(result: dict[str, Any]) -> dict[str, Any]:
+    """The figures a model's details show, from a `measure_gradcam` result."""
+    return {
+        "source": f"{result['studies']} fresh synthetic studies (seed {result['seed']}) with "
+        "known lesions",
+        "layer": result["layer"],
+        "true_positive_slices": result["true_positive_slices"],
+        "dilation_pixels": result["dilation_pixels"],
+        "default_method": result["default_method"],
+        "methods": {
+            method: {
+                "peak_near_lesion": figures["peak_in_dilated_mask_fraction"],
+                "peak_near_lesion_interval": figures["peak_in_dilated_mask_interval"],
+                "peak_in_lesion": figures["peak_in_mask_fraction"],
+                "median_peak_to_lesion_px": figures["median_peak_to_lesion_px"],
+                "flat_maps": figures["flat_maps"],
+            }
+            for method, figures in result["methods"].items()
+        },
+        "random_peak_near_lesion": _rounded(result["mean_dilated_lesion_area_fraction"]),
+        "randomisation_spearman": result["randomisation_check"].get(
+            "median_spearman_trained_vs_random_weights"
+        ),
+        "forward_passes_per_map": result["default_vs_forward"],
+    }
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
 
 
 def randomisation_check(classifier: Any, slices: list[MaskedSlice]) -> dict[str, Any]:

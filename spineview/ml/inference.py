@@ -20,8 +20,9 @@ from typing import Any
 import numpy as np
 
 from spineview.errors import SpineViewError
-from spineview.ml.architectures import Architecture, get_architecture
+from spineview.ml.architectures import MC_DROPOUT, Architecture, get_architecture
 from spineview.ml.distribution_check import DistributionCheck
+from spineview.ml.head_posterior import HeadPosterior, SampledHeads
 from spineview.ml.manifest import ModelManifest
 from spineview.ml.metrics import apply_temperature, calibrate_probability
 from spineview.ml.precision import Precision, resolve_precision
@@ -35,8 +36,8 @@ class InferenceCancelled(SpineViewError):
     """The user cancelled a classification."""
 
 
-DROPOUT_SAMPLES = 64
-"""Networks sampled by Monte-Carlo dropout for each slice's uncertainty."""
+UNCERTAINTY_SAMPLES = 64
+"""Output layers sampled for each slice's uncertainty (dropout masks or posterior draws)."""
 
 
 @dataclass(frozen=True)
@@ -52,12 +53,15 @@ class SlicePredictions:
     """Each slice's distance to the training data (`ml.distribution_check`); None: the model
     has no check."""
     samples: np.ndarray | None = None
-    """(slices, DROPOUT_SAMPLES) calibrated probabilities under Monte-Carlo dropout: sample t
-    is one thinned network, the same for every slice; None: the network has no dropout."""
+    """(slices, UNCERTAINTY_SAMPLES) calibrated probabilities under sampled output layers:
+    sample t is one network (a dropout mask, or a draw from the last-layer posterior), the
+    same for every slice; None: the model has no way to say how sure it is."""
+    uncertainty_method: str = ""
+    """How the samples were drawn (`Architecture.uncertainty_method`; "" without samples)."""
 
     @cached_property
     def spread(self) -> np.ndarray | None:
-        """Each slice's uncertainty: the standard deviation of its dropout samples."""
+        """Each slice's uncertainty: the standard deviation of its samples."""
         if self.samples is None:
             return None
         with np.errstate(invalid="ignore"):
@@ -82,8 +86,9 @@ class Classifier:
 
     One forward pass gives each slice's probability and its penultimate-layer features: the
     features give the distance to the training data (when the model has a distribution check)
-    and, for a network with dropout before its output layer, the Monte-Carlo dropout samples,
-    which need only that last layer (a matrix product per batch, no further network passes).
+    and the uncertainty samples (Monte-Carlo dropout for a network with dropout before its
+    output layer, else draws from the last-layer posterior where the model has one), which
+    need only that last layer (a matrix product per batch, no further network passes).
     """
 
     def __init__(
@@ -93,6 +98,7 @@ class Classifier:
         folder: Path | None,
         precision: str,
         distribution: DistributionCheck | None = None,
+        posterior: HeadPosterior | None = None,
     ) -> None:
         import keras
         import tensorflow as tf
@@ -110,18 +116,21 @@ class Classifier:
             self._probabilities,
             input_signature=[tf.TensorSpec((None, size, size, 1), tf.float32)],
         )
-        self._dropout_head = _dropout_head(model, self.architecture)
+        self._sampled_heads, self.uncertainty_method = _sampled_heads(
+            model, self.architecture, posterior
+        )
 
     @classmethod
     def load(cls, folder: Path, *, precision: Precision | str = "auto") -> Classifier:
         """Load a model folder (checked as `store.load_model` checks it, its distribution
-        check too) for inference."""
-        from spineview.ml.store import load_distribution_check, load_model
+        check and head posterior too) for inference."""
+        from spineview.ml.store import load_distribution_check, load_head_posterior, load_model
 
         resolved = resolve_precision(precision)
         model, manifest = load_model(Path(folder), precision=resolved)
         check = load_distribution_check(Path(folder), manifest)
-        return cls(model, manifest, Path(folder), resolved, check)
+        posterior = load_head_posterior(Path(folder), manifest)
+        return cls(model, manifest, Path(folder), resolved, check, posterior)
 
     @property
     def name(self) -> str:
@@ -176,7 +185,7 @@ class Classifier:
         """Raw P(positive) (float64) and the features (n × feature_count, float64) of a
         (n, size, size, 1) batch of prepared slices, from one forward pass: the first
         `distribution_width` columns are what the distribution check measures, the rest the
-        output layer's input (for the dropout samples; none without head dropout)."""
+        output layer's input (for the uncertainty samples; see `head_features`)."""
         if len(batch) == 0:
             return np.zeros(0), np.zeros((0, self.feature_count))
         with self._lock:  # one compiled call at a time: the worker and a Grad-CAM may share it
@@ -187,12 +196,17 @@ class Classifier:
     def feature_count(self) -> int:
         return int(self._two_outputs.outputs[1].shape[-1])
 
-    def dropout_samples(self, features: np.ndarray) -> np.ndarray | None:
-        """(n, DROPOUT_SAMPLES) calibrated probabilities of Monte-Carlo dropout from the
-        features; None when the network has no dropout before its output layer."""
-        if self._dropout_head is None:
+    def head_features(self, features: np.ndarray) -> np.ndarray:
+        """The output layer's input: the columns of `features` after the distribution
+        features (none where the architecture names no `head_input_layer`)."""
+        return features[:, self.distribution_width :]
+
+    def uncertainty_samples(self, features: np.ndarray) -> np.ndarray | None:
+        """(n, UNCERTAINTY_SAMPLES) calibrated probabilities under the sampled output layers;
+        None when the model has no way to sample them."""
+        if self._sampled_heads is None:
             return None
-        logits = self._dropout_head.logits(features[:, self.distribution_width :])
+        logits = self._sampled_heads.logits(self.head_features(features))
         calibrated = apply_temperature(logits.ravel(), self.manifest.temperature)
         return np.asarray(calibrated).reshape(logits.shape)
 
@@ -255,10 +269,10 @@ class Classifier:
         """SlicePredictions from raw probabilities and their features (NaN rows: no result)."""
         valid = np.isfinite(raw)
         samples = None
-        if self._dropout_head is not None:
-            samples = np.full((len(raw), DROPOUT_SAMPLES), np.nan)
+        if self._sampled_heads is not None:
+            samples = np.full((len(raw), UNCERTAINTY_SAMPLES), np.nan)
             if valid.any():
-                samples[valid] = self.dropout_samples(features[valid])
+                samples[valid] = self.uncertainty_samples(features[valid])
         distances = None
         if self.distribution is not None:
             distances = np.full(len(raw), np.nan)
@@ -267,7 +281,12 @@ class Classifier:
                     features[valid, : self.distribution_width]
                 )
         return SlicePredictions(
-            raw, self.calibrate(raw), float(self.manifest.threshold), distances, samples
+            raw,
+            self.calibrate(raw),
+            float(self.manifest.threshold),
+            distances,
+            samples,
+            self.uncertainty_method if samples is not None else "",
         )
 
     def classify_volume(
@@ -302,44 +321,49 @@ class Classifier:
 def _two_outputs(keras: Any, model: Any, architecture: Architecture) -> tuple[Any, int]:
     """A model giving [output, features] and the width of the distribution features: each of
     `architecture.distribution_layers` averaged over the image (in float32), then the output
-    layer's input where the head has dropout."""
+    layer's input where the architecture names it (`head_input_layer`)."""
     parts = []
     for name in architecture.distribution_layers:
         values = keras.ops.cast(model.get_layer(name).output, "float32")
         parts.append(keras.ops.mean(values, axis=(1, 2)) if len(values.shape) == 4 else values)
     width = sum(int(part.shape[-1]) for part in parts)
-    if architecture.head_dropout > 0:
+    if architecture.head_input_layer:
         head = model.get_layer(architecture.head_input_layer).output
         parts.append(keras.ops.cast(head, "float32"))
     features = parts[0] if len(parts) == 1 else keras.ops.concatenate(parts, axis=-1)
     return keras.Model(model.inputs, [model.outputs[0], features]), width
 
 
-@dataclass(frozen=True)
-class _DropoutHead:
-    """The output layer under DROPOUT_SAMPLES fixed dropout masks on its input features."""
-
-    kernel: np.ndarray
-    """(d,) weights of the positive class's logit."""
-    bias: float
-    masks: np.ndarray
-    """(DROPOUT_SAMPLES, d): kept units scaled by 1 / (1 - rate), as Keras does in training."""
-
-    def logits(self, features: np.ndarray) -> np.ndarray:
-        """(n, samples): the logit of each slice under each mask."""
-        return np.asarray(features @ (self.masks * self.kernel).T + self.bias)
+def head_logit(model: Any, architecture: Architecture) -> tuple[np.ndarray, float]:
+    """The weights (d,) and bias of the positive class's logit in the output layer (for a
+    two-class softmax, the difference of the two classes': softmax of two is the sigmoid of
+    their difference)."""
+    kernel, bias = (
+        np.asarray(values, dtype=np.float64) for values in model.get_layer("output").get_weights()
+    )
+    if architecture.output == "sigmoid":
+        return kernel[:, 0], float(bias[0])
+    return kernel[:, 1] - kernel[:, 0], float(bias[1] - bias[0])
 
 
-def _dropout_head(model: Any, architecture: Architecture) -> _DropoutHead | None:
-    """The sigmoid output layer and the masks, for a network with dropout before it."""
-    rate = architecture.head_dropout
-    if rate <= 0 or architecture.output != "sigmoid":
-        return None
-    weights = model.get_layer("output").get_weights()
-    kernel, bias = (np.asarray(values, dtype=np.float64) for values in weights)
-    rng = np.random.default_rng(0)  # fixed: the same series always gets the same uncertainty
-    keep = rng.random((DROPOUT_SAMPLES, kernel.shape[0])) >= rate
-    return _DropoutHead(kernel[:, 0], float(bias[0]), keep / (1.0 - rate))
+def _sampled_heads(
+    model: Any, architecture: Architecture, posterior: HeadPosterior | None
+) -> tuple[SampledHeads | None, str]:
+    """The sampled output layers and how they were drawn: fixed dropout masks (the same series
+    always gets the same uncertainty) for a network with dropout before its output layer,
+    else draws from the last-layer posterior; (None, "") for neither."""
+    method = architecture.uncertainty_method(posterior is not None)
+    if method == MC_DROPOUT:
+        rate = architecture.head_dropout
+        weights, bias = head_logit(model, architecture)
+        rng = np.random.default_rng(0)
+        keep = rng.random((UNCERTAINTY_SAMPLES, len(weights))) >= rate
+        masked = keep / (1.0 - rate) * weights  # kept units scaled as Keras does in training
+        return SampledHeads(masked, np.full(UNCERTAINTY_SAMPLES, bias)), MC_DROPOUT
+    if posterior is not None and method:
+        centre = head_logit(model, architecture)
+        return posterior.sampled_heads(UNCERTAINTY_SAMPLES, centre), method
+    return None, ""
 
 
 def _batches(slices: Iterator[np.ndarray], size: int) -> Iterator[list[np.ndarray]]:

@@ -80,6 +80,9 @@ class ModelManifest:
     """The in-distribution check's summary (`ml.distribution_check`) with the sha256 of its
     arrays' file; empty: the model has none (made before it existed), so only the headers are
     checked."""
+    head_posterior: dict[str, Any] = field(default_factory=dict)
+    """The last-layer posterior's summary (`ml.head_posterior`) with the sha256 of its arrays'
+    file, for a network without dropout; empty: none (results carry no uncertainty)."""
     created: str = field(default_factory=_now_iso)
     spineview_version: str = __version__
     format_version: int = MANIFEST_FORMAT_VERSION
@@ -239,17 +242,17 @@ def _is_class_names(value: Any) -> bool:
     )
 
 
-def _is_distribution_check(value: Any) -> bool:
+def _is_fitted_file(value: Any) -> bool:
+    """Empty, or the summary of a file fitted after training, naming its sha256."""
     if not isinstance(value, dict):
         return False
-    if not value:
-        return True
     sha = value.get("sha256")
-    return (
-        isinstance(sha, str)
-        and _SHA256.fullmatch(sha) is not None
-        and _is_number(value.get("threshold"))
-        and value["threshold"] > 0
+    return not value or (isinstance(sha, str) and _SHA256.fullmatch(sha) is not None)
+
+
+def _is_distribution_check(value: Any) -> bool:
+    return _is_fitted_file(value) and (
+        not value or (_is_number(value.get("threshold")) and value["threshold"] > 0)
     )
 
 
@@ -281,6 +284,7 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "training": (lambda v: isinstance(v, dict), "a JSON object"),
     "metrics": (lambda v: isinstance(v, dict), "a JSON object"),
     "distribution_check": (_is_distribution_check, "a JSON object with a threshold and sha256"),
+    "head_posterior": (_is_fitted_file, "a JSON object with a sha256"),
     "created": (_is_text, "an ISO date and time"),
     "spineview_version": (_is_text, "a version text"),
 }

@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from spineview.ml.architectures import ARCHITECTURES
+from spineview.ml.architectures import ARCHITECTURES, MC_DROPOUT
 from spineview.ml.preprocess import INTENSITY_SCALINGS
 from spineview.ml.quality_gate import NOT_USABLE, as_interval, auc_interval, headline_metrics
 
@@ -30,6 +30,9 @@ TEXT_WIDTH = 88
 """Long values (descriptions, labelling rules) wrap at this many characters."""
 
 _LABEL_WIDTH = 15
+RANDOMISATION_LIMIT = 0.5
+"""A median Spearman correlation of trained and random-weight maps below this passes the
+randomisation sanity check (Adebayo et al. 2018 show failing methods near 1)."""
 _INDENT = "  "
 
 _METRIC_ROWS = (
@@ -174,6 +177,11 @@ def model_details(info: ModelInfo) -> str:
         lines += _field("Verdict", "usable" if usability.usable else NOT_USABLE)
         lines += _field("Reason", usability.reason)
 
+    lines += ["", "Where its knowledge ends", *_reliability_lines(manifest)]
+    heatmaps = manifest.metrics.get("heatmaps")
+    if isinstance(heatmaps, Mapping):
+        lines += ["", *heatmap_lines(heatmaps)]
+
     origin = [
         text
         for text in (
@@ -285,6 +293,86 @@ def _metrics_lines(metrics: Mapping[str, Any]) -> list[str]:
         cells = "".join(value.rjust(value_width) for value in values)
         lines.append(_INDENT + label.ljust(label_width) + cells)
     return lines
+
+
+def _reliability_lines(manifest: ModelManifest) -> list[str]:
+    """The distribution check and how the model says how sure it is."""
+    check = manifest.distribution_check
+    if _is_number(check.get("threshold")):
+        fitted, validation = check.get("fitted_slices"), check.get("validation_slices")
+        text = f"fitted on {fitted} training slices; slices beyond {check['threshold']:.2f} "
+        text += f"(the {check.get('threshold_rule', 'threshold')}"
+        text += f", {validation} slices)" if _is_integer(validation) else ")"
+        text += " are far from the training data"
+    else:
+        text = "none: only the headers are checked (fit one with spineview models fit-check)"
+    lines = _field("Distribution", text)
+    architecture = ARCHITECTURES.get(manifest.architecture)
+    method = ""
+    if architecture is not None:
+        method = architecture.uncertainty_method(bool(manifest.head_posterior))
+    if architecture is not None and method == MC_DROPOUT:
+        rate = architecture.head_dropout
+        text = f"{method}: the spread of 64 thinned networks (dropout {rate:g})"
+    elif method:
+        prior = manifest.head_posterior.get("prior_precision")
+        text = f"{method}: the spread of 64 output layers drawn from the posterior"
+        text += f" (prior precision {prior:.3g})" if _is_number(prior) else ""
+    else:
+        text = "none: results say nothing about how sure the model is"
+    return lines + _field("Uncertainty", text)
+
+
+def heatmap_lines(summary: Mapping[str, Any]) -> list[str]:
+    """Where each heatmap method's peak falls (`ml.gradcam_benchmark.heatmap_summary`)."""
+    count = summary.get("true_positive_slices")
+    margin = summary.get("dilation_pixels", 3)
+    lines = [
+        f"Heatmaps: peak within {margin} px of the lesion on {count} true-positive slices of "
+        f"{summary.get('source', 'synthetic studies')}"
+    ]
+    default = summary.get("default_method")
+    methods = summary.get("methods")
+    for method, figures in methods.items() if isinstance(methods, Mapping) else ():
+        if not isinstance(figures, Mapping):
+            continue
+        near = figures.get("peak_near_lesion")
+        interval = as_interval(figures.get("peak_near_lesion_interval"))
+        text = _percent(near) if _is_number(near) else "unknown"
+        if interval is not None:
+            text += f" ({_percent(interval[0])}–{_percent(interval[1])})"
+        median = figures.get("median_peak_to_lesion_px")
+        if _is_number(median):
+            text += f"; median {median:g} px away"
+        flat = figures.get("flat_maps")
+        if _is_integer(flat) and flat:
+            text += f"; {flat} blank maps"
+        label = f"{method} (default)" if method == default else str(method)
+        lines += (
+            _field(label, text)
+            if len(label) < _LABEL_WIDTH
+            else [_INDENT + label, *_field("", text)]
+        )
+    chance = summary.get("random_peak_near_lesion")
+    if _is_number(chance):
+        lines += _field("By chance", f"{_percent(chance)} (a peak placed at random)")
+    spearman = summary.get("randomisation_spearman")
+    if _is_number(spearman):
+        verdict = (
+            "the maps depend on what it learnt"
+            if spearman < RANDOMISATION_LIMIT
+            else "the maps may show the image more than what it learnt"
+        )
+        lines += _field(
+            "Sanity check",
+            f"maps of the same network with random weights correlate {spearman:.2f} (Spearman) "
+            f"with the trained ones: {verdict}",
+        )
+    return lines
+
+
+def _percent(value: float) -> str:
+    return f"{100 * value:.0f} %"
 
 
 def _interval_lines(metrics: Mapping[str, Any]) -> list[str]:

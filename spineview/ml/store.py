@@ -32,6 +32,7 @@ from spineview.core.files import fsync_folder, write_bytes_atomic, write_text_at
 from spineview.errors import ModelLoadError, SpineViewError
 from spineview.ml.architectures import build_model, get_architecture
 from spineview.ml.distribution_check import DISTRIBUTION_FILE_NAME, DistributionCheck
+from spineview.ml.head_posterior import HEAD_POSTERIOR_FILE_NAME, HeadPosterior
 from spineview.ml.manifest import (
     DEMO_NOTICE,
     MANIFEST_FORMAT_VERSION,
@@ -50,15 +51,18 @@ __all__ = [
     "MANIFEST_FORMAT_VERSION",
     "WEIGHTS_FILE_NAME",
     "WEIGHTS_STORAGES",
+    "Fitted",
     "ModelInfo",
     "ModelManifest",
-    "attach_distribution_check",
+    "attach_fitted",
     "bundled_models_dir",
     "file_sha256",
     "list_models",
     "load_distribution_check",
+    "load_head_posterior",
     "load_model",
     "read_manifest",
+    "record_metrics",
     "save_model",
     "user_model_folder",
     "user_models_dir",
@@ -270,46 +274,89 @@ def load_model(folder: Path, *, precision: str | None = None) -> tuple[keras.Mod
     return model, manifest
 
 
+@dataclass(frozen=True)
+class Fitted:
+    """What is fitted on the training slices' features after training, stored beside the
+    weights (each its own .npz, named with its sha256 in the manifest)."""
+
+    distribution: DistributionCheck | None = None
+    posterior: HeadPosterior | None = None
+
+    def files(self) -> list[tuple[str, str, bytes, dict[str, Any]]]:
+        """(manifest field, file name, content, manifest entry) of each part present."""
+        parts: list[tuple[str, str, Any]] = [
+            ("distribution_check", DISTRIBUTION_FILE_NAME, self.distribution),
+            ("head_posterior", HEAD_POSTERIOR_FILE_NAME, self.posterior),
+        ]
+        result = []
+        for name, file_name, part in parts:
+            if part is not None:
+                data = part.to_bytes()
+                entry = {**part.summary(), "sha256": hashlib.sha256(data).hexdigest()}
+                result.append((name, file_name, data, entry))
+        return result
+
+
 def load_distribution_check(folder: Path, manifest: ModelManifest) -> DistributionCheck | None:
     """The model's in-distribution check, or None when its manifest names none (a model made
     before checks existed). ModelLoadError naming the file when it is missing, altered (its
     sha256 differs from the manifest's) or unreadable."""
-    summary = manifest.distribution_check
-    if not summary:
+    path = _verified_fitted_file(folder, manifest.distribution_check, DISTRIBUTION_FILE_NAME)
+    return None if path is None else DistributionCheck.load(path)
+
+
+def load_head_posterior(folder: Path, manifest: ModelManifest) -> HeadPosterior | None:
+    """The model's last-layer posterior, or None when its manifest names none; errors as
+    `load_distribution_check`'s."""
+    path = _verified_fitted_file(folder, manifest.head_posterior, HEAD_POSTERIOR_FILE_NAME)
+    return None if path is None else HeadPosterior.load(path)
+
+
+def _verified_fitted_file(folder: Path, entry: dict[str, Any], file_name: str) -> Path | None:
+    if not entry:
         return None
-    path = Path(folder) / DISTRIBUTION_FILE_NAME
+    path = Path(folder) / file_name
     try:
         digest = file_sha256(path)
     except OSError as exc:
-        raise ModelLoadError(f"{path}: the distribution check cannot be read ({exc})") from exc
-    if digest != summary.get("sha256"):
+        raise ModelLoadError(f"{path}: cannot be read ({exc})") from exc
+    if digest != entry.get("sha256"):
         raise ModelLoadError(
             f"{path}: does not match the checksum in {MANIFEST_FILE_NAME}: the file was modified "
-            "or corrupted; fit the check again (spineview models fit-check)"
+            "or corrupted; fit it again (spineview models fit-check)"
         )
-    return DistributionCheck.load(path)
+    return path
 
 
-def attach_distribution_check(folder: Path, check: DistributionCheck) -> ModelManifest:
-    """Store `check` in the existing model folder `folder` (weights untouched): the arrays
-    first, then the manifest that names their sha256, each written atomically, so a crash in
-    between leaves the old manifest, which does not name the new file. Returns the manifest."""
+def attach_fitted(folder: Path, fitted: Fitted) -> ModelManifest:
+    """Store what `fitted` holds in the existing model folder `folder` (weights untouched):
+    the arrays first, then the manifest that names their sha256, each written atomically, so
+    a crash in between leaves the old manifest, which does not name the new files. Returns
+    the manifest."""
     folder = Path(folder)
     manifest = read_manifest(folder)
-    data, entry = _distribution_entry(check)
-    write_bytes_atomic(folder / DISTRIBUTION_FILE_NAME, data, mode=0o644)
-    updated = dataclasses.replace(manifest, distribution_check=entry)
+    entries: dict[str, Any] = {}
+    for name, file_name, data, entry in fitted.files():
+        write_bytes_atomic(folder / file_name, data, mode=0o644)
+        entries[name] = entry
+    return _rewrite_manifest(folder, dataclasses.replace(manifest, **entries))
+
+
+def record_metrics(folder: Path, key: str, value: dict[str, Any]) -> ModelManifest:
+    """Add (or replace) `metrics[key]` in the manifest of the model folder `folder`, written
+    atomically (weights untouched): figures measured after training, such as the heatmaps'."""
+    manifest = read_manifest(Path(folder))
+    metrics = {**manifest.metrics, key: value}
+    return _rewrite_manifest(Path(folder), dataclasses.replace(manifest, metrics=metrics))
+
+
+def _rewrite_manifest(folder: Path, manifest: ModelManifest) -> ModelManifest:
+    """Validate `manifest` as loading will, then write it atomically; returns it as read."""
     path = folder / MANIFEST_FILE_NAME
-    text = updated.to_json()
+    text = manifest.to_json()
     written = ModelManifest.from_dict(json.loads(text), source=path)
     write_text_atomic(path, text + "\n", mode=0o644)
     return written
-
-
-def _distribution_entry(check: DistributionCheck) -> tuple[bytes, dict[str, Any]]:
-    """The check's file content and the manifest entry that names it (summary and sha256)."""
-    data = check.to_bytes()
-    return data, {**check.summary(), "sha256": hashlib.sha256(data).hexdigest()}
 
 
 # --- saving -----------------------------------------------------------------------------------
@@ -321,18 +368,18 @@ def save_model(
     folder: Path,
     *,
     weights_storage: str = "float16",
-    distribution: DistributionCheck | None = None,
+    fitted: Fitted | None = None,
 ) -> ModelInfo:
     """Save `model` with `manifest` as the model folder `folder`, atomically.
 
     The weights go into a temporary sibling folder (`.<name>.tmp-<pid>`), stored as
     `weights_storage` (which overrides the manifest's field); their sha256 goes into the
     manifest; the folder is verified by loading it into a freshly built model; only then does it
-    replace `folder`. `distribution` (the in-distribution check fitted on the training data)
-    is stored beside the weights and named in the manifest. On any failure the previous model
-    folder is left as it was, the temporary folder is removed and ModelLoadError says why. An
-    existing `folder` that is not a model folder (and not empty) is never replaced. What an
-    earlier, killed save of `folder` left is recovered first (`_recover`).
+    replace `folder`. `fitted` (the in-distribution check and head posterior fitted on the
+    training data) is stored beside the weights and named in the manifest. On any failure the
+    previous model folder is left as it was, the temporary folder is removed and
+    ModelLoadError says why. An existing `folder` that is not a model folder (and not empty) is
+    never replaced. What an earlier, killed save of `folder` left is recovered first (`_recover`).
     """
     if weights_storage not in WEIGHTS_STORAGES:
         raise ValueError(
@@ -346,11 +393,12 @@ def save_model(
         folder.parent.mkdir(parents=True, exist_ok=True)
         _remove_tree(temporary)
         temporary.mkdir()
-        if distribution is not None:
-            data, entry = _distribution_entry(distribution)
-            (temporary / DISTRIBUTION_FILE_NAME).write_bytes(data)
-            _fsync(temporary / DISTRIBUTION_FILE_NAME)
-            manifest = dataclasses.replace(manifest, distribution_check=entry)
+        entries: dict[str, Any] = {}
+        for name, file_name, data, entry in (fitted or Fitted()).files():
+            (temporary / file_name).write_bytes(data)
+            _fsync(temporary / file_name)
+            entries[name] = entry
+        manifest = dataclasses.replace(manifest, **entries)
         saved = _write_model_folder(model, manifest, temporary, weights_storage)
         _verify_model_folder(model, saved, temporary)
         _swap_into_place(temporary, folder)

@@ -35,7 +35,6 @@ from spineview.ml.batch_norm import (
     batch_norm_layers,
     recalibrate_batch_norm,
 )
-from spineview.ml.distribution_check import DistributionCheck
 from spineview.ml.examples import (
     ExampleSet,
     check_trainable,
@@ -119,7 +118,7 @@ def train_model(
     """Train, evaluate and save a model named `config.name`; returns where it was saved."""
     started = time.perf_counter()
     from spineview.ml import store
-    from spineview.ml.distribution_fit import fit_check, inference_classifier
+    from spineview.ml.post_hoc_fit import fit_post_hoc, inference_classifier
 
     folder = (models_dir / config.name) if models_dir else store.user_model_folder(config.name)
     images, labels, examples, split = prepare(config, progress=progress, cancel=cancel)
@@ -139,18 +138,15 @@ def train_model(
     manifest = _manifest(config, examples, split, fitted)
     if progress is not None:
         progress(TrainProgress("evaluating", 0, 1, message="fitting the distribution check"))
-    try:
-        distribution: DistributionCheck | None = fit_check(
-            inference_classifier(fitted.model, manifest),
-            images,
-            split.indices("train"),
-            split.indices("validation"),
-            seed=config.seed,
-            cancel=cancel,
-        )
-    except TrainingError as exc:  # too few slices: saved without one, and the manifest says so
-        distribution = None
-        manifest.training["distribution_check"] = str(exc)
+    post_hoc, problems = fit_post_hoc(
+        inference_classifier(fitted.model, manifest),
+        images,
+        split.indices("train"),
+        split.indices("validation"),
+        seed=config.seed,
+        cancel=cancel,
+    )
+    manifest.training.update(problems)  # too few slices: saved without, and the manifest says so
     _stop_if_cancelled(cancel)
     if progress is not None:
         progress(TrainProgress("saving", 0, 1, message=f"saving {folder}"))
@@ -158,7 +154,7 @@ def train_model(
         _export_copy(fitted.model, config.architecture),
         manifest,
         folder,
-        distribution=distribution,
+        fitted=post_hoc,
     )
     _write_report(info.path / "report", fitted.evaluation, fitted.history, examples)
     return TrainResult(

@@ -137,10 +137,10 @@ def verdict_agreement(
     verdict: SeriesVerdict,
     positions: np.ndarray | None = None,
 ) -> float:
-    """The share of Monte-Carlo dropout samples ((slices, samples) calibrated probabilities,
-    one thinned network per column) whose series verdict, by the same rule, is `verdict`'s:
-    how sure the network is of its answer (NaN when no slice has a result, or without samples:
-    a network with no dropout).
+    """The share of uncertainty samples ((slices, samples) calibrated probabilities, one
+    sampled network per column: a dropout mask or a posterior draw) whose series verdict, by
+    the same rule, is `verdict`'s: how sure the network is of its answer (NaN when no slice
+    has a result, or without samples).
 
     All samples at once: a position is held by its highest probability, the score is the
     best window minimum of `verdict.neighbours` held positions, as in `series_verdict` (the

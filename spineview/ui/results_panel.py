@@ -73,6 +73,7 @@ class _Result:
     decision: SeriesDecision | None = None
     agreement: float = math.nan
     spreads: np.ndarray | None = None
+    uncertainty_method: str = ""
 
     @property
     def withheld(self) -> bool:
@@ -346,8 +347,8 @@ class ResultsPanel(QWidget):
         without it); `usability_warning` is the quality gate's warning for a model that is not
         usable (shown in bold red under the model's name); `decision` (accepted, flagged or
         declined, with reasons) is shown under the warnings, and a declined series shows no
-        curve or verdict until "Show verdict anyway"; `agreement` is the share of dropout
-        samples giving the same verdict."""
+        curve or verdict until "Show verdict anyway"; `agreement` is the share of uncertainty
+        samples (`predictions.uncertainty_method`) giving the same verdict."""
         probabilities = np.asarray(predictions.calibrated, dtype=np.float64).ravel()
         self._result = _Result(
             model_name,
@@ -361,6 +362,7 @@ class ResultsPanel(QWidget):
             decision,
             agreement,
             predictions.spread,
+            predictions.uncertainty_method,
         )
         self._count = len(probabilities)
         self._current = min(max(self._current, 0), max(self._count - 1, 0))
@@ -586,8 +588,8 @@ class ResultsPanel(QWidget):
             summary += f" · {missing} without a result"
         if math.isfinite(result.agreement):
             summary += (
-                f" · {format_probability(result.agreement)} of Monte-Carlo dropout samples "
-                "give this verdict"
+                f" · {format_probability(result.agreement)} of {result.uncertainty_method} "
+                "samples give this verdict"
             )
         self.summary_label.setText(summary)
         self.summary_label.show()
@@ -597,7 +599,7 @@ class ResultsPanel(QWidget):
         tooltip = f"P({result.class_name}) of the current slice"
         if result.spreads is not None and math.isfinite(value):
             spread = format_spread(float(result.spreads[self._current]))
-            tooltip += f"; {spread} over Monte-Carlo dropout samples"
+            tooltip += f"; {spread} over {result.uncertainty_method} samples"
         self.slice_label.setToolTip(tooltip)
         self.slice_label.show()
 

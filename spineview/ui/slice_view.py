@@ -69,7 +69,7 @@ class SliceClassification:
     class_names: tuple[str, str]
     demo: bool = False
     spreads: np.ndarray | None = None
-    """Each slice's uncertainty (standard deviation of its dropout samples), or None."""
+    """Each slice's uncertainty (standard deviation of its uncertainty samples), or None."""
     withheld: str = ""
     """Instead of a verdict (a declined series): e.g. "declined, no verdict"."""
     note: str = ""

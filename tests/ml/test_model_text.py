@@ -144,7 +144,78 @@ def test_details_of_a_bare_user_model_skip_what_is_missing() -> None:
     assert "Training data" not in text
     assert "Test metrics" not in text
     assert "Created" not in text
-    assert text.splitlines()[-1].startswith("  Threshold")
+    assert "Heatmaps" not in text
+    assert text.splitlines()[-4:] == [
+        "Where its knowledge ends",
+        "  Distribution   none: only the headers are checked (fit one with spineview models",
+        "                 fit-check)",
+        "  Uncertainty    Monte-Carlo dropout: the spread of 64 thinned networks (dropout 0.5)",
+    ]
+
+
+def test_details_say_how_a_resnet_knows_its_limits() -> None:
+    manifest = ModelManifest.for_architecture(
+        "resnet50",
+        "big",
+        weights_sha256=FAKE_SHA,
+        distribution_check={
+            "threshold": 17.04,
+            "threshold_rule": "99th percentile of the validation slices' distances",
+            "fitted_slices": 4000,
+            "validation_slices": 812,
+            "sha256": FAKE_SHA,
+        },
+    )
+    info = ModelInfo(Path("/models/big"), manifest, bundled=False)
+    words = " ".join(model_details(info).split())
+    assert (
+        "Distribution fitted on 4000 training slices; slices beyond 17.04 (the 99th percentile "
+        "of the validation slices' distances, 812 slices) are far from the training data"
+    ) in words
+    assert "Uncertainty none: results say nothing about how sure the model is" in words
+    posterior = {"prior_precision": 12.59, "sha256": FAKE_SHA}
+    info = ModelInfo(info.path, dataclasses.replace(manifest, head_posterior=posterior), False)
+    words = " ".join(model_details(info).split())
+    assert (
+        "Uncertainty last-layer Laplace: the spread of 64 output layers drawn from the "
+        "posterior (prior precision 12.6)"
+    ) in words
+
+
+def test_heatmap_figures_are_listed_per_method_with_their_intervals() -> None:
+    heatmaps = {
+        "source": "12 fresh synthetic studies (seed 5) with known lesions",
+        "true_positive_slices": 58,
+        "dilation_pixels": 3,
+        "default_method": "hirescam",
+        "methods": {
+            "hirescam": {
+                "peak_near_lesion": 0.655,
+                "peak_near_lesion_interval": [0.527, 0.765],
+                "median_peak_to_lesion_px": 0.5,
+                "flat_maps": 0,
+            },
+            "gradcam": {"peak_near_lesion": 0.345, "flat_maps": 3},
+        },
+        "random_peak_near_lesion": 0.021,
+        "randomisation_spearman": 0.14,
+    }
+    manifest = ModelManifest.for_architecture(
+        "cnn", "mine", weights_sha256=FAKE_SHA, metrics={"heatmaps": heatmaps}
+    )
+    text = model_details(ModelInfo(Path("/models/mine"), manifest, bundled=False))
+    words = " ".join(text.split())
+    assert (
+        "Heatmaps: peak within 3 px of the lesion on 58 true-positive slices of 12 fresh "
+        "synthetic studies (seed 5) with known lesions"
+    ) in words
+    assert "hirescam (default) 66 % (53 %–76 %); median 0.5 px away" in words
+    assert "gradcam 34 %; 3 blank maps" in words
+    assert "By chance 2 % (a peak placed at random)" in words
+    assert "correlate 0.14 (Spearman) with the trained ones: the maps depend on what" in words
+    heatmaps["randomisation_spearman"] = 0.93
+    text = model_details(ModelInfo(Path("/models/mine"), manifest, bundled=False))
+    assert "may show the image more than what it learnt" in " ".join(text.split())
 
 
 def test_details_tolerate_odd_training_and_metrics_values() -> None:

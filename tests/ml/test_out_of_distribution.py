@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from spineview.cli import run
@@ -96,3 +97,60 @@ def test_force_gives_the_verdict_marked_and_nothing_says_100_percent(
     assert series["decision"]["shown_on_request"] is True
     assert series["verdict"]["class"] in ("healthy", "degenerative")
     assert 0 < series["slices"][0]["uncertainty"] < 0.5
+
+
+@pytest.fixture(scope="module")
+def resnet_classifier() -> Classifier:
+    return Classifier.load(bundled_models_dir() / "resnet50-demo")
+
+
+def test_resnet50_demo_says_how_sure_it_is_through_its_last_layer_posterior(
+    tmp_path: Path, shared_data: Path, resnet_classifier: Classifier
+) -> None:
+    from spineview.ml.architectures import LAST_LAYER_LAPLACE
+    from spineview.ml.store import load_head_posterior
+
+    folder = bundled_models_dir() / "resnet50-demo"
+    posterior = load_head_posterior(folder, read_manifest(folder))
+    assert posterior is not None and posterior.feature_count == 512
+    classifier = resnet_classifier
+    root = tmp_path / "one"
+    synthesize(root, SynthOptions(studies=1, seed=4242))
+    report = classify_paths([root / "train_images"], classifier)
+    sagittal = [r for r in report.series if r.series_type.startswith("Sagittal")]
+    assert sagittal
+    for result in sagittal:
+        predictions = result.predictions
+        assert predictions.uncertainty_method == LAST_LAYER_LAPLACE
+        assert predictions.samples is not None and predictions.samples.shape[1] == 64
+        spread = predictions.spread
+        assert spread is not None and np.all((spread > 0) & (spread < 0.5))
+        # the draws scatter around the network's own answer
+        centre = np.median(predictions.samples, axis=1)
+        assert np.abs(centre - predictions.calibrated).max() < 0.1
+        assert 0.5 <= result.agreement <= 1.0
+    brain = shared_data / "dicom-zoo/dcm_qa_decubitus/HFS/3_t1_fl2d_sag"
+    (result,) = classify_paths([brain], classifier).series
+    assert result.decision.status in ("flagged", "declined")
+
+
+def test_a_network_without_dropout_gets_a_head_posterior_fitted_and_dropout_does_not(
+    demo_classifier: Classifier, resnet_classifier: Classifier
+) -> None:
+    from spineview.ml.post_hoc_fit import fit_post_hoc
+
+    rng = np.random.default_rng(0)
+    images = rng.random((40, 224, 224)).astype(np.float32)
+    train, validation = np.arange(25), np.arange(25, 40)
+    fitted, problems = fit_post_hoc(
+        resnet_classifier, images, train, validation, trained_slices=2000
+    )
+    assert problems == {}
+    assert fitted.distribution is not None and fitted.posterior is not None
+    assert fitted.posterior.fitted_slices == 25 and fitted.posterior.feature_count == 512
+    fitted, problems = fit_post_hoc(demo_classifier, images, train, validation)
+    assert fitted.posterior is None and fitted.distribution is not None  # dropout samples it
+    fitted, problems = fit_post_hoc(resnet_classifier, images, train[:5], validation[:5])
+    assert fitted == type(fitted)()  # nothing could be fitted, and each part says why
+    assert "at least 10" in problems["distribution_check"]
+    assert "at least 10" in problems["head_posterior"]

@@ -444,32 +444,58 @@ def _small_check(seed: int = 0) -> Any:
     return fit_distribution_check(("pool1",), rng.normal(size=(60, 3)), rng.normal(size=(20, 3)))
 
 
+def _small_posterior(seed: int = 0) -> Any:
+    from spineview.ml.head_posterior import fit_head_posterior
+
+    rng = np.random.default_rng(seed)
+    return fit_head_posterior(rng.normal(size=(40, 4)), rng.normal(size=4), 0.1)
+
+
 @pytest.mark.tf
-def test_a_distribution_check_is_saved_attached_and_verified(
+def test_post_hoc_fits_are_saved_attached_and_verified(
     existing_model: Path, cnn_model: Any, tmp_path: Path
 ) -> None:
     from spineview.ml.distribution_check import DISTRIBUTION_FILE_NAME
-    from spineview.ml.store import attach_distribution_check, load_distribution_check
+    from spineview.ml.head_posterior import HEAD_POSTERIOR_FILE_NAME
+    from spineview.ml.store import (
+        Fitted,
+        attach_fitted,
+        load_distribution_check,
+        load_head_posterior,
+    )
 
-    assert load_distribution_check(existing_model, read_manifest(existing_model)) is None
+    manifest = read_manifest(existing_model)
+    assert load_distribution_check(existing_model, manifest) is None
+    assert load_head_posterior(existing_model, manifest) is None
     weights_before = file_sha256(existing_model / WEIGHTS_FILE_NAME)
-    manifest = attach_distribution_check(existing_model, _small_check())
+    manifest = attach_fitted(existing_model, Fitted(_small_check(), _small_posterior()))
     assert file_sha256(existing_model / WEIGHTS_FILE_NAME) == weights_before  # untouched
     assert manifest.distribution_check["sha256"] == file_sha256(
         existing_model / DISTRIBUTION_FILE_NAME
     )
+    assert manifest.head_posterior["sha256"] == file_sha256(
+        existing_model / HEAD_POSTERIOR_FILE_NAME
+    )
     loaded = load_distribution_check(existing_model, read_manifest(existing_model))
     assert loaded is not None and loaded.threshold == _small_check().threshold
+    posterior = load_head_posterior(existing_model, read_manifest(existing_model))
+    assert posterior is not None
+    assert posterior.prior_precision == _small_posterior().prior_precision
 
     saved = save_model(
         cnn_model,
         ModelManifest.for_architecture("cnn", "checked"),
         tmp_path / "checked",
-        distribution=_small_check(1),
+        fitted=Fitted(distribution=_small_check(1)),
     )
     assert (saved.path / DISTRIBUTION_FILE_NAME).is_file()
+    assert not (saved.path / HEAD_POSTERIOR_FILE_NAME).exists()
     assert saved.manifest.distribution_check["fitted_slices"] == 60
+    assert saved.manifest.head_posterior == {}
 
     (existing_model / DISTRIBUTION_FILE_NAME).write_bytes(_small_check(2).to_bytes())
     with pytest.raises(ModelLoadError, match="does not match the checksum"):
         load_distribution_check(existing_model, read_manifest(existing_model))
+    (existing_model / HEAD_POSTERIOR_FILE_NAME).write_bytes(_small_posterior(3).to_bytes())
+    with pytest.raises(ModelLoadError, match=f"{HEAD_POSTERIOR_FILE_NAME}: does not match"):
+        load_head_posterior(existing_model, read_manifest(existing_model))
