@@ -7,7 +7,7 @@ Two choices make the maps trustworthy:
   never the probability. A confident slice saturates the sigmoid or softmax in float32, its
   gradient becomes exactly zero and the probability's Grad-CAM would be blank precisely on the
   slices a user most wants explained. The logit's gradient does not saturate.
-- The target layer may live inside a nested backbone (ResNet50's "conv5_block3_out" sits in the
+- The target layer may live inside a nested backbone (ResNet50's "conv3_block4_out" sits in the
   "resnet50" sub-model, which `get_layer` on the outer model cannot see). The gradient model is
   built from the layer graph: a sub-model from the backbone's input to [target layer, backbone
   output] (or from the model input to the target layer when it is at the top level), then the

@@ -327,10 +327,15 @@ def heatmap_lines(summary: Mapping[str, Any]) -> list[str]:
     """Where each heatmap method's peak falls (`ml.gradcam_benchmark.heatmap_summary`)."""
     count = summary.get("true_positive_slices")
     margin = summary.get("dilation_pixels", 3)
-    lines = [
-        f"Heatmaps: peak within {margin} px of the lesion on {count} true-positive slices of "
-        f"{summary.get('source', 'synthetic studies')}"
-    ]
+    layer = summary.get("layer")
+    where = f" at {layer}" if _is_text(layer) else ""
+    lines = textwrap.wrap(
+        f"Heatmaps{where}: peak within {margin} px of the lesion on {count} true-positive "
+        f"slices of {summary.get('source', 'synthetic studies')}",
+        width=TEXT_WIDTH,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
     default = summary.get("default_method")
     methods = summary.get("methods")
     for method, figures in methods.items() if isinstance(methods, Mapping) else ():
@@ -347,12 +352,9 @@ def heatmap_lines(summary: Mapping[str, Any]) -> list[str]:
         flat = figures.get("flat_maps")
         if _is_integer(flat) and flat:
             text += f"; {flat} blank maps"
-        label = f"{method} (default)" if method == default else str(method)
-        lines += (
-            _field(label, text)
-            if len(label) < _LABEL_WIDTH
-            else [_INDENT + label, *_field("", text)]
-        )
+        if method == default:
+            text += " (the default)"
+        lines += _field(str(method), text)
     chance = summary.get("random_peak_near_lesion")
     if _is_number(chance):
         lines += _field("By chance", f"{_percent(chance)} (a peak placed at random)")

@@ -48,7 +48,8 @@ def test_registry_describes_both_reference_networks() -> None:
     )
     assert cnn.older_gradcam_layers == ("conv3",)  # manifests from before still load
     assert (resnet50.input_size, resnet50.channels, resnet50.output) == (224, 3, "softmax")
-    assert resnet50.gradcam_layer == "conv5_block3_out"
+    assert resnet50.gradcam_layer == "conv3_block4_out"  # 28 × 28: see its comment
+    assert resnet50.older_gradcam_layers == ("conv5_block3_out",)
     assert resnet50.backbone == "resnet50" and cnn.backbone is None
     assert all(a.id == key and a.description for key, a in ARCHITECTURES.items())
 
@@ -153,7 +154,7 @@ def test_resnet50_shape_head_and_gradcam_layer(resnet: Any) -> None:
     assert output.shape == (2, 2)
     np.testing.assert_allclose(output.sum(axis=1), 1.0, rtol=1e-5)
     backbone = resnet.get_layer("resnet50")
-    assert backbone.get_layer("conv5_block3_out") is not None
+    assert backbone.get_layer(ARCHITECTURES["resnet50"].gradcam_layer) is not None
     head = [resnet.get_layer(name) for name in ("dense1", "dense2", "output")]
     assert [layer.units for layer in head] == [1024, 512, 2]
     assert sum(layer.count_params() for layer in head) == RESNET_HEAD_PARAMETERS

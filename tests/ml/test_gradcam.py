@@ -387,3 +387,41 @@ def test_hirescam_and_layercam_and_the_randomisation_check(
     ]
     check = randomisation_check(cnn_demo, items)
     assert check["slices"] == 3 and check["max_spearman"] < 0.5
+
+
+@pytest.mark.tf
+def test_measured_heatmap_figures_go_into_the_models_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import json
+    import shutil
+
+    from spineview.cli import run
+    from spineview.core.heatmap import HEATMAP_METHODS
+    from spineview.ml.model_text import model_details
+    from spineview.ml.store import WEIGHTS_FILE_NAME, bundled_models_dir, file_sha256, find_model
+
+    folder = tmp_path / "mine"
+    shutil.copytree(bundled_models_dir() / "cnn-demo", folder)
+    (folder / "report" / "heatmaps.json").unlink(missing_ok=True)
+    weights = file_sha256(folder / WEIGHTS_FILE_NAME)
+    assert (
+        run(["models", "measure-heatmaps", str(folder), "--studies", "2", "--max-slices", "40"])
+        == 0
+    )
+    printed = capsys.readouterr().out
+    report = json.loads((folder / "report" / "heatmaps.json").read_text())
+    summary = find_model(str(folder)).manifest.metrics["heatmaps"]
+    assert set(summary["methods"]) == set(report["methods"]) == set(HEATMAP_METHODS)
+    assert summary["true_positive_slices"] == report["true_positive_slices"] > 0
+    assert summary["source"] == "2 fresh synthetic studies (seed 5) with known lesions"
+    for method, figures in summary["methods"].items():
+        measured = report["methods"][method]
+        assert figures["peak_near_lesion"] == measured["peak_in_dilated_mask_fraction"]
+        low, high = figures["peak_near_lesion_interval"]
+        assert low <= figures["peak_near_lesion"] <= high
+    assert -1.0 <= summary["randomisation_spearman"] <= 1.0
+    assert file_sha256(folder / WEIGHTS_FILE_NAME) == weights  # the weights are untouched
+    details = model_details(find_model(str(folder)))
+    assert "Heatmaps at conv2: peak within 3 px" in details
+    assert printed.startswith("Heatmaps at conv2")

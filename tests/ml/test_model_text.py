@@ -185,6 +185,7 @@ def test_details_say_how_a_resnet_knows_its_limits() -> None:
 def test_heatmap_figures_are_listed_per_method_with_their_intervals() -> None:
     heatmaps = {
         "source": "12 fresh synthetic studies (seed 5) with known lesions",
+        "layer": "conv2",
         "true_positive_slices": 58,
         "dilation_pixels": 3,
         "default_method": "hirescam",
@@ -206,10 +207,10 @@ def test_heatmap_figures_are_listed_per_method_with_their_intervals() -> None:
     text = model_details(ModelInfo(Path("/models/mine"), manifest, bundled=False))
     words = " ".join(text.split())
     assert (
-        "Heatmaps: peak within 3 px of the lesion on 58 true-positive slices of 12 fresh "
+        "Heatmaps at conv2: peak within 3 px of the lesion on 58 true-positive slices of 12 fresh "
         "synthetic studies (seed 5) with known lesions"
     ) in words
-    assert "hirescam (default) 66 % (53 %–76 %); median 0.5 px away" in words
+    assert "hirescam 66 % (53 %–76 %); median 0.5 px away (the default)" in words
     assert "gradcam 34 %; 3 blank maps" in words
     assert "By chance 2 % (a peak placed at random)" in words
     assert "correlate 0.14 (Spearman) with the trained ones: the maps depend on what" in words
