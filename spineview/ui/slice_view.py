@@ -266,16 +266,23 @@ class SliceView(QWidget):
             marker.move(*positions[side])
         scale = self.heat_scale
         scale.move(width - scale.width() - 24, max((height - scale.height()) // 2 - 40, margin))
-        self.caption.adjustSize()
-        bottom_texts = [
-            self.corner[n] for n in ("bottom_left", "bottom_right") if self.corner[n].text()
-        ]
-        above = min((label.y() for label in bottom_texts), default=height - margin)
-        self.caption.move((width - self.caption.width()) // 2, above - self.caption.height() - 4)
+        self._place_caption()
         self.message.adjustSize()
         self.message.move(
             (width - self.message.width()) // 2, (height - self.message.height()) // 2
         )
+
+    def _place_caption(self) -> None:
+        """The caption centred above the bottom corner texts, sized to its current text (never
+        wider than the view: it wraps instead of being cut)."""
+        width, margin = self.width(), 4
+        self.caption.setMaximumWidth(max(width - 2 * margin, 40))
+        self.caption.adjustSize()
+        bottom_texts = [
+            self.corner[n] for n in ("bottom_left", "bottom_right") if self.corner[n].text()
+        ]
+        above = min((label.y() for label in bottom_texts), default=self.height() - margin)
+        self.caption.move((width - self.caption.width()) // 2, above - self.caption.height() - 4)
 
     # --- series and slices ---------------------------------------------------------------
 
@@ -764,6 +771,7 @@ class SliceView(QWidget):
             self.caption.setStyleSheet(_CAPTION_STYLE.format(colour=colour))
         self.caption.setText(text)
         self.caption.setVisible(bool(text))
+        self._place_caption()  # a longer text than the last needs a larger label
 
     def visible_texts(self) -> list[str]:
         """All annotation text currently on screen (tests; the patient-data toggle)."""

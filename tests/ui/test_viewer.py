@@ -318,3 +318,23 @@ def test_demo_opens_a_synthetic_lumbar_study(window: MainWindow, qtbot: QtBot) -
     assert temporary and all(folder.exists() for folder in temporary)
     window.close()
     assert not any(folder.exists() for folder in temporary)
+
+
+def test_a_longer_caption_is_never_cut(window: MainWindow, qtbot: QtBot, demo_folder: Path) -> None:
+    from spineview.ui.slice_view import SliceClassification
+
+    open_and_wait(qtbot, window, demo_folder)
+    view = window.active.view
+    assert view.series is not None
+    count = view.series.n_slices
+    short = SliceClassification("m", np.full(count, 0.2), 0.5, ("healthy", "degenerative"))
+    view.set_classification(short)
+    width = view.caption.width()
+    note = "heatmap: decided healthy (tick Healthy map to see its evidence)"
+    view.set_heatmap_enabled(True)
+    view.set_heatmap_absent(view.index, note)  # the caption grows a second, longer line
+    caption = view.caption
+    assert caption.text().endswith(note)
+    assert caption.width() > width and caption.width() >= caption.sizeHint().width()
+    assert caption.height() >= caption.sizeHint().height()
+    assert caption.x() >= 0 and caption.x() + caption.width() <= view.width()
