@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -11,6 +12,7 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainterPath, QPalette
 from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
+from spineview.ml.architectures import LAST_LAYER_LAPLACE, MC_DROPOUT
 from spineview.ml.inference import SlicePredictions
 from spineview.ml.manifest import DEMO_NOTICE
 from spineview.ml.verdict import SeriesVerdict, series_verdict
@@ -403,12 +405,23 @@ def test_the_decision_is_shown_and_a_declined_series_has_no_verdict(
         panel.force_button.click()
 
     forced = declined.forcing()
+    sampled = SlicePredictions(
+        BUMP, BUMP, 0.5, samples=np.tile(BUMP[:, None], 4), uncertainty_method=MC_DROPOUT
+    )
     panel.set_result(
-        "cnn-demo", None, predictions, verdict, "degenerative", decision=forced, agreement=0.97
+        "cnn-demo", None, sampled, verdict, "degenerative", decision=forced, agreement=0.97
     )
     assert panel.verdict_text() == "Series: DEGENERATIVE  score 88 %"
     assert "declined (shown on request)" in _label(panel, "resultsDecision").text()
     assert "97 % of Monte-Carlo dropout samples" in _label(panel, "resultsSummary").text()
+    laplace = dataclasses.replace(sampled, uncertainty_method=LAST_LAYER_LAPLACE)
+    panel.set_result(
+        "resnet", None, laplace, verdict, "degenerative", decision=forced, agreement=0.97
+    )
+    assert "97 % of last-layer Laplace samples" in _label(panel, "resultsSummary").text()
+    panel.set_result(
+        "cnn-demo", None, sampled, verdict, "degenerative", decision=forced, agreement=0.97
+    )
     assert not panel.force_button.isVisible() and len(panel.curve.getData()[0]) == len(BUMP)
 
     unchecked = SeriesDecision("accepted", ("the image content was not checked: m has none",))
