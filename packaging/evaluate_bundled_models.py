@@ -99,17 +99,13 @@ def _synthesize(target: Path, studies: int, seed: int, workers: int | None) -> P
 def _evaluate_one(
     name: str, data: Path, test_set: dict[str, Any], args: argparse.Namespace
 ) -> None:
+    from spineview.data.examples import collect_examples, decode_examples
     from spineview.data.slice_examples import SliceRule
-    from spineview.ml.examples import collect_examples, decode_examples
-    from spineview.ml.metrics import evaluation_report
-    from spineview.ml.quality_gate import judge_usability
-    from spineview.ml.store import (
-        MANIFEST_FILE_NAME,
-        bundled_models_dir,
-        load_model,
-        read_manifest,
-    )
+    from spineview.ml.store import load_model
     from spineview.ml.train import predict_probabilities
+    from spineview.models.catalogue import MANIFEST_FILE_NAME, bundled_models_dir, read_manifest
+    from spineview.models.metrics import evaluation_report
+    from spineview.models.quality_gate import judge_usability
 
     started = time.perf_counter()
     folder = bundled_models_dir() / name

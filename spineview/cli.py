@@ -23,7 +23,7 @@ from spineview.core.text import format_dicom_date, format_probability
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.scan import ScanResult, scan_paths
 from spineview.errors import ModelLoadError, SpineViewError
-from spineview.ml.training_plan import (
+from spineview.models.training_plan import (
     FROM_MODEL_LEARNING_RATE,
     RECIPES,
     TrainConfig,
@@ -31,7 +31,7 @@ from spineview.ml.training_plan import (
 )
 
 if TYPE_CHECKING:
-    from spineview.ml.classify_tree import SeriesResult
+    from spineview.classify_tree import SeriesResult
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
 COMMANDS = ("info", "dataset", "synth", "train", "models", "classify", "bench")
@@ -220,7 +220,7 @@ def _add_train_parser(commands: Any) -> None:
 
 def run_bench(args: argparse.Namespace) -> dict[str, Any]:
     """The report of `spineview bench NAME` (benchmarks import what they measure lazily)."""
-    from spineview import bench
+    from spineview.bench import commands as bench
 
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "scan": lambda: bench.bench_scan(
@@ -387,7 +387,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
     fields = {key: value for key, value in given.items() if value is not None}
     architecture = args.arch
     if architecture is None and args.start_from:
-        from spineview.ml.store import find_model
+        from spineview.models.catalogue import find_model
 
         architecture = find_model(args.start_from).manifest.architecture
     return recipe_config(
@@ -398,8 +398,8 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def command_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from spineview.ml.quality_gate import judge_usability
     from spineview.ml.train import TrainProgress, train_model
+    from spineview.models.quality_gate import judge_usability
 
     try:
         config = _train_config(args)
@@ -440,8 +440,8 @@ def command_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 
 def command_models(out: TextIO) -> int:
-    from spineview.ml.model_text import model_listing
-    from spineview.ml.store import list_models
+    from spineview.models.catalogue import list_models
+    from spineview.models.model_text import model_listing
 
     models, problems = list_models()
     if not models:
@@ -457,7 +457,7 @@ def command_fit_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
     """Fit and store the post-hoc parts of an existing model (weights untouched): its
     in-distribution check and, for a network without dropout, its head posterior."""
     from spineview.ml.post_hoc_fit import fit_post_hoc_for_folder
-    from spineview.ml.store import attach_fitted, find_model
+    from spineview.models.catalogue import attach_fitted, find_model
 
     info = find_model(args.model)
     err.write(f"fitting the distribution check of {info.manifest.name} on {args.dataset}\n")
@@ -483,9 +483,9 @@ def command_fit_check(args: argparse.Namespace, out: TextIO, err: TextIO) -> int
 
 def command_measure_heatmaps(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Measure the heatmap methods of a model and keep the figures in its report."""
-    from spineview.ml.gradcam_benchmark import record_heatmap_figures
-    from spineview.ml.model_text import heatmap_lines
-    from spineview.ml.store import find_model
+    from spineview.bench.gradcam import record_heatmap_figures
+    from spineview.models.catalogue import find_model
+    from spineview.models.model_text import heatmap_lines
 
     info = find_model(args.model)
     err.write(f"measuring the heatmaps of {info.manifest.name} on {args.studies} studies\n")
@@ -499,10 +499,10 @@ def command_measure_heatmaps(args: argparse.Namespace, out: TextIO, err: TextIO)
 def command_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     """Classify every series; a summary per series on stdout, progress and warnings on
     stderr, results to --out and heatmaps to --gradcam."""
-    from spineview.ml.classify_tree import check_outputs_outside, classify_paths, write_results
+    from spineview.classify_tree import check_outputs_outside, classify_paths, write_results
     from spineview.ml.inference import Classifier
-    from spineview.ml.store import find_model
-    from spineview.ml.verdict import rule_text
+    from spineview.models.catalogue import find_model
+    from spineview.models.verdict import rule_text
 
     if args.out is not None and args.out.suffix.lower() not in (".csv", ".json"):
         print(f"spineview classify: {args.out}: --out must end in .csv or .json", file=err)

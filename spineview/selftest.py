@@ -129,7 +129,7 @@ def check_study_and_model() -> str:
     from spineview.dicom.scan import scan_paths
     from spineview.ml.gradcam import GradCam
     from spineview.ml.inference import Classifier
-    from spineview.ml.store import find_model
+    from spineview.models.catalogue import find_model
 
     with tempfile.TemporaryDirectory(prefix="spineview-self-test-") as tmp:
         root = Path(tmp) / "study"

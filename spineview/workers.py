@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -33,18 +33,17 @@ from spineview.dicom.load import LoadCancelled, fill_series, new_series
 from spineview.dicom.scan import ScanCancelled, scan_paths
 from spineview.errors import SpineViewError, TrainingCancelled
 from spineview.ml.inference import InferenceCancelled
-from spineview.ml.series_decision import HeaderFinding, SeriesDecision, decide_series
-from spineview.ml.verdict import (
+from spineview.ml.series_classification import classify_series
+from spineview.models.predictions import SeriesOutcome
+from spineview.models.series_decision import HeaderFinding
+from spineview.models.verdict import (
     DEFAULT_NEIGHBOURS,
-    SeriesVerdict,
-    series_verdict,
-    verdict_agreement,
 )
 
 if TYPE_CHECKING:
     from spineview.ml.gradcam import GradCam, HeatMap
-    from spineview.ml.inference import Classifier, SlicePredictions
-    from spineview.ml.training_plan import TrainConfig, TrainingPlan
+    from spineview.ml.inference import Classifier
+    from spineview.models.training_plan import TrainConfig, TrainingPlan
 
 logger = logging.getLogger(__name__)
 
@@ -243,23 +242,13 @@ class ModelLoadJob(Job):
         return LoadedModel(classifier, explainer, time.perf_counter() - started)
 
 
-@dataclass
-class SeriesClassification:
-    """The viewer's result for one series and one model."""
+@dataclass(kw_only=True)
+class SeriesClassification(SeriesOutcome):
+    """The viewer's result for one series and one model; the viewer forces a declined one
+    when the user asks for the verdict anyway."""
 
     series_key: str
     model_identity: ModelIdentity
-    model_name: str
-    predictions: SlicePredictions
-    verdict: SeriesVerdict
-    warnings: list[str]
-    decision: SeriesDecision = field(default_factory=lambda: SeriesDecision("accepted"))
-    """Accepted, flagged or declined (`ml.series_decision`); the viewer forces a declined one
-    when the user asks for the verdict anyway."""
-    agreement: float = float("nan")
-    """Share of uncertainty samples giving the same series verdict (NaN: the model has none)."""
-    class_names: tuple[str, str] = ("healthy", "degenerative")
-    """The model's (negative, positive) class names."""
 
 
 class ClassifyJob(Job):
@@ -282,27 +271,18 @@ class ClassifyJob(Job):
         self.neighbours = neighbours
 
     def work(self) -> object:
-        classifier = self.classifier
-        predictions = classifier.classify_volume(
-            self.series.volume, progress=self.signals.progress.emit, cancel=self.cancel_event
+        outcome = classify_series(
+            self.classifier,
+            iter(self.series.volume),
+            self.series.n_slices,
+            positions=self.series.slice_distances(),
+            findings=self.findings,
+            neighbours=self.neighbours,
+            progress=self.signals.progress.emit,
+            cancel=self.cancel_event,
         )
-        positions = self.series.slice_distances()
-        verdict = series_verdict(
-            predictions.calibrated, predictions.threshold, self.neighbours, positions=positions
-        )
-        agreement = verdict_agreement(predictions.samples, verdict, positions)
         return SeriesClassification(
-            self.series_key,
-            classifier.identity,
-            classifier.name,
-            predictions,
-            verdict,
-            [finding.text for finding in self.findings],
-            decide_series(
-                self.findings, predictions.distances, classifier.distribution, classifier.name
-            ),
-            agreement,
-            (classifier.negative_class, classifier.positive_class),
+            **vars(outcome), series_key=self.series_key, model_identity=self.classifier.identity
         )
 
 
@@ -348,7 +328,7 @@ class PlanTrainingJob(Job):
         self.config = config
 
     def work(self) -> TrainingPlan:
-        from spineview.ml.training_plan import plan_training
+        from spineview.models.training_plan import plan_training
 
         return plan_training(self.config, cancel=self.cancel_event)
 

@@ -7,6 +7,17 @@ and decodes the needed ones directly. It handles the encodings nearly all files 
 explicit VR little endian, with or without preamble and meta group); for anything else (big
 endian, deflate, enhanced multi-frame functional groups, malformed streams) it gives up by
 raising `FallBack`, and the caller uses pydicom instead. So it is a fast path, never the only path.
+
+Measured against the libraries that could replace it (46 indexed tags, values into a dict, best
+of 5 warm runs on the 2-core build machine while another job ran, /tmp/parser-bench/bench.py of
+issue 16): on 3,853 synthetic files this walker takes 0.33 s (11,900 files/s), the whole index
+step around it (`header.read_header`, pydicom fallback included) 0.49 s, `gdcm.Scanner` 0.82 s
+(0.57 s for the scan alone, before any value is pulled out), pydicom with `specific_tags` 3.07 s
+(no faster than a plain `stop_before_pixels` read, 3.02 s: it still parses every element). On
+the 281 files of the test corpus it agrees with pydicom on every value of the 240 files it
+reads (the other 41 fall back); gdcm.Scanner drops 4 files, loses the UIDs of one and leaves
+character sets undecoded. A process pool does not pay on 2 cores (0.36 s with two forked
+workers against 0.32 s serial): moving results between processes costs more than parsing.
 """
 
 from __future__ import annotations
@@ -232,7 +243,8 @@ def _decode_value(raw: bytes, vr: str, charset: list[str]) -> HeaderValue:
     if vr == "US":
         return int.from_bytes(raw[:2], "little") if len(raw) >= 2 else 0
     text = raw.rstrip(b"\x00 ")
-    if vr in TEXT_VRS and not text.isascii():
+    # ISO 2022 escape sequences (ESC, 0x1b) are ASCII bytes that switch to another character set
+    if vr in TEXT_VRS and (not text.isascii() or b"\x1b" in text):
         delimiters = _PN_DELIMITERS if vr == "PN" else {0x5C}
         decoded = decode_bytes(text, convert_encodings(charset), delimiters).strip()
     else:

@@ -18,7 +18,7 @@ from typing import Any
 import keras
 import numpy as np
 
-from spineview.ml.metrics import binary_metrics
+from spineview.models.metrics import binary_metrics
 
 RECALIBRATION_SLICES = 640
 """Training slices the final recomputation uses (fewer before each epoch's validation)."""

@@ -31,8 +31,9 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 import numpy as np
 
 from spineview.core.heatmap import HEATMAP_METHODS
+from spineview.core.preprocess import resize_bilinear
 from spineview.errors import ModelLoadError
-from spineview.ml.preprocess import resize_bilinear
+from spineview.ml.architectures import as_network_input
 
 if TYPE_CHECKING:
     from spineview.ml.inference import Classifier
@@ -226,7 +227,7 @@ def _build_functions(classifier: Classifier) -> dict[str, Any]:
         """The target layer's activations, the score's gradients there, P(positive) and the
         sign used (+1 positive class, -1 negative; a `sign` of 0 picks the decided class: the
         logit against `cut`, the threshold as a logit)."""
-        batch = tf.repeat(image, channels, axis=-1) if channels > 1 else image
+        batch = as_network_input(image, channels)
         with tf.GradientTape() as tape:
             features, head_input = forward(batch)
             dtype = output_layer.compute_dtype

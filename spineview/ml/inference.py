@@ -2,7 +2,7 @@
 
 One `Classifier` holds a loaded network and one compiled `tf.function` with a fixed input
 signature (any batch length, no retracing), so a series costs one call per batch rather than a
-`model.predict` per slice. Slices are preprocessed (numpy, `ml.preprocess`) on a helper thread
+`model.predict` per slice. Slices are preprocessed (numpy, `core.preprocess`) on a helper thread
 while TensorFlow computes the previous batch. The network is built in bfloat16 where the CPU
 computes it natively (about twice the float32 rate here) with a float32 output layer.
 """
@@ -12,21 +12,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
-from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from spineview.core.preprocess import preprocess_slice
 from spineview.errors import SpineViewError
-from spineview.ml.architectures import MC_DROPOUT, Architecture, get_architecture
-from spineview.ml.distribution_check import DistributionCheck
-from spineview.ml.head_posterior import HeadPosterior, SampledHeads
-from spineview.ml.manifest import ModelManifest
-from spineview.ml.metrics import apply_temperature, calibrate_probability
-from spineview.ml.precision import Precision, resolve_precision
-from spineview.ml.preprocess import preprocess_slice
+from spineview.ml.architectures import as_network_input
+from spineview.models.architectures import MC_DROPOUT, Architecture, get_architecture
+from spineview.models.distribution_check import DistributionCheck
+from spineview.models.head_posterior import HeadPosterior, SampledHeads
+from spineview.models.manifest import ModelManifest
+from spineview.models.metrics import apply_temperature, calibrate_probability
+from spineview.models.precision import Precision, resolve_precision
+from spineview.models.predictions import UNCERTAINTY_SAMPLES, SlicePredictions
 
 DEFAULT_BATCH_SIZE = 32
 InferenceProgress = Callable[[int, int], None]  # (slices done, slices in all)
@@ -34,51 +34,6 @@ InferenceProgress = Callable[[int, int], None]  # (slices done, slices in all)
 
 class InferenceCancelled(SpineViewError):
     """The user cancelled a classification."""
-
-
-UNCERTAINTY_SAMPLES = 64
-"""Output layers sampled for each slice's uncertainty (dropout masks or posterior draws)."""
-
-
-@dataclass(frozen=True)
-class SlicePredictions:
-    """Per-slice results in slice order; NaN where a slice holds no finite pixel."""
-
-    raw: np.ndarray
-    """P(positive class) as the network outputs it (float64)."""
-    calibrated: np.ndarray
-    """The same after the model's temperature scaling: the confidence the UI shows."""
-    threshold: float
-    distances: np.ndarray | None = None
-    """Each slice's distance to the training data (`ml.distribution_check`); None: the model
-    has no check."""
-    samples: np.ndarray | None = None
-    """(slices, UNCERTAINTY_SAMPLES) calibrated probabilities under sampled output layers:
-    sample t is one network (a dropout mask, or a draw from the last-layer posterior), the
-    same for every slice; None: the model has no way to say how sure it is."""
-    uncertainty_method: str = ""
-    """How the samples were drawn (`Architecture.uncertainty_method`; "" without samples)."""
-
-    @cached_property
-    def spread(self) -> np.ndarray | None:
-        """Each slice's uncertainty: the standard deviation of its samples."""
-        if self.samples is None:
-            return None
-        with np.errstate(invalid="ignore"):
-            return np.asarray(np.std(self.samples, axis=1))
-
-    @property
-    def positive(self) -> np.ndarray:
-        """True where the calibrated probability reaches the threshold (False for NaN)."""
-        with np.errstate(invalid="ignore"):
-            return np.asarray(self.calibrated >= self.threshold)
-
-    @property
-    def valid(self) -> np.ndarray:
-        return np.isfinite(self.calibrated)
-
-    def __len__(self) -> int:
-        return len(self.raw)
 
 
 class Classifier:
@@ -124,7 +79,8 @@ class Classifier:
     def load(cls, folder: Path, *, precision: Precision | str = "auto") -> Classifier:
         """Load a model folder (checked as `store.load_model` checks it, its distribution
         check and head posterior too) for inference."""
-        from spineview.ml.store import load_distribution_check, load_head_posterior, load_model
+        from spineview.ml.store import load_model
+        from spineview.models.catalogue import load_distribution_check, load_head_posterior
 
         resolved = resolve_precision(precision)
         model, manifest = load_model(Path(folder), precision=resolved)
@@ -159,8 +115,7 @@ class Classifier:
     def _probabilities(self, batch: Any) -> Any:
         import tensorflow as tf
 
-        if self.architecture.channels == 3:
-            batch = tf.repeat(batch, 3, axis=-1)
+        batch = as_network_input(batch, self.architecture.channels)
         output, features = self._two_outputs(batch, training=False)
         output = tf.cast(output, tf.float32)
         probability = output[:, 1] if self.architecture.output == "softmax" else output[:, 0]

@@ -1,6 +1,6 @@
 """Post-hoc fits on a trained model's training data: the in-distribution check
-(`ml.distribution_check`) and, for a network without dropout, the last-layer posterior that
-gives its uncertainty (`ml.head_posterior`).
+(`models.distribution_check`) and, for a network without dropout, the last-layer posterior that
+gives its uncertainty (`models.head_posterior`).
 
 Training fits both at the end of every run; `spineview models fit-check` fits them for a model
 made before they existed (the bundled demo models: their synthetic training studies are drawn
@@ -19,11 +19,11 @@ from typing import Any
 import numpy as np
 
 from spineview.errors import TrainingCancelled, TrainingError
-from spineview.ml.distribution_check import FIT_SLICES, fit_distribution_check
-from spineview.ml.head_posterior import fit_head_posterior
 from spineview.ml.inference import Classifier, head_logit
-from spineview.ml.manifest import ModelManifest
-from spineview.ml.store import Fitted
+from spineview.models.catalogue import Fitted
+from spineview.models.distribution_check import FIT_SLICES, fit_distribution_check
+from spineview.models.head_posterior import fit_head_posterior
+from spineview.models.manifest import ModelManifest
 
 FEATURE_BATCH = 64
 
@@ -31,7 +31,7 @@ FEATURE_BATCH = 64
 def inference_classifier(model: Any, manifest: ModelManifest) -> Classifier:
     """A Classifier over a copy of `model`'s weights built in the precision inference uses."""
     from spineview.ml.architectures import build_model
-    from spineview.ml.precision import resolve_precision
+    from spineview.models.precision import resolve_precision
 
     precision = resolve_precision("auto")
     copy = build_model(manifest.architecture, precision=precision)
@@ -109,7 +109,7 @@ def fit_post_hoc_for_folder(folder: Path, dataset: Path) -> tuple[Fitted, str]:
     when the split is too small for a distribution check."""
     from spineview.data.slice_examples import SliceRule
     from spineview.ml.train import prepare
-    from spineview.ml.training_plan import TrainConfig
+    from spineview.models.training_plan import TrainConfig
 
     classifier = Classifier.load(folder)
     manifest = classifier.manifest

@@ -25,8 +25,17 @@ from typing import Any
 import numpy as np
 
 from spineview import __version__
+from spineview.core.preprocess import INPUT_SIZE
+from spineview.core.preprocess import describe as describe_preprocessing
+from spineview.data.examples import (
+    ExampleSet,
+    check_trainable,
+    decode_examples,
+    subsample_examples,
+)
 from spineview.data.splits import Split, grouped_split
 from spineview.errors import TrainingCancelled, TrainingError
+from spineview.ml.architectures import as_network_input
 from spineview.ml.augment import affine_augmenter
 from spineview.ml.batch_norm import (
     EPOCH_RECALIBRATION_SLICES,
@@ -35,16 +44,8 @@ from spineview.ml.batch_norm import (
     batch_norm_layers,
     recalibrate_batch_norm,
 )
-from spineview.ml.examples import (
-    ExampleSet,
-    check_trainable,
-    decode_examples,
-    subsample_examples,
-)
-from spineview.ml.precision import resolve_precision
-from spineview.ml.preprocess import INPUT_SIZE
-from spineview.ml.preprocess import describe as describe_preprocessing
-from spineview.ml.training_plan import (
+from spineview.models.precision import resolve_precision
+from spineview.models.training_plan import (
     AUGMENTATIONS,
     Augmentation,
     ProgressCallback,
@@ -119,8 +120,9 @@ def train_model(
     started = time.perf_counter()
     from spineview.ml import store
     from spineview.ml.post_hoc_fit import fit_post_hoc, inference_classifier
+    from spineview.models import catalogue
 
-    folder = (models_dir / config.name) if models_dir else store.user_model_folder(config.name)
+    folder = (models_dir / config.name) if models_dir else catalogue.user_model_folder(config.name)
     images, labels, examples, split = prepare(config, progress=progress, cancel=cancel)
     _stop_if_cancelled(cancel)
     names = [example.name for example in examples.examples]
@@ -248,12 +250,12 @@ def _fit(
     checkpoint: bool = True,
 ) -> tuple[Any, dict[str, list[float]], bool]:
     from spineview.ml.architectures import (
-        ARCHITECTURES,
         build_model,
         find_imagenet_weights,
         freeze_features,
         set_backbone_trainable,
     )
+    from spineview.models.architectures import ARCHITECTURES
 
     if config.architecture not in ARCHITECTURES:
         raise TrainingError(f"unknown architecture {config.architecture!r}")
@@ -269,8 +271,9 @@ def _fit(
     )
     if config.start_from:  # fine-tuning: the start model's weights (checked by the store)
         from spineview.ml import store
+        from spineview.models import catalogue
 
-        model, _ = store.load_model(store.find_model(config.start_from).path)
+        model, _ = store.load_model(catalogue.find_model(config.start_from).path)
         if config.freeze_features:
             freeze_features(model, config.architecture)
     else:
@@ -414,8 +417,8 @@ def make_dataset(
             lambda i, batch: (augment(batch[0], i), batch[1]),
             num_parallel_calls=tf.data.AUTOTUNE,
         )
-    if channels == 3:
-        dataset = dataset.map(lambda a, b: (tf.repeat(a, 3, axis=-1), b))
+    if channels > 1:
+        dataset = dataset.map(lambda a, b: (as_network_input(a, channels), b))
     if softmax:
         dataset = dataset.map(lambda a, b: (a, tf.one_hot(tf.cast(b, tf.int32), 2)))
     else:
@@ -506,8 +509,7 @@ def predict_probabilities(model: Any, images: np.ndarray, channels: int) -> np.n
     outputs = []
     for start in range(0, len(images), 64):
         batch = tf.convert_to_tensor(images[start : start + 64].astype(np.float32))[..., None]
-        if channels == 3:
-            batch = tf.repeat(batch, 3, axis=-1)
+        batch = as_network_input(batch, channels)
         out = np.asarray(batch_predict(batch), dtype=np.float64)
         outputs.append(out[:, 1] if out.shape[-1] == 2 else out[:, 0])
     return np.concatenate(outputs) if outputs else np.zeros(0)
@@ -524,8 +526,8 @@ def _evaluate(
 ) -> dict[str, Any]:
     """Test metrics with bootstrap intervals over whole studies (`groups`), the temperature
     fitted on the validation split, and what the report figures need."""
-    from spineview.ml.architectures import ARCHITECTURES
-    from spineview.ml.metrics import (
+    from spineview.models.architectures import ARCHITECTURES
+    from spineview.models.metrics import (
         apply_temperature,
         evaluation_report,
         fit_temperature,
@@ -552,8 +554,8 @@ def _evaluate(
 
 
 def _manifest(config: TrainConfig, examples: ExampleSet, split: Split, fitted: FittedModel) -> Any:
-    from spineview.ml.architectures import ARCHITECTURES
-    from spineview.ml.store import ModelManifest
+    from spineview.models.architectures import ARCHITECTURES
+    from spineview.models.catalogue import ModelManifest
 
     architecture = ARCHITECTURES[config.architecture]
     history, evaluation, imagenet = fitted.history, fitted.evaluation, fitted.imagenet
@@ -637,9 +639,9 @@ def _parent_summary(config: TrainConfig) -> dict[str, Any] | None:
     """The model fine-tuning started from: its name, weights and training data summary."""
     if not config.start_from:
         return None
-    from spineview.ml import store
+    from spineview.models import catalogue
 
-    start = store.find_model(config.start_from)
+    start = catalogue.find_model(config.start_from)
     return {
         "name": start.manifest.name,
         "weights_sha256": start.manifest.weights_sha256,
@@ -669,7 +671,7 @@ def _write_report(
     history: dict[str, list[float]],
     examples: ExampleSet,
 ) -> None:
-    from spineview.ml import report_figures as figures
+    from spineview.models import report_figures as figures
 
     folder.mkdir(parents=True, exist_ok=True)
     metrics = _json_safe(evaluation["metrics"])

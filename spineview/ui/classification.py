@@ -26,9 +26,9 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 from spineview.config import Config
 from spineview.core.heatmap import HEATMAP_METHODS
 from spineview.core.text import format_probability
-from spineview.ml.series_check import header_findings, series_label
-from spineview.ml.series_decision import HeaderFinding
-from spineview.ml.store import ModelInfo
+from spineview.models.catalogue import ModelInfo
+from spineview.models.series_check import header_findings, series_label
+from spineview.models.series_decision import HeaderFinding
 from spineview.ui.garbage_collection import collect_everything
 from spineview.ui.model_picker import ModelPicker
 from spineview.ui.results_panel import ResultsPanel

@@ -1,7 +1,7 @@
 """The model picker: a combo box of the stored models (bundled and the user's), a "Details…"
 button and, under them, an amber "not for clinical use" line while a demo model is selected.
 
-Models the quality gate marks not usable (`ml.quality_gate`, through the manifest's `usability`)
+Models the quality gate marks not usable (`models.quality_gate`, through the manifest's `usability`)
 are listed apart, under a disabled "Not usable" heading after the usable ones, each with
 "(not usable)" after its name and the reason in its tooltip; while one is selected a red line
 under the combo box gives the reason. Choosing one (in the combo box, or by `select_model`, which
@@ -36,14 +36,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from spineview.ml.model_text import (
+from spineview.models.catalogue import ModelInfo, list_models
+from spineview.models.model_text import (
     DEMO_SHORT_NOTICE,
     NOT_USABLE_MARK,
     model_details,
     model_summary,
     usability_text,
 )
-from spineview.ml.store import ModelInfo, list_models
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ P(class) of every slice (x = slice number from 1, NaN slices left as gaps) with 
 vertical line). Clicking the plot, or dragging the line, asks for a slice through
 `slice_requested` (0-based); the main window moves the viewport and calls `set_current_slice`.
 
-The panel computes nothing: the verdict comes from `ml.verdict`, the probabilities from the
+The panel computes nothing: the verdict comes from `models.verdict`, the probabilities from the
 classifier, both through the worker that ran it.
 """
 
@@ -43,9 +43,9 @@ from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.model_picker import is_dark, status_colours
 
 if TYPE_CHECKING:
-    from spineview.ml.inference import SlicePredictions
-    from spineview.ml.series_decision import SeriesDecision
-    from spineview.ml.verdict import SeriesVerdict
+    from spineview.models.predictions import SlicePredictions
+    from spineview.models.series_decision import SeriesDecision
+    from spineview.models.verdict import SeriesVerdict
 
 OVERLAY_METHODS: tuple[tuple[str, str], ...] = tuple(
     (label, method) for method, label in HEATMAP_METHODS.items()

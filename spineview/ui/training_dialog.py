@@ -41,10 +41,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from spineview.ml.architectures import ARCHITECTURES
-from spineview.ml.quality_gate import judge_usability
-from spineview.ml.store import ModelInfo, delete_model, list_models, user_model_folder
-from spineview.ml.training_plan import (
+from spineview.models.architectures import ARCHITECTURES
+from spineview.models.catalogue import ModelInfo, delete_model, list_models, user_model_folder
+from spineview.models.quality_gate import judge_usability
+from spineview.models.training_plan import (
     AUGMENTATION_RANGES,
     AUGMENTATIONS,
     RECIPE_DESCRIPTIONS,

@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
 
 from spineview.ui.garbage_collection import adopt_scene_orphans
 
-# The report figures' colours (spineview.ml.report_figures): blue training, orange validation.
+# The report figures' colours (spineview.models.report_figures): blue training, orange validation.
 TRAIN_COLOUR = "#1f77b4"
 VALIDATION_COLOUR = "#d95f02"
 TEXT_COLOUR = "#333333"

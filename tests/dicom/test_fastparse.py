@@ -110,6 +110,17 @@ def test_non_ascii_names_follow_the_character_set(tmp_path: Path) -> None:
     assert read_header(path).patient_name == "Müller^Jürgen"
 
 
+def test_iso_2022_escape_sequences_are_decoded(shared_data: Path) -> None:
+    """Escape-code text is all ASCII bytes, yet not ASCII text: ESC switches character sets."""
+    import pydicom
+
+    path = shared_data / "dicom-zoo/fo-dicom/charset/chrJapMulti.dcm"
+    data = path.read_bytes()
+    parsed = fastparse.parse_prefix(data, len(data))
+    assert parsed.values["PatientName"] == str(pydicom.dcmread(path).PatientName)
+    assert "\x1b" not in parsed.values["PatientName"]
+
+
 def test_looks_like_dicom() -> None:
     assert fastparse.looks_like_dicom(b"\x00" * 128 + b"DICM")
     assert not fastparse.looks_like_dicom(b"hello world, this is a text file")

@@ -18,7 +18,7 @@ from spineview.dicom.index import SeriesInfo
 from spineview.dicom.load import load_series
 from spineview.dicom.scan import scan_paths
 from spineview.dicom.write import SeriesSpec, build_slice_dataset, phantom_pixels
-from spineview.ml.verdict import series_verdict
+from spineview.models.verdict import series_verdict
 
 # --- factories -------------------------------------------------------------------------------
 

@@ -14,12 +14,12 @@ import pytest
 from spineview.errors import ModelLoadError
 from spineview.ml import architectures
 from spineview.ml.architectures import (
-    ARCHITECTURES,
     IMAGENET_NOTOP_FILE_NAME,
     build_model,
     find_imagenet_weights,
     set_backbone_trainable,
 )
+from spineview.models.architectures import ARCHITECTURES
 
 CNN_PARAMETERS = 11_168_513
 RESNET_HEAD_PARAMETERS = 2_624_002

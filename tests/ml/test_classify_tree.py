@@ -10,16 +10,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spineview.cli import run
-from spineview.dicom.write import SeriesSpec, write_demo_study, write_series
-from spineview.ml.classify_tree import (
+from spineview.classify_tree import (
     CSV_COLUMNS,
     OutputInsideInputError,
     check_outputs_outside,
     classify_paths,
 )
+from spineview.cli import run
+from spineview.dicom.write import SeriesSpec, write_demo_study, write_series
 from spineview.ml.inference import Classifier
-from spineview.ml.store import bundled_models_dir
+from spineview.models.catalogue import bundled_models_dir
 
 pytestmark = pytest.mark.tf
 
@@ -148,8 +148,8 @@ def test_cli_reports_an_unwritable_output_without_a_traceback(
 def test_split_stacks_get_their_own_keys_and_heatmap_folders(
     tmp_path: Path, classifier: Classifier
 ) -> None:
+    from spineview.classify_tree import classify_indexed_series
     from spineview.dicom.scan import scan_paths
-    from spineview.ml.classify_tree import classify_series
 
     uid = "1.2.3.4.5"
     write_series(tmp_path / "a", SeriesSpec(n_slices=3, series_uid=uid, rows=64, cols=64))
@@ -158,7 +158,7 @@ def test_split_stacks_get_their_own_keys_and_heatmap_folders(
     scan = scan_paths([tmp_path])
     infos = [info for study in scan.studies for info in study.series]
     assert len(infos) == 2 and len({info.key for info in infos}) == 2
-    keys = {classify_series(info, None, classifier).series_key for info in infos}
+    keys = {classify_indexed_series(info, None, classifier).series_key for info in infos}
     assert keys == {info.key for info in infos}
 
 

@@ -12,18 +12,18 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spineview.cli import run
-from spineview.core.png import encode_png
-from spineview.dicom.write import write_demo_study
-from spineview.ml.classify_tree import (
+from spineview.classify_tree import (
     CSV_COLUMNS,
     NOT_USABLE_FILE_TAG,
     WARNING_BAND_COLOUR,
     png_with_text,
     with_warning_band,
 )
-from spineview.ml.distribution_check import DISTRIBUTION_FILE_NAME
-from spineview.ml.store import MANIFEST_FILE_NAME, WEIGHTS_FILE_NAME, bundled_models_dir
+from spineview.cli import run
+from spineview.core.png import encode_png
+from spineview.dicom.write import write_demo_study
+from spineview.models.catalogue import MANIFEST_FILE_NAME, WEIGHTS_FILE_NAME, bundled_models_dir
+from spineview.models.distribution_check import DISTRIBUTION_FILE_NAME
 
 DEMO_FOLDER = bundled_models_dir() / "cnn-demo"
 REASON_START = "ROC AUC 0.55 (95 % interval 0.38–0.71) reaches 0.5"

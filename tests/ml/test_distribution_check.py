@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spineview.errors import ModelLoadError
-from spineview.ml.distribution_check import (
+from spineview.models.distribution_check import (
     MAX_DIMENSIONS,
     DistributionCheck,
     fit_distribution_check,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from spineview.cli import run
-from spineview.ml.training_plan import (
+from spineview.models.training_plan import (
     FROM_MODEL_LEARNING_RATE,
     RECIPES,
     TrainConfig,
@@ -69,7 +69,8 @@ def test_the_plan_refuses_a_start_model_that_is_missing_or_of_another_architectu
 def test_cli_fine_tunes_cnn_demo_with_frozen_features_and_records_its_parent(
     tiny_dataset: Path, tmp_path: Path
 ) -> None:
-    from spineview.ml.store import find_model, load_model
+    from spineview.ml.store import load_model
+    from spineview.models.catalogue import find_model
 
     parent = find_model("cnn-demo")
     code = run(

@@ -73,8 +73,8 @@ def _slice(rows: int, cols: int) -> np.ndarray:
 def spine_slices(tmp_path_factory: pytest.TempPathFactory) -> list[np.ndarray]:
     """The sagittal slices of two small synthetic studies (160×160), as the benchmark reads
     them: the bundled CNN finds positive evidence on some of them only."""
+    from spineview.bench.gradcam import read_masked_sagittal_slices
     from spineview.data.synth import SynthOptions, synthesize
-    from spineview.ml.gradcam_benchmark import read_masked_sagittal_slices
 
     root = tmp_path_factory.mktemp("gradcam") / "rsna"
     synthesize(root, SynthOptions(studies=2, seed=3, size=192), workers=1)
@@ -99,7 +99,7 @@ def _explained_slice(gradcam: Any, slices: list[np.ndarray]) -> Any:
 @pytest.fixture(scope="module")
 def cnn_demo() -> Any:
     from spineview.ml.inference import Classifier
-    from spineview.ml.store import bundled_models_dir
+    from spineview.models.catalogue import bundled_models_dir
 
     return Classifier.load(bundled_models_dir() / "cnn-demo")
 
@@ -107,7 +107,7 @@ def cnn_demo() -> Any:
 @pytest.fixture(scope="module")
 def cnn_demo_float32() -> Any:
     from spineview.ml.inference import Classifier
-    from spineview.ml.store import bundled_models_dir
+    from spineview.models.catalogue import bundled_models_dir
 
     return Classifier.load(bundled_models_dir() / "cnn-demo", precision="float32")
 
@@ -128,8 +128,8 @@ def _at_conv3(classifier: Any) -> Any:
 def test_cnn_map_on_the_slice_grid(
     cnn_demo: Any, spine_slices: list[np.ndarray], method: str
 ) -> None:
+    from spineview.core.preprocess import resize_bilinear
     from spineview.ml.gradcam import GradCam
-    from spineview.ml.preprocess import resize_bilinear
 
     gradcam = GradCam(cnn_demo)
     # a spine slice with evidence for its decided class, on a grid of its own (300 x 200)
@@ -338,7 +338,8 @@ def test_resnet50_nested_backbone(tmp_path: Path) -> None:
     from spineview.ml.architectures import build_model
     from spineview.ml.gradcam import GradCam
     from spineview.ml.inference import Classifier
-    from spineview.ml.store import ModelManifest, save_model
+    from spineview.ml.store import save_model
+    from spineview.models.catalogue import ModelManifest
 
     model = build_model("resnet50", seed=0)
     manifest = ModelManifest.for_architecture("resnet50", "tiny-rn", demo=True)
@@ -368,8 +369,8 @@ def test_hirescam_and_layercam_and_the_randomisation_check(
     """HiResCAM sums gradient × activation per position; Layer-CAM keeps only the positive
     gradients, so on conv2's non-negative (post-ReLU) activations its raw map is never below
     HiResCAM's. Maps of the trained network and of freshly initialised weights differ."""
+    from spineview.bench.gradcam import MaskedSlice, randomisation_check
     from spineview.ml.gradcam import GradCam
-    from spineview.ml.gradcam_benchmark import MaskedSlice, randomisation_check
 
     gradcam = GradCam(cnn_demo)
     pixels = _explained_slice(gradcam, spine_slices)
@@ -398,8 +399,13 @@ def test_measured_heatmap_figures_go_into_the_models_report(
 
     from spineview.cli import run
     from spineview.core.heatmap import HEATMAP_METHODS
-    from spineview.ml.model_text import model_details
-    from spineview.ml.store import WEIGHTS_FILE_NAME, bundled_models_dir, file_sha256, find_model
+    from spineview.models.catalogue import (
+        WEIGHTS_FILE_NAME,
+        bundled_models_dir,
+        file_sha256,
+        find_model,
+    )
+    from spineview.models.model_text import model_details
 
     folder = tmp_path / "mine"
     shutil.copytree(bundled_models_dir() / "cnn-demo", folder)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from spineview.errors import ModelLoadError
-from spineview.ml.head_posterior import (
+from spineview.models.head_posterior import (
     PRIOR_PRECISIONS,
     HeadPosterior,
     fit_head_posterior,

@@ -9,10 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spineview.core.preprocess import INTENSITY_SCALINGS, preprocess_slice
 from spineview.ml.inference import Classifier, InferenceCancelled
-from spineview.ml.metrics import calibrate_probability
-from spineview.ml.preprocess import INTENSITY_SCALINGS, preprocess_slice
-from spineview.ml.store import bundled_models_dir
+from spineview.models.catalogue import bundled_models_dir
+from spineview.models.metrics import calibrate_probability
 
 pytestmark = pytest.mark.tf
 

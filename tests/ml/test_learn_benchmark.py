@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spineview.data.plain_spine import LESION_SLICES, PlainSpineOptions, plain_spine_slices
-from spineview.errors import TrainingError
-from spineview.ml import learn_benchmark
-from spineview.ml.learn_benchmark import (
+from spineview.bench import learn as learn_benchmark
+from spineview.bench.learn import (
     CELL_SLICES,
     CELLS,
     GOOD_AUC,
@@ -25,6 +23,8 @@ from spineview.ml.learn_benchmark import (
     held_out_split,
     learn_table,
 )
+from spineview.data.plain_spine import LESION_SLICES, PlainSpineOptions, plain_spine_slices
+from spineview.errors import TrainingError
 
 
 def test_the_plain_generator_is_seeded_and_labels_only_midline_slices_of_bad_studies() -> None:

@@ -1,4 +1,4 @@
-"""spineview.ml.metrics against hand-computed cases and brute-force definitions."""
+"""spineview.models.metrics against hand-computed cases and brute-force definitions."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from spineview.ml.metrics import (
+from spineview.models.metrics import (
     TEMPERATURE_RANGE,
     apply_temperature,
     binary_metrics,
@@ -412,7 +412,7 @@ def test_evaluation_report_with_one_class_is_still_json() -> None:
 
 def test_metrics_import_neither_tensorflow_nor_pyplot() -> None:
     code = (
-        "import sys, spineview.ml.metrics, spineview.ml.report_figures\n"
+        "import sys, spineview.models.metrics, spineview.models.report_figures\n"
         "bad = [m for m in ('tensorflow', 'keras', 'matplotlib.pyplot', 'PySide6') "
         "if m in sys.modules]\n"
         "assert not bad, bad\n"

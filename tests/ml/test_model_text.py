@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
-from spineview.ml.manifest import DEMO_NOTICE, ModelManifest
-from spineview.ml.model_text import (
+from spineview.core.preprocess import INTENSITY_SCALINGS
+from spineview.models.catalogue import ModelInfo, bundled_models_dir, read_manifest
+from spineview.models.manifest import DEMO_NOTICE, ModelManifest
+from spineview.models.model_text import (
     DEMO_SHORT_NOTICE,
     TEXT_WIDTH,
     model_details,
     model_summary,
 )
-from spineview.ml.preprocess import INTENSITY_SCALINGS
-from spineview.ml.store import ModelInfo, bundled_models_dir, read_manifest
 
 FAKE_SHA = "0" * 64
 

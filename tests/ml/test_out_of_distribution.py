@@ -9,11 +9,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spineview.classify_tree import classify_paths
 from spineview.cli import run
 from spineview.data.synth import SynthOptions, synthesize
-from spineview.ml.classify_tree import classify_paths
 from spineview.ml.inference import Classifier
-from spineview.ml.store import bundled_models_dir, load_distribution_check, read_manifest
+from spineview.models.catalogue import bundled_models_dir, load_distribution_check, read_manifest
 
 pytestmark = pytest.mark.tf
 
@@ -107,8 +107,8 @@ def resnet_classifier() -> Classifier:
 def test_resnet50_demo_says_how_sure_it_is_through_its_last_layer_posterior(
     tmp_path: Path, shared_data: Path, resnet_classifier: Classifier
 ) -> None:
-    from spineview.ml.architectures import LAST_LAYER_LAPLACE
-    from spineview.ml.store import load_head_posterior
+    from spineview.models.architectures import LAST_LAYER_LAPLACE
+    from spineview.models.catalogue import load_head_posterior
 
     folder = bundled_models_dir() / "resnet50-demo"
     posterior = load_head_posterior(folder, read_manifest(folder))

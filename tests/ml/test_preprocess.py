@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from spineview.ml.preprocess import (
+from spineview.core.preprocess import (
     INPUT_SIZE,
     INTENSITY_SCALINGS,
     describe,

@@ -12,17 +12,17 @@ from typing import Any
 import numpy as np
 import pytest
 
-from spineview.ml.manifest import ModelManifest
-from spineview.ml.metrics import (
+from spineview.models.catalogue import ModelInfo, bundled_models_dir, read_manifest
+from spineview.models.manifest import ModelManifest
+from spineview.models.metrics import (
     BOOTSTRAP_RESAMPLES,
     binary_metrics,
     bootstrap_intervals,
     evaluation_report,
     predicted_counts,
 )
-from spineview.ml.model_text import model_details, model_listing, model_summary
-from spineview.ml.quality_gate import Usability, judge_usability
-from spineview.ml.store import ModelInfo, bundled_models_dir, read_manifest
+from spineview.models.model_text import model_details, model_listing, model_summary
+from spineview.models.quality_gate import Usability, judge_usability
 
 FAKE_SHA = "0" * 64
 
@@ -246,7 +246,7 @@ def test_odd_values_are_treated_as_missing() -> None:
 
 def test_the_gate_imports_neither_numpy_nor_tensorflow() -> None:
     code = (
-        "import sys, spineview.ml.quality_gate\n"
+        "import sys, spineview.models.quality_gate\n"
         "bad = [m for m in ('numpy', 'tensorflow', 'keras', 'PySide6') if m in sys.modules]\n"
         "assert not bad, bad\n"
     )

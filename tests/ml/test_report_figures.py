@@ -1,4 +1,4 @@
-"""spineview.ml.report_figures: valid PNGs of sensible size, atomic writes, no pyplot state."""
+"""spineview.models.report_figures: valid PNGs of sensible size, atomic writes, no pyplot state."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-from spineview.ml import report_figures
-from spineview.ml.metrics import apply_temperature, binary_metrics, calibrate_probability
-from spineview.ml.report_figures import (
+from spineview.models import report_figures
+from spineview.models.metrics import apply_temperature, binary_metrics, calibrate_probability
+from spineview.models.report_figures import (
     misclassified_gallery,
     plot_confusion,
     plot_reliability,

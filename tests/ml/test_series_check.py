@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from spineview.ml.manifest import ModelManifest
-from spineview.ml.series_check import classification_warnings, series_label, trained_series_types
+from spineview.models.manifest import ModelManifest
+from spineview.models.series_check import (
+    classification_warnings,
+    series_label,
+    trained_series_types,
+)
 
 
 def _manifest(series_types: list[str] | None) -> ModelManifest:
@@ -43,7 +47,7 @@ def test_series_label() -> None:
 
 
 def test_body_part_is_a_hint_that_flags_and_never_declines() -> None:
-    from spineview.ml.series_check import header_findings, is_lumbar_body_part
+    from spineview.models.series_check import header_findings, is_lumbar_body_part
 
     manifest = ModelManifest.for_architecture("cnn", "m")
     for value in ("LSPINE", "L-SPINE", "Lumbar spine", "SPINE", "TLSPINE", "SSPINE", ""):

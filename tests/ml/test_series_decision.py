@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from spineview.ml.distribution_check import DistributionCheck
-from spineview.ml.series_decision import (
+from spineview.models.distribution_check import DistributionCheck
+from spineview.models.series_decision import (
     DECLINE_SHARE,
     FLAG_SHARE,
     HeaderFinding,

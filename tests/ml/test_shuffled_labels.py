@@ -12,11 +12,11 @@ import numpy as np
 import pytest
 
 from spineview.cli import run
+from spineview.data.examples import collect_examples
 from spineview.data.synth import SynthOptions, synthesize
 from spineview.dicom.write import write_demo_study
-from spineview.ml.examples import collect_examples
-from spineview.ml.model_text import model_details, model_listing, model_summary
-from spineview.ml.store import MANIFEST_FILE_NAME, list_models, user_models_dir
+from spineview.models.catalogue import MANIFEST_FILE_NAME, list_models, user_models_dir
+from spineview.models.model_text import model_details, model_listing, model_summary
 
 pytestmark = pytest.mark.tf
 

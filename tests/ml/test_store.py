@@ -14,19 +14,19 @@ import pytest
 
 from spineview.errors import ModelLoadError
 from spineview.ml import store
-from spineview.ml.manifest import DEMO_NOTICE, MANIFEST_FORMAT_VERSION
-from spineview.ml.store import (
+from spineview.ml.store import load_model, save_model
+from spineview.models import catalogue
+from spineview.models.catalogue import (
     MANIFEST_FILE_NAME,
     WEIGHTS_FILE_NAME,
     ModelManifest,
     file_sha256,
     list_models,
-    load_model,
     read_manifest,
-    save_model,
     user_model_folder,
     user_models_dir,
 )
+from spineview.models.manifest import DEMO_NOTICE, MANIFEST_FORMAT_VERSION
 
 FAKE_SHA = "0" * 64
 
@@ -170,7 +170,7 @@ def test_checksum_mismatch_is_detected_before_building(tmp_path: Path, no_build:
 def test_list_models_reports_bad_folders_and_skips_hidden_ones(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, private_home: Path
 ) -> None:
-    monkeypatch.setattr(store, "resources_dir", lambda: tmp_path / "resources")
+    monkeypatch.setattr(catalogue, "resources_dir", lambda: tmp_path / "resources")
     root = user_models_dir()
     assert root.is_relative_to(private_home)
     assert list_models() == ([], [])
@@ -192,7 +192,7 @@ def test_listing_does_not_import_tensorflow(tmp_path: Path, private_home: Path) 
     _write_folder(user_models_dir() / "good", _manifest_dict(name="good"))
     code = (
         "import sys\n"
-        "from spineview.ml.store import list_models, read_manifest\n"
+        "from spineview.models.catalogue import list_models, read_manifest\n"
         "models, problems = list_models()\n"
         "assert 'good' in [m.manifest.name for m in models], (models, problems)\n"
         "read_manifest(models[0].path)\n"
@@ -409,43 +409,43 @@ def test_manifest_disagreeing_with_the_model_is_not_saved(cnn_model: Any, tmp_pa
 def test_find_model_by_folder_or_name_user_models_first(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "resources_dir", lambda: tmp_path / "resources")
+    monkeypatch.setattr(catalogue, "resources_dir", lambda: tmp_path / "resources")
     _write_folder(tmp_path / "resources" / "models" / "same", _manifest_dict(name="same"))
     _write_folder(user_models_dir() / "same", _manifest_dict(name="same"))
-    found = store.find_model("same")
+    found = catalogue.find_model("same")
     assert found.path == user_models_dir() / "same" and not found.bundled
-    by_path = store.find_model(tmp_path / "resources" / "models" / "same")
+    by_path = catalogue.find_model(tmp_path / "resources" / "models" / "same")
     assert by_path.bundled
     with pytest.raises(ModelLoadError, match=r"no model named 'other' \(models found: same\)"):
-        store.find_model("other")
+        catalogue.find_model("other")
 
 
 def test_delete_model_removes_user_models_only(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(store, "resources_dir", lambda: tmp_path / "resources")
+    monkeypatch.setattr(catalogue, "resources_dir", lambda: tmp_path / "resources")
     bundled = tmp_path / "resources" / "models" / "demo"
     _write_folder(bundled, _manifest_dict(name="demo"))
     mine = user_models_dir() / "mine"
     _write_folder(mine, _manifest_dict(name="mine"))
     with pytest.raises(ModelLoadError, match="bundled model cannot be deleted"):
-        store.delete_model(bundled)
-    store.delete_model(mine)
+        catalogue.delete_model(bundled)
+    catalogue.delete_model(mine)
     assert not mine.exists() and list(user_models_dir().iterdir()) == []
     with pytest.raises(ModelLoadError, match="not a model folder"):
-        store.delete_model(tmp_path)
+        catalogue.delete_model(tmp_path)
     assert bundled.is_dir()
 
 
 def _small_check(seed: int = 0) -> Any:
-    from spineview.ml.distribution_check import fit_distribution_check
+    from spineview.models.distribution_check import fit_distribution_check
 
     rng = np.random.default_rng(seed)
     return fit_distribution_check(("pool1",), rng.normal(size=(60, 3)), rng.normal(size=(20, 3)))
 
 
 def _small_posterior(seed: int = 0) -> Any:
-    from spineview.ml.head_posterior import fit_head_posterior
+    from spineview.models.head_posterior import fit_head_posterior
 
     rng = np.random.default_rng(seed)
     return fit_head_posterior(rng.normal(size=(40, 4)), rng.normal(size=4), 0.1)
@@ -455,14 +455,14 @@ def _small_posterior(seed: int = 0) -> Any:
 def test_post_hoc_fits_are_saved_attached_and_verified(
     existing_model: Path, cnn_model: Any, tmp_path: Path
 ) -> None:
-    from spineview.ml.distribution_check import DISTRIBUTION_FILE_NAME
-    from spineview.ml.head_posterior import HEAD_POSTERIOR_FILE_NAME
-    from spineview.ml.store import (
+    from spineview.models.catalogue import (
         Fitted,
         attach_fitted,
         load_distribution_check,
         load_head_posterior,
     )
+    from spineview.models.distribution_check import DISTRIBUTION_FILE_NAME
+    from spineview.models.head_posterior import HEAD_POSTERIOR_FILE_NAME
 
     manifest = read_manifest(existing_model)
     assert load_distribution_check(existing_model, manifest) is None

@@ -30,13 +30,13 @@ from typing import IO, Any
 
 import pytest
 
-from spineview.ml import store
-from spineview.ml.store import (
+from spineview.ml.store import load_model
+from spineview.models import catalogue
+from spineview.models.catalogue import (
     MANIFEST_FILE_NAME,
     WEIGHTS_FILE_NAME,
     file_sha256,
     list_models,
-    load_model,
     read_manifest,
     user_model_folder,
 )
@@ -55,8 +55,10 @@ SAVER = """
 import os, signal, sys
 import numpy as np
 from spineview.ml import store
+from spineview.models import catalogue
 from spineview.ml.architectures import build_model
-from spineview.ml.store import ModelManifest, save_model, user_model_folder
+from spineview.models.catalogue import ModelManifest, user_model_folder
+from spineview.ml.store import save_model
 
 def say(*words):
     print(*words, flush=True)
@@ -321,4 +323,4 @@ def test_recovery_keeps_what_running_saves_left() -> None:
     shutil.copytree(running, half_deleted)
     assert [info for info in list_models()[0] if not info.bundled] == []
     assert sorted(p.name for p in root.iterdir()) == sorted([mine.name, running.name])
-    assert store._process_running(os.getpid()) and not store._process_running(dead.pid)
+    assert catalogue._process_running(os.getpid()) and not catalogue._process_running(dead.pid)

@@ -8,11 +8,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from spineview.data import examples as examples_module
+from spineview.data.examples import collect_examples
 from spineview.dicom.write import SeriesSpec, write_series
 from spineview.errors import DatasetError, TrainingCancelled, TrainingError
-from spineview.ml import examples as examples_module
-from spineview.ml.examples import collect_examples
-from spineview.ml.training_plan import AUGMENTATIONS, plan_training
+from spineview.models.training_plan import AUGMENTATIONS, plan_training
 
 pytestmark = pytest.mark.tf
 
@@ -52,8 +52,8 @@ def test_trains_evaluates_and_saves(tiny_dataset: Path, tmp_path: Path) -> None:
     assert manifest.training["augmentation"] == "none"
     assert manifest.intensity_scaling == "percentile" and "percentile" in manifest.preprocessing
     assert manifest.training["augmentation_settings"] == AUGMENTATIONS["none"]
-    from spineview.ml.store import load_distribution_check
     from spineview.ml.train import checkpoint_path
+    from spineview.models.catalogue import load_distribution_check
 
     assert checkpoint_path("tiny").is_file()  # best weights kept during the run
     check = load_distribution_check(result.model_folder, manifest)  # fitted on this training
@@ -76,8 +76,9 @@ def test_same_seed_same_training(tiny_dataset: Path, tmp_path: Path) -> None:
 
 
 def test_cancel_mid_epoch_keeps_the_previous_model(tiny_dataset: Path, tmp_path: Path) -> None:
-    from spineview.ml.store import file_sha256, load_model
+    from spineview.ml.store import load_model
     from spineview.ml.train import TrainingCancelled, TrainProgress, train_model
+    from spineview.models.catalogue import file_sha256
 
     first = train_model(_config(tiny_dataset, max_examples=120), models_dir=tmp_path)  # type: ignore[arg-type]
     weights = first.model_folder / "model.weights.h5"
@@ -125,7 +126,7 @@ def test_refuses_a_dataset_without_usable_slices(tmp_path: Path) -> None:
         folder.mkdir(parents=True)
         (folder / "x.dcm").write_bytes(b"DICM" * 10)
     with pytest.raises(DatasetError):
-        from spineview.ml.examples import check_trainable
+        from spineview.data.examples import check_trainable
 
         check_trainable(collect_examples(tmp_path))
 

@@ -12,20 +12,20 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spineview.data.splits import Split
-from spineview.data.synth import SynthOptions, synthesize
-from spineview.dicom.write import SeriesSpec, write_series
-from spineview.errors import DatasetError, TrainingCancelled, TrainingError
-from spineview.ml import examples as examples_module
-from spineview.ml.examples import (
+from spineview.core.preprocess import INPUT_SIZE
+from spineview.data import examples as examples_module
+from spineview.data.examples import (
     Example,
     ExampleSet,
     check_cache_fits,
     collect_examples,
     decode_examples,
 )
-from spineview.ml.preprocess import INPUT_SIZE
-from spineview.ml.training_plan import (
+from spineview.data.splits import Split
+from spineview.data.synth import SynthOptions, synthesize
+from spineview.dicom.write import SeriesSpec, write_series
+from spineview.errors import DatasetError, TrainingCancelled, TrainingError
+from spineview.models.training_plan import (
     AUGMENTATIONS,
     TrainConfig,
     augmentation_name,
@@ -112,7 +112,7 @@ def test_plan_training_does_not_load_tensorflow(class_dataset: Path) -> None:
     script = (
         "import json, sys\n"
         "from pathlib import Path\n"
-        "from spineview.ml.training_plan import TrainConfig, plan_training\n"
+        "from spineview.models.training_plan import TrainConfig, plan_training\n"
         f"plan = plan_training(TrainConfig(dataset=Path({str(class_dataset)!r}), name='x',"
         " batch_size=8))\n"
         "loaded = sorted(m for m in ('tensorflow', 'keras') if m in sys.modules)\n"

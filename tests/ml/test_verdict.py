@@ -9,7 +9,7 @@ import math
 import numpy as np
 import pytest
 
-from spineview.ml.verdict import rule_text, series_verdict
+from spineview.models.verdict import rule_text, series_verdict
 
 
 def test_a_lone_confident_slice_does_not_make_a_positive_series() -> None:
@@ -124,7 +124,7 @@ def test_positions_must_match_the_slices() -> None:
 
 
 def test_verdict_agreement_matches_the_rule_sample_by_sample() -> None:
-    from spineview.ml.verdict import verdict_agreement
+    from spineview.models.verdict import verdict_agreement
 
     rng = np.random.default_rng(4)
     samples = rng.random((9, 40))

@@ -11,7 +11,7 @@ from PySide6.QtWidgets import QMessageBox, QPushButton
 from pytestqt.qtbot import QtBot
 
 from spineview.dicom.write import SeriesSpec, write_series
-from spineview.ml.store import bundled_models_dir, user_models_dir
+from spineview.models.catalogue import bundled_models_dir, user_models_dir
 from spineview.ui.classification import HEALTHY_NOT_MAPPED
 from spineview.ui.main_window import MainWindow
 from spineview.ui.results_panel import DECLINED_TEXT

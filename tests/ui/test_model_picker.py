@@ -15,9 +15,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QDialogButtonBox, QLabel
 from pytestqt.qtbot import QtBot
 
-from spineview.ml.manifest import DEMO_NOTICE
-from spineview.ml.model_text import DEMO_SHORT_NOTICE, model_details, model_summary
-from spineview.ml.store import (
+from spineview.models.catalogue import (
     MANIFEST_FILE_NAME,
     WEIGHTS_FILE_NAME,
     ModelInfo,
@@ -25,6 +23,8 @@ from spineview.ml.store import (
     list_models,
     user_models_dir,
 )
+from spineview.models.manifest import DEMO_NOTICE
+from spineview.models.model_text import DEMO_SHORT_NOTICE, model_details, model_summary
 from spineview.ui.model_picker import (
     NO_MODELS_TEXT,
     ModelDetailsDialog,

@@ -15,14 +15,14 @@ from PySide6.QtGui import QStandardItemModel
 from PySide6.QtWidgets import QLabel, QMessageBox
 from pytestqt.qtbot import QtBot
 
-from spineview.ml.distribution_check import DISTRIBUTION_FILE_NAME
-from spineview.ml.store import (
+from spineview.models.catalogue import (
     MANIFEST_FILE_NAME,
     WEIGHTS_FILE_NAME,
     bundled_models_dir,
     user_models_dir,
 )
-from spineview.ml.verdict import series_verdict
+from spineview.models.distribution_check import DISTRIBUTION_FILE_NAME
+from spineview.models.verdict import series_verdict
 from spineview.ui.classification import NOT_USABLE_CAPTION, FlaggedSliceClassification
 from spineview.ui.model_picker import (
     NOT_USABLE_HEADING,
@@ -188,7 +188,7 @@ def test_details_lead_with_the_reason(qtbot: QtBot, picker: ModelPicker, answers
 
 @pytest.mark.gui
 def test_results_panel_shows_the_warning(qtbot: QtBot) -> None:
-    from spineview.ml.inference import SlicePredictions
+    from spineview.models.predictions import SlicePredictions
 
     panel = ResultsPanel()
     qtbot.addWidget(panel)

@@ -12,10 +12,10 @@ from PySide6.QtGui import QColor, QMouseEvent, QPainterPath, QPalette
 from PySide6.QtWidgets import QApplication, QLabel
 from pytestqt.qtbot import QtBot
 
-from spineview.ml.architectures import LAST_LAYER_LAPLACE, MC_DROPOUT
-from spineview.ml.inference import SlicePredictions
-from spineview.ml.manifest import DEMO_NOTICE
-from spineview.ml.verdict import SeriesVerdict, series_verdict
+from spineview.models.architectures import LAST_LAYER_LAPLACE, MC_DROPOUT
+from spineview.models.manifest import DEMO_NOTICE
+from spineview.models.predictions import SlicePredictions
+from spineview.models.verdict import SeriesVerdict, series_verdict
 from spineview.ui.results_panel import (
     NOT_CLASSIFIED,
     ResultsPanel,
@@ -390,7 +390,7 @@ def test_colours_follow_a_dark_palette(panel: ResultsPanel) -> None:
 def test_the_decision_is_shown_and_a_declined_series_has_no_verdict(
     qtbot: QtBot, panel: ResultsPanel
 ) -> None:
-    from spineview.ml.series_decision import SeriesDecision
+    from spineview.models.series_decision import SeriesDecision
     from spineview.ui.results_panel import DECLINED_TEXT
 
     verdict = series_verdict(BUMP, 0.5)

@@ -9,7 +9,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from spineview.data.synth import SynthOptions, synthesize
-from spineview.ml.store import list_models, user_models_dir
+from spineview.models.catalogue import list_models, user_models_dir
 from spineview.ui.main_window import MainWindow
 from spineview.ui.training_dialog import TrainingDialog
 

@@ -23,9 +23,9 @@ from pytestqt.qtbot import QtBot
 
 from spineview.data.synth import SynthOptions, synthesize
 from spineview.errors import TrainingCancelled
-from spineview.ml import training_plan
-from spineview.ml.store import bundled_models_dir, user_models_dir
-from spineview.ml.training_plan import (
+from spineview.models import training_plan
+from spineview.models.catalogue import bundled_models_dir, user_models_dir
+from spineview.models.training_plan import (
     AUGMENTATIONS,
     MIN_STUDIES,
     MIN_TRAINING_SLICES_PER_CLASS,

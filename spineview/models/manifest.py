@@ -5,7 +5,7 @@ size, channels, output and Grad-CAM layer must agree with that architecture's en
 cannot make spineview build anything other than what the registry describes. Pure Python: no
 TensorFlow is imported here, so the viewer can list models before TF has loaded.
 
-Whether a model is usable is judged from its test metrics by `ml.quality_gate` whenever it is
+Whether a model is usable is judged from its test metrics by `models.quality_gate` whenever it is
 asked (`ModelManifest.usability`); manifest.json also carries the verdict ("usable",
 "usability_reason") for people and other tools, but reading ignores those two keys, so a
 manifest written before them, or edited by hand, is judged by the same rule.
@@ -25,10 +25,10 @@ from pathlib import Path
 from typing import Any
 
 from spineview import __version__
+from spineview.core.preprocess import INTENSITY_SCALINGS
 from spineview.errors import ModelLoadError
-from spineview.ml.architectures import ARCHITECTURES, Architecture
-from spineview.ml.preprocess import INTENSITY_SCALINGS
-from spineview.ml.quality_gate import Usability, judge_usability
+from spineview.models.architectures import ARCHITECTURES, Architecture
+from spineview.models.quality_gate import Usability, judge_usability
 
 MANIFEST_FORMAT_VERSION = 1
 """The manifest format this spineview writes (and the newest it reads)."""
@@ -58,7 +58,7 @@ class ModelManifest:
     preprocessing: str = ""
     """How a slice becomes the network's input, in words (the code lives in ml.preprocess)."""
     intensity_scaling: str = "min-max"
-    """The key of `ml.preprocess.INTENSITY_SCALINGS` the model was trained with; a manifest
+    """The key of `core.preprocess.INTENSITY_SCALINGS` the model was trained with; a manifest
     without it is from before "percentile" existed, so it means min-max."""
     precision: str = "float32"
     """The Keras dtype policy training used ("float32", "mixed_bfloat16", ...)."""
@@ -77,11 +77,11 @@ class ModelManifest:
     """Free-form summary of the training run (data, split, epochs, augmentation, ...)."""
     metrics: dict[str, Any] = field(default_factory=dict)
     distribution_check: dict[str, Any] = field(default_factory=dict)
-    """The in-distribution check's summary (`ml.distribution_check`) with the sha256 of its
+    """The in-distribution check's summary (`models.distribution_check`) with the sha256 of its
     arrays' file; empty: the model has none (made before it existed), so only the headers are
     checked."""
     head_posterior: dict[str, Any] = field(default_factory=dict)
-    """The last-layer posterior's summary (`ml.head_posterior`) with the sha256 of its arrays'
+    """The last-layer posterior's summary (`models.head_posterior`) with the sha256 of its arrays'
     file, for a network without dropout; empty: none (results carry no uncertainty)."""
     created: str = field(default_factory=_now_iso)
     spineview_version: str = __version__

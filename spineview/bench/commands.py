@@ -273,10 +273,10 @@ def bench_synth(studies: int = 100, size: int = 256) -> dict[str, Any]:
 
 
 def bench_train(studies: int = 40, epochs: int = 10, max_examples: int = 640) -> dict[str, Any]:
-    """Training throughput of the reference CNN three ways (see spineview.ml.train_benchmark),
+    """Training throughput of the reference CNN three ways (see spineview.bench.train),
     over as many epochs as the default recipe trains, so decoding and tracing weigh in them as
     they do in a user's run."""
-    from spineview.ml.train_benchmark import measure_training_throughput
+    from spineview.bench.train import measure_training_throughput
 
     return measure_training_throughput(studies=studies, epochs=epochs, max_examples=max_examples)
 
@@ -288,10 +288,10 @@ def bench_learn(
     recipes: Sequence[str] = ("default", "reference", "light-augmentation"),
     cells: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """Test ROC AUC of training recipes on unfamiliar data (spineview.ml.learn_benchmark); the
+    """Test ROC AUC of training recipes on unfamiliar data (spineview.bench.learn); the
     table goes to stderr as each cell ends, the JSON report is returned."""
-    from spineview.ml.learn_benchmark import bench_learn as measure
-    from spineview.ml.learn_benchmark import learn_table
+    from spineview.bench.learn import bench_learn as measure
+    from spineview.bench.learn import learn_table
 
     def step(text: str) -> None:
         print(f"bench learn: {text}", file=sys.stderr, flush=True)
@@ -310,8 +310,8 @@ def bench_learn(
 
 
 def bench_infer(studies: int = 6, model: str = "cnn-demo") -> dict[str, Any]:
-    """Series classification end to end against raw float32 Keras (spineview.ml.infer_benchmark)."""
-    from spineview.ml.infer_benchmark import measure_inference
+    """Series classification end to end against raw float32 Keras (spineview.bench.infer)."""
+    from spineview.bench.infer import measure_inference
 
     return {**measure_inference(studies=studies, model=model), "cpu_count": os.cpu_count()}
 
@@ -319,9 +319,9 @@ def bench_infer(studies: int = 6, model: str = "cnn-demo") -> dict[str, Any]:
 def bench_gradcam(
     studies: int = 12, max_slices: int = 200, model: str = "cnn-demo"
 ) -> dict[str, Any]:
-    """Grad-CAM localisation and cost (spineview.ml.gradcam_benchmark)."""
-    from spineview.ml.gradcam_benchmark import measure_gradcam
-    from spineview.ml.store import find_model
+    """Grad-CAM localisation and cost (spineview.bench.gradcam)."""
+    from spineview.bench.gradcam import measure_gradcam
+    from spineview.models.catalogue import find_model
 
     folder = find_model(model).path
     result = measure_gradcam(studies=studies, max_slices=max_slices, model_folder=folder)

@@ -23,8 +23,8 @@ def measure_training_throughput(
     images/s = epochs × slices / wall time, decode included for (a) and (b).
     """
     from spineview.data.synth import SynthOptions, synthesize
-    from spineview.ml.precision import resolve_precision
     from spineview.ml.train import TrainConfig, make_dataset, prepare
+    from spineview.models.precision import resolve_precision
 
     with tempfile.TemporaryDirectory(prefix="spineview-bench-train-") as tmp:
         root = Path(tmp) / "data"
@@ -66,11 +66,11 @@ def _reference_pipeline(config: Any, epochs: int) -> float:
     import keras
     import numpy as np
 
+    from spineview.core.preprocess import preprocess_slice
+    from spineview.data.examples import collect_examples
     from spineview.dicom.decode import decode_frame
     from spineview.dicom.header import read_header
     from spineview.ml.architectures import build_model
-    from spineview.ml.examples import collect_examples
-    from spineview.ml.preprocess import preprocess_slice
     from spineview.ml.train import _subsample
 
     started = time.perf_counter()

@@ -7,8 +7,8 @@ learnt sagittal slices, the answer means nothing. These warnings are shown befor
 
 from __future__ import annotations
 
-from spineview.ml.manifest import ModelManifest
-from spineview.ml.series_decision import HeaderFinding
+from spineview.models.manifest import ModelManifest
+from spineview.models.series_decision import HeaderFinding
 
 TRAINED_MODALITY = "MR"
 LUMBAR_BODY_PARTS = frozenset({"SPINE", "LSPINE", "LSSPINE", "TLSPINE", "SSPINE", "LUMBAR"})

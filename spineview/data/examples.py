@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spineview.core.preprocess import INPUT_SIZE, preprocess_slice
 from spineview.data.class_folders import read_class_folders
 from spineview.data.rsna import read_rsna_dataset
 from spineview.data.rsna_format import TRAIN_CSV
@@ -23,7 +24,6 @@ from spineview.data.slice_examples import SliceRule, slice_examples
 from spineview.dicom.decode import decode_frame
 from spineview.dicom.header import read_header
 from spineview.errors import DatasetError, DicomLoadError, TrainingCancelled, TrainingError
-from spineview.ml.preprocess import INPUT_SIZE, preprocess_slice
 
 logger = logging.getLogger(__name__)
 
@@ -216,7 +216,7 @@ def decode_examples(
 ) -> tuple[np.ndarray, np.ndarray, ExampleSet]:
     """Decode and preprocess every example once: (images float16 (n, size, size), labels, kept).
 
-    `scaling` is the intensity scaling (a key of `ml.preprocess.INTENSITY_SCALINGS`).
+    `scaling` is the intensity scaling (a key of `core.preprocess.INTENSITY_SCALINGS`).
 
     Slices that fail to decode are dropped and listed in the returned set's problems.
     A set `cancel` stops before the next slice with TrainingCancelled. `transform` changes

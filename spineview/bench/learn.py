@@ -24,6 +24,8 @@ from typing import Any
 
 import numpy as np
 
+from spineview.core.preprocess import preprocess_slice
+from spineview.data.examples import ExampleSet, collect_examples, decode_examples
 from spineview.data.plain_spine import (
     LESION_SLICES,
     PlainSpineOptions,
@@ -32,9 +34,7 @@ from spineview.data.plain_spine import (
 )
 from spineview.data.splits import Split, grouped_split
 from spineview.errors import TrainingError
-from spineview.ml.examples import ExampleSet, collect_examples, decode_examples
-from spineview.ml.preprocess import preprocess_slice
-from spineview.ml.training_plan import RECIPES, TrainConfig, recipe_config
+from spineview.models.training_plan import RECIPES, TrainConfig, recipe_config
 
 logger = logging.getLogger(__name__)
 

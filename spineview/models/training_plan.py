@@ -18,6 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from spineview.core.preprocess import INTENSITY_SCALINGS, IntensityScaling
+from spineview.data.examples import (
+    CacheEstimate,
+    ExampleSet,
+    check_trainable,
+    collect_examples,
+    estimate_cache,
+    subsample_examples,
+)
 from spineview.data.slice_examples import SliceRule
 from spineview.data.splits import SPLIT_NAMES, Split, grouped_split
 from spineview.errors import (
@@ -27,18 +36,9 @@ from spineview.errors import (
     TrainingCancelled,
     TrainingError,
 )
-from spineview.ml.architectures import ARCHITECTURES
-from spineview.ml.examples import (
-    CacheEstimate,
-    ExampleSet,
-    check_trainable,
-    collect_examples,
-    estimate_cache,
-    subsample_examples,
-)
-from spineview.ml.precision import PRECISIONS, Precision
-from spineview.ml.preprocess import INTENSITY_SCALINGS, IntensityScaling
-from spineview.ml.store import find_model, user_model_folder
+from spineview.models.architectures import ARCHITECTURES
+from spineview.models.catalogue import find_model, user_model_folder
+from spineview.models.precision import PRECISIONS, Precision
 
 Augmentation = Literal["none", "light", "reference"]
 EarlyStoppingMetric = Literal["val_auc", "val_loss"]

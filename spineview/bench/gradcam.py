@@ -56,7 +56,7 @@ def measure_gradcam(
     from spineview.data.synth import SynthOptions, synthesize
     from spineview.ml.gradcam import METHODS, GradCam
     from spineview.ml.inference import Classifier
-    from spineview.ml.store import bundled_models_dir
+    from spineview.models.catalogue import bundled_models_dir
 
     folder = Path(model_folder) if model_folder is not None else bundled_models_dir() / "cnn-demo"
     with tempfile.TemporaryDirectory(prefix="spineview-bench-gradcam-") as tmp:
@@ -137,7 +137,7 @@ def record_heatmap_figures(
     import json
 
     from spineview.core.files import write_text_atomic
-    from spineview.ml.store import record_metrics
+    from spineview.models.catalogue import record_metrics
 
     result = measure_gradcam(studies=studies, seed=seed, model_folder=folder, max_slices=max_slices)
     report = Path(folder) / "report"

@@ -2,9 +2,9 @@
 
 Pure Python on the manifest (no Qt, no TensorFlow). The manifest's `training` and `metrics` are
 free-form dicts written by whichever spineview trained the model, so every field is optional here:
-a missing or oddly typed value is skipped, never an error. Whether the model is usable comes from
-`ml.quality_gate` (through `ModelManifest.usability`); a model that is not is marked in every text
-here, with the reason.
+a missing or oddly typed value is skipped, never an error. Whether the model is usable comes
+from `models.quality_gate` (through `ModelManifest.usability`); a model that is not is marked
+in every text here, with the reason.
 """
 
 from __future__ import annotations
@@ -15,13 +15,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeGuard
 
-from spineview.ml.architectures import ARCHITECTURES, MC_DROPOUT
-from spineview.ml.preprocess import INTENSITY_SCALINGS
-from spineview.ml.quality_gate import NOT_USABLE, as_interval, auc_interval, headline_metrics
+from spineview.core.preprocess import INTENSITY_SCALINGS
+from spineview.models.architectures import ARCHITECTURES, MC_DROPOUT
+from spineview.models.quality_gate import NOT_USABLE, as_interval, auc_interval, headline_metrics
 
 if TYPE_CHECKING:
-    from spineview.ml.manifest import ModelManifest
-    from spineview.ml.store import ModelInfo
+    from spineview.models.catalogue import ModelInfo
+    from spineview.models.manifest import ModelManifest
 
 DEMO_SHORT_NOTICE = "demo, synthetic data, not for clinical use"
 """The short demo warning beside a model's name (the manifest's DEMO_NOTICE is the long one)."""
@@ -324,7 +324,7 @@ def _reliability_lines(manifest: ModelManifest) -> list[str]:
 
 
 def heatmap_lines(summary: Mapping[str, Any]) -> list[str]:
-    """Where each heatmap method's peak falls (`ml.gradcam_benchmark.heatmap_summary`)."""
+    """Where each heatmap method's peak falls (`bench.gradcam.heatmap_summary`)."""
     count = summary.get("true_positive_slices")
     margin = summary.get("dilation_pixels", 3)
     layer = summary.get("layer")

@@ -1,7 +1,7 @@
 """`spineview bench infer`: series classification end to end against raw float32 Keras.
 
 (a) spineview: every series of generated studies decoded from DICOM, preprocessed and
-    classified (`classify_tree.classify_series`: decode on the preparation thread overlapped
+    classified (`classify_tree.classify_indexed_series`: decode on the preparation thread overlapped
     with bfloat16 inference through one compiled function);
 (b) raw float32 Keras: the same model built in float32, `model.predict` at batch 32 on the same
     slices already decoded and preprocessed in memory (no decode, no preprocessing counted).
@@ -19,12 +19,14 @@ import numpy as np
 
 
 def measure_inference(studies: int = 6, model: str = "cnn-demo", seed: int = 11) -> dict[str, Any]:
+    from spineview.classify_tree import classify_indexed_series
     from spineview.data.synth import SynthOptions, synthesize
     from spineview.dicom.load import load_series
     from spineview.dicom.scan import scan_paths
-    from spineview.ml.classify_tree import classify_series
+    from spineview.ml.architectures import as_network_input
     from spineview.ml.inference import Classifier
-    from spineview.ml.store import find_model, load_model
+    from spineview.ml.store import load_model
+    from spineview.models.catalogue import find_model
 
     info = find_model(model)
     with tempfile.TemporaryDirectory(prefix="spineview-bench-infer-") as tmp:
@@ -35,16 +37,18 @@ def measure_inference(studies: int = 6, model: str = "cnn-demo", seed: int = 11)
 
         classifier = Classifier.load(info.path)
         classifier.warm_up()
-        classify_series(*all_series[0], classifier)  # warm the decode path and the threads
+        classify_indexed_series(*all_series[0], classifier)  # warm the decode path and threads
         started = time.perf_counter()
-        ours = [classify_series(s, study, classifier).predictions for s, study in all_series]
+        ours = [
+            classify_indexed_series(s, study, classifier).predictions for s, study in all_series
+        ]
         spineview_seconds = time.perf_counter() - started
         probabilities = np.concatenate([p.raw for p in ours])
 
         volumes = [load_series(s).volume for s, _ in all_series]
         prepared = np.stack([classifier.prepare(pixels) for v in volumes for pixels in v])
         keras_model, manifest = load_model(info.path, precision="float32")
-        batch = prepared if classifier.architecture.channels == 1 else np.repeat(prepared, 3, -1)
+        batch = np.asarray(as_network_input(prepared, classifier.architecture.channels))
         keras_model.predict(batch[:32], batch_size=32, verbose=0)  # build and trace first
         started = time.perf_counter()
         output = keras_model.predict(batch, batch_size=32, verbose=0)

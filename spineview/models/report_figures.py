@@ -22,7 +22,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator, PercentFormatter
 
-from spineview.ml.metrics import (
+from spineview.models.metrics import (
     binary_metrics,
     expected_calibration_error,
     reliability_curve,

@@ -1,7 +1,7 @@
 """One decision per series before its verdict is shown: accepted, flagged or declined.
 
-The rule, from the header checks (`ml.series_check`) and the image content
-(`ml.distribution_check`):
+The rule, from the header checks (`models.series_check`) and the image content
+(`models.distribution_check`):
 
 - **declined** (no verdict unless the user insists) when the modality is not the one the model
   learnt, or when at least DECLINE_SHARE of the series' slices are far from the training data;
@@ -26,7 +26,7 @@ from typing import Any, Literal
 
 import numpy as np
 
-from spineview.ml.distribution_check import DistributionCheck
+from spineview.models.distribution_check import DistributionCheck
 
 DecisionStatus = Literal["accepted", "flagged", "declined"]
 DECLINE_SHARE = 0.5

@@ -5,7 +5,7 @@ before (the decode runs on the classifier's preparation thread), so decode and i
 overlap. Results keep the guard-rail warnings with them; nothing is ever written next to the
 DICOM files that were read.
 
-A model the quality gate marks not usable (`ml.quality_gate`) taints everything made with it:
+A model the quality gate marks not usable (`models.quality_gate`) taints everything made with it:
 each series' warnings carry the reason, the CSV says `model_usable` false on every row, the JSON
 has a `model_usability` object, and each heatmap PNG gets a red "NOT USABLE" band above the
 image, "-NOT-USABLE" in its file name and the warning as an iTXt chunk.
@@ -35,16 +35,15 @@ from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.load import LoadCancelled, new_series, stream_slices
 from spineview.dicom.scan import scan_paths
 from spineview.errors import SpineViewError
-from spineview.ml.inference import Classifier, InferenceCancelled, SlicePredictions
-from spineview.ml.quality_gate import Usability
-from spineview.ml.series_check import header_findings, series_label
-from spineview.ml.series_decision import HeaderFinding, SeriesDecision, decide_series
-from spineview.ml.verdict import (
+from spineview.ml.inference import Classifier, InferenceCancelled
+from spineview.ml.series_classification import classify_series
+from spineview.models.predictions import SeriesOutcome
+from spineview.models.quality_gate import Usability
+from spineview.models.series_check import header_findings, series_label
+from spineview.models.series_decision import HeaderFinding
+from spineview.models.verdict import (
     DEFAULT_NEIGHBOURS,
-    SeriesVerdict,
     rule_text,
-    series_verdict,
-    verdict_agreement,
 )
 
 Report = Callable[[str], None]
@@ -87,8 +86,10 @@ class OutputInsideInputError(SpineViewError):
     """An output path lies inside a folder being read (DICOM folders are never written to)."""
 
 
-@dataclass
-class SeriesResult:
+@dataclass(kw_only=True)
+class SeriesResult(SeriesOutcome):
+    """One classified series of the tree, with where it came from."""
+
     series_key: str
     """Unique in a scan: the series UID, with "#n" for the n-th stack of a split series."""
     study_uid: str
@@ -100,48 +101,14 @@ class SeriesResult:
     instance_numbers: list[int | None]
     frames: list[int]
     files: list[Path]
-    predictions: SlicePredictions
-    verdict: SeriesVerdict
-    class_names: tuple[str, str]
-    warnings: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     heatmaps: list[Path] = field(default_factory=list)
     volume: np.ndarray | None = field(default=None, repr=False)
     """The decoded slices (for heatmaps); dropped once they are written."""
-    decision: SeriesDecision = field(default_factory=lambda: SeriesDecision("accepted"))
-    """Accepted, flagged or declined, with the reasons (`ml.series_decision`)."""
-    agreement: float = float("nan")
-    """Share of the uncertainty samples (`SlicePredictions.uncertainty_method`) that give the
-    same series verdict (NaN: the model has none)."""
 
     @property
     def label(self) -> str:
         return series_label(self.series_number, self.description)
-
-    @property
-    def shows_verdict(self) -> bool:
-        """False for a declined series (unless forced): its numbers are not given out."""
-        return self.decision.shows_verdict
-
-    def class_of(self, index: int) -> str:
-        if not self.shows_verdict or not np.isfinite(self.predictions.calibrated[index]):
-            return ""
-        return self.class_names[int(self.predictions.positive[index])]
-
-    @property
-    def verdict_class(self) -> str:
-        """The series' class ("" when no slice had a result or the series was declined)."""
-        if self.verdict.slices == 0 or not self.shows_verdict:
-            return ""
-        return self.class_names[int(self.verdict.positive)]
-
-    def spread_of(self, index: int) -> float:
-        spread = self.predictions.spread
-        return float(spread[index]) if spread is not None else float("nan")
-
-    def distance_of(self, index: int) -> float:
-        distances = self.predictions.distances
-        return float(distances[index]) if distances is not None else float("nan")
 
 
 @dataclass
@@ -249,7 +216,7 @@ def classify_paths(
             say(f"{prefix}: {done}/{total} slices")
 
         try:
-            series_result = classify_series(
+            series_result = classify_indexed_series(
                 info,
                 study,
                 classifier,
@@ -279,7 +246,7 @@ def classify_paths(
     return result
 
 
-def classify_series(
+def classify_indexed_series(
     info: SeriesInfo,
     study: StudyInfo | None,
     classifier: Classifier,
@@ -290,33 +257,29 @@ def classify_series(
     warnings: list[str] | None = None,
     force: bool = False,
 ) -> SeriesResult:
-    """Decode and classify one indexed series (decode overlapped with the network) and decide
-    whether its verdict may be given (`ml.series_decision`; `force`: give it even when
-    declined). `warnings` are the series' warnings when the caller has them already
-    (otherwise the guard-rail warnings and, for a model that is not usable, the quality
-    gate's)."""
+    """Decode and classify one indexed series (decode overlapped with the network, through
+    `ml.series_classification.classify_series`). `warnings` are the series' warnings when the
+    caller has them already (otherwise the guard-rail warnings and, for a model that is not
+    usable, the quality gate's)."""
     context = StudyContext(study.study_uid) if study is not None else None
     series = new_series(info, study=context)
-    predictions = classifier.classify(
+    findings = _header_findings(classifier, info)
+    outcome = classify_series(
+        classifier,
         stream_slices(series, info, cancel=cancel),
-        count=series.n_slices,
+        series.n_slices,
+        positions=series.slice_distances(),
+        findings=findings,
+        neighbours=neighbours,
         progress=progress,
         cancel=cancel,
+        force=force,
     )
-    if len(predictions) != series.n_slices:
-        raise SpineViewError(
-            f"{len(predictions)} results for {series.n_slices} slices: the series changed while "
-            "it was read"
-        )
-    names = classifier.manifest.class_names
-    findings = _header_findings(classifier, info)
-    decision = decide_series(
-        findings, predictions.distances, classifier.distribution, classifier.name
+    outcome.warnings = (
+        warnings if warnings is not None else [*outcome.warnings, *_model_warnings(classifier)]
     )
-    positions = series.slice_distances()
-    verdict = series_verdict(predictions.calibrated, predictions.threshold, neighbours, positions)
-    agreement = verdict_agreement(predictions.samples, verdict, positions)
-    result = SeriesResult(
+    return SeriesResult(
+        **vars(outcome),
         series_key=info.key,
         study_uid=info.study_uid,
         series_uid=info.series_uid,
@@ -327,18 +290,9 @@ def classify_series(
         instance_numbers=[ref.header.instance_number for ref in info.slices],
         frames=[ref.frame + 1 for ref in info.slices],
         files=[ref.path for ref in info.slices],
-        predictions=predictions,
-        verdict=verdict,
-        class_names=(names[0], names[1]),
-        warnings=warnings
-        if warnings is not None
-        else [*(finding.text for finding in findings), *_model_warnings(classifier)],
         problems=list(series.problems),
         volume=series.volume,
-        decision=decision.forcing() if force else decision,
-        agreement=agreement,
     )
-    return result
 
 
 def _header_findings(classifier: Classifier, info: SeriesInfo) -> list[HeaderFinding]:
