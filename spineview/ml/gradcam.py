@@ -1,4 +1,5 @@
-"""Grad-CAM and Grad-CAM++ heat maps of a stored model, one slice at a time.
+"""Class-activation heat maps (HiResCAM, Grad-CAM, Grad-CAM++, Layer-CAM) of a stored model, one
+slice at a time.
 
 Two choices make the maps trustworthy:
 
