@@ -16,6 +16,7 @@ from spineview.models.catalogue import ModelInfo, bundled_models_dir, read_manif
 from spineview.models.manifest import ModelManifest
 from spineview.models.metrics import (
     BOOTSTRAP_RESAMPLES,
+    _group_resample_weights,
     binary_metrics,
     bootstrap_intervals,
     evaluation_report,
@@ -73,6 +74,37 @@ def test_the_vectorised_auc_matches_a_plain_loop_over_the_same_resamples() -> No
         aucs.append(auc)
     expected = np.quantile(np.array(aucs), [0.025, 0.975])
     assert intervals["roc_auc_ci"] == pytest.approx(expected.tolist())
+
+
+def test_the_vectorised_auc_matches_sklearn_roc_auc_score() -> None:
+    """The bootstrap's vectorised AUC (kept for speed) against scikit-learn's roc_auc_score on
+    the same resamples: slice by slice (tied scores) and whole studies (as sample weights)."""
+    from sklearn.metrics import roc_auc_score
+
+    labels, probability = _scores(0.8, 40, 12, seed=3)
+    probability = np.round(probability, 1)  # many ties
+    resamples = 300
+    rng = np.random.default_rng(5)
+    positives, negatives = probability[labels == 1], probability[labels == 0]
+    draws_pos = rng.integers(0, positives.size, size=(resamples, positives.size))
+    draws_neg = rng.integers(0, negatives.size, size=(resamples, negatives.size))
+    aucs = [
+        roc_auc_score(
+            np.r_[np.ones(pos.size), np.zeros(neg.size)], np.r_[positives[pos], negatives[neg]]
+        )
+        for pos, neg in zip(draws_pos, draws_neg, strict=True)
+    ]
+    intervals = bootstrap_intervals(labels, probability, resamples=resamples, seed=5)
+    expected = np.quantile(np.array(aucs), [0.025, 0.975])
+    assert intervals["roc_auc_ci"] == pytest.approx(expected.tolist(), abs=1e-12)
+
+    studies = np.array([f"study{i // 2}" for i in range(labels.size)])  # two slices a study
+    weights = _group_resample_weights(labels, studies, resamples, np.random.default_rng(7))
+    valid = [w for w in weights if w[labels == 1].any() and w[labels == 0].any()]
+    aucs = [roc_auc_score(labels, probability, sample_weight=w) for w in valid]
+    grouped = bootstrap_intervals(labels, probability, groups=studies, resamples=resamples, seed=7)
+    expected = np.quantile(np.array(aucs), [0.025, 0.975])
+    assert grouped["roc_auc_ci"] == pytest.approx(expected.tolist(), abs=1e-12)
 
 
 def test_a_perfect_classifier_has_a_narrow_interval() -> None:
