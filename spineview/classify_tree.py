@@ -16,10 +16,8 @@ from __future__ import annotations
 import csv
 import io
 import json
-import struct
 import threading
 import time
-import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -27,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
-from spineview.core.files import write_bytes_atomic, write_text_atomic
+from spineview.core.files import write_text_atomic
 from spineview.core.heatmap import SCALE_TEXT, overlay_rgb, with_colour_bar
-from spineview.core.png import encode_png
+from spineview.core.png import png_with_text, write_png  # noqa: F401 png_with_text re-exported
 from spineview.core.series import StudyContext
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.load import LoadCancelled, new_series, stream_slices
@@ -346,7 +344,7 @@ def _gradcam(
             if not usability.usable:
                 picture = with_warning_band(picture)
             chunks = {**text, "Decision": result.decision.text, "Heat scale": SCALE_TEXT}
-            write_bytes_atomic(path, png_with_text(encode_png(picture), chunks), mode=0o644)
+            write_png(path, picture, chunks)
             written.append(path)
         return written
 
@@ -399,18 +397,6 @@ def with_warning_band(picture: np.ndarray) -> np.ndarray:
     region = band[top : top + glyphs.shape[0], left : left + glyphs.shape[1]]
     region[glyphs] = 255
     return np.vstack([band, np.asarray(picture, dtype=np.uint8)])
-
-
-def png_with_text(png: bytes, text: dict[str, str]) -> bytes:
-    """`png` with one iTXt chunk (UTF-8, uncompressed) per keyword, placed before IEND."""
-    iend = b"\x00\x00\x00\x00IEND\xaeB`\x82"
-    if not png.endswith(iend):
-        raise ValueError("not a PNG ending in an IEND chunk")
-    chunks = b""
-    for keyword, value in text.items():
-        body = b"iTXt" + keyword.encode("latin-1") + b"\x00\x00\x00\x00\x00" + value.encode()
-        chunks += struct.pack(">I", len(body) - 4) + body + struct.pack(">I", zlib.crc32(body))
-    return png[: -len(iend)] + chunks + iend
 
 
 def _safe(text: str) -> str:
