@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -30,6 +32,13 @@ class Series:
     normal when the geometry allows, see `order_uncertain`). `pixel_spacing` is (row spacing,
     column spacing) in mm, as in the DICOM attribute. Slices that could not be decoded are NaN
     and listed in `problems`.
+
+    Built, it checks its own shapes (`__post_init__`, ValueError naming the bad value): a 3-D
+    floating volume with at least one pixel; `positions` of shape (slices, 3), floating (NaN
+    rows are slices without a position); `orientation` None or 6 cosines; `pixel_spacing`
+    None or two lengths and `slice_thickness` None or one length (finite, above zero: see
+    `is_length`); `slice_tags` and `source_files` empty or one per slice. Values inside the
+    arrays are not examined (no pass over the volume).
     """
 
     series_uid: str
@@ -53,6 +62,55 @@ class Series:
     study: StudyContext = field(default_factory=StudyContext)
     body_part: str = ""
     """BodyPartExamined of the first slice (a hint only)."""
+
+    def __post_init__(self) -> None:
+        problem = self._shape_problem()
+        if problem:
+            raise ValueError(f"Series {self.series_uid or '(no UID)'}: {problem}")
+
+    def _shape_problem(self) -> str:
+        """What is wrong with the fields' shapes, or "" (cheap: shapes and scalars only)."""
+        volume = self.volume
+        if not isinstance(volume, np.ndarray):
+            return f"volume is a {type(volume).__name__}; expected a numpy array"
+        if volume.ndim != 3 or 0 in volume.shape:
+            return f"volume has shape {volume.shape}; expected (slices, rows, columns), none 0 long"
+        if not np.issubdtype(volume.dtype, np.floating):
+            return f"volume has dtype {volume.dtype}; expected floating point (NaN: lost slice)"
+        n = volume.shape[0]
+        positions = self.positions
+        if not isinstance(positions, np.ndarray):
+            return f"positions is a {type(positions).__name__}; expected an array of shape ({n}, 3)"
+        if positions.shape != (n, 3):
+            return f"positions has shape {positions.shape}; expected ({n}, 3), one per slice"
+        if not np.issubdtype(positions.dtype, np.floating):
+            return f"positions has dtype {positions.dtype}; expected floating point (NaN: none)"
+        orientation = self.orientation
+        if orientation is not None and not (
+            isinstance(orientation, np.ndarray)
+            and orientation.shape == (6,)
+            and orientation.dtype.kind in "fiu"
+        ):
+            return (
+                f"orientation is {orientation!r}; expected None or an array of 6 numbers "
+                "(row and column direction cosines)"
+            )
+        spacing = self.pixel_spacing
+        if spacing is not None and not (
+            isinstance(spacing, tuple | list) and len(spacing) == 2 and all(map(is_length, spacing))
+        ):
+            return (
+                f"pixel_spacing is {spacing!r}; expected None or two finite numbers above zero "
+                "(row, column spacing in mm)"
+            )
+        thickness = self.slice_thickness
+        if thickness is not None and not is_length(thickness):
+            return f"slice_thickness is {thickness!r}; expected None or a finite number above zero"
+        for name in ("slice_tags", "source_files"):
+            count = len(getattr(self, name))
+            if count not in (0, n):
+                return f"{name} has {count} entries; expected 0 or {n}, one per slice"
+        return ""
 
     @property
     def n_slices(self) -> int:
@@ -90,3 +148,10 @@ class Series:
         x, y, z = (float(v) for v in self.positions[index])
         o = tuple(float(v) for v in self.orientation)
         return SlicePlane((x, y, z), (o[0], o[1], o[2], o[3], o[4], o[5]))
+
+
+def is_length(value: Any) -> bool:
+    """A usable length in mm (spacing, thickness): a real number, finite and above zero."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        return False
+    return bool(math.isfinite(value) and value > 0)

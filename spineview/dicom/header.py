@@ -23,6 +23,7 @@ from pydicom.filereader import _read_file_meta_info, read_preamble
 from pydicom.multival import MultiValue
 from pydicom.uid import UID
 
+from spineview.core.series import is_length
 from spineview.dicom import fastparse
 from spineview.dicom.failures import BoundedFile, capture_pydicom_warnings, file_boundary
 from spineview.dicom.fastparse import HeaderValue
@@ -530,6 +531,11 @@ def _or_file(frame: FrameTime, file: FrameTime) -> FrameTime:
     )
 
 
+def _values(numbers: tuple[float, ...]) -> str:
+    """Numbers as DICOM writes a multi-valued DS: 0\\0."""
+    return "\\".join(f"{v:g}" for v in numbers)
+
+
 def _vector(value: Any, length: int) -> Any:
     if value is None:
         return None
@@ -624,6 +630,17 @@ def _build_header(
         positions = (position,) * frames
         orientations = (orientation,) * frames
     pixel_spacing = (spacing_values[0], spacing_values[1]) if len(spacing_values) >= 2 else None
+    if pixel_spacing is not None and not all(map(is_length, pixel_spacing)):
+        # PixelSpacing 0\0 is in real files (RG1_J2KI.dcm); a Series takes lengths only.
+        p.notes.append(
+            f"invalid PixelSpacing ignored (not finite and above zero): {_values(pixel_spacing)}"
+        )
+        pixel_spacing = None
+    if thickness is not None and not is_length(thickness):
+        p.notes.append(
+            f"invalid SliceThickness ignored (not finite and above zero): {_values((thickness,))}"
+        )
+        thickness = None
 
     explanations = tuple(e.strip() for e in p.text("WindowCenterWidthExplanation").split("\\"))
     return FileHeader(
