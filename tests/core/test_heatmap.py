@@ -17,6 +17,21 @@ def test_lut_alpha_rises_with_heat_and_is_zero_for_no_heat() -> None:
         table[0, 0] = 1  # shared and cached: read-only
 
 
+def test_lut_colours_are_matplotlibs_inferno() -> None:
+    """The entries are inferno's own colours (not an interpolation between a few anchors):
+    checked against values of the published table (matplotlib's _cm_listed.py)."""
+    table = heat_lut()
+    published = {  # entry: inferno's RGB in [0, 1], rounded here to 0..255
+        0: (0.001462, 0.000466, 0.013866),
+        40: (0.183429, 0.040329, 0.354971),
+        128: (0.735683, 0.215906, 0.330245),
+        200: (0.985952, 0.61575, 0.025592),
+        255: (0.988362, 0.998364, 0.644924),
+    }
+    for entry, rgb in published.items():
+        assert tuple(table[entry, :3]) == tuple(round(v * 255) for v in rgb), entry
+
+
 def test_indices_clip_and_treat_nan_as_no_heat() -> None:
     indices = heat_indices(np.array([-1.0, 0.0, 0.5, 1.0, 2.0, np.nan]))
     assert indices.tolist() == [0, 0, 128, 255, 255, 0]
