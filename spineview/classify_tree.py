@@ -27,13 +27,13 @@ import numpy as np
 
 from spineview.core.files import write_text_atomic
 from spineview.core.heatmap import SCALE_TEXT, overlay_rgb, with_colour_bar
-from spineview.core.png import png_with_text, write_png  # noqa: F401 png_with_text re-exported
+from spineview.core.png import write_png
 from spineview.core.series import StudyContext
 from spineview.dicom.index import SeriesInfo, StudyInfo
-from spineview.dicom.load import LoadCancelled, new_series, stream_slices
+from spineview.dicom.load import new_series, stream_slices
 from spineview.dicom.scan import scan_paths
-from spineview.errors import SpineViewError
-from spineview.ml.inference import Classifier, InferenceCancelled
+from spineview.errors import InferenceCancelled, LoadCancelled, SpineViewError
+from spineview.ml.inference import Classifier
 from spineview.ml.series_classification import classify_series
 from spineview.models.predictions import SeriesOutcome
 from spineview.models.quality_gate import Usability

@@ -108,7 +108,31 @@ class TrainingError(SpineViewError):
     kind = "training"
 
 
-class TrainingCancelled(SpineViewError):
-    """The user cancelled training (or its inspection); nothing was saved."""
+class Cancelled(SpineViewError):
+    """The user cancelled the work: not a failure (workers report it as cancelled)."""
 
     kind = "cancelled"
+
+
+class ScanCancelled(Cancelled):
+    """The user cancelled reading files and folders."""
+
+
+class LoadCancelled(Cancelled):
+    """The user cancelled loading a series."""
+
+
+class InferenceCancelled(Cancelled):
+    """The user cancelled a classification."""
+
+
+class TrainingCancelled(Cancelled):
+    """The user cancelled training (or its inspection); nothing was saved."""
+
+
+def error_text(error: BaseException) -> str:
+    """What the user reads about a failure: a SpineViewError's own message (it names the file
+    and what to do), anything else marked as unexpected with its type."""
+    if isinstance(error, SpineViewError):
+        return str(error)
+    return f"unexpected error: {type(error).__name__}: {error}"

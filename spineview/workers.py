@@ -17,7 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -29,10 +29,9 @@ from spineview.dicom.decode import decode_frame
 from spineview.dicom.decoder_pool import decoder_pool
 from spineview.dicom.header import FileHeader
 from spineview.dicom.index import SeriesInfo
-from spineview.dicom.load import LoadCancelled, fill_series, new_series
-from spineview.dicom.scan import ScanCancelled, scan_paths
-from spineview.errors import SpineViewError, TrainingCancelled
-from spineview.ml.inference import InferenceCancelled
+from spineview.dicom.load import fill_series, new_series
+from spineview.dicom.scan import ScanResult, scan_paths
+from spineview.errors import Cancelled, SpineViewError
 from spineview.ml.series_classification import classify_series
 from spineview.models.predictions import SeriesOutcome
 from spineview.models.series_decision import HeaderFinding
@@ -43,22 +42,35 @@ from spineview.models.verdict import (
 if TYPE_CHECKING:
     from spineview.ml.gradcam import GradCam, HeatMap
     from spineview.ml.inference import Classifier
-    from spineview.models.training_plan import TrainConfig, TrainingPlan
+    from spineview.models.training_plan import TrainConfig, TrainingPlan, TrainResult
 
 logger = logging.getLogger(__name__)
 
 THUMBNAIL_SIZE = 96
 
 
+PoolName = Literal["loads", "thumbnails", "inference", "training"]
+"""The worker thread a job runs on. TensorFlow runs only on "inference" and "training": each
+is one long-lived Python thread (see `PythonThreadPool`)."""
+
+
 class JobSignals(QObject):
     progress = Signal(int, int)  # done, total
-    finished = Signal(object)  # the job's result
-    failed = Signal(str)  # a message for the user
+    finished = Signal(object)  # the job's result (the type its `work` returns)
+    failed = Signal(object)  # the exception itself (`errors.error_text` says it in words)
     cancelled = Signal()
+    ended = Signal(object)  # the job itself, after any of the three above (for the runner)
 
 
-class Job:
-    """A cancellable unit of background work; subclasses implement `work()`."""
+ResultT = TypeVar("ResultT")
+
+
+class Job(Generic[ResultT]):
+    """A cancellable unit of background work on the pool it declares (`pool`); subclasses
+    implement `work()`, whose result `signals.finished` carries. A `Cancelled` error ends it
+    as cancelled; any other exception is emitted as it is through `signals.failed`."""
+
+    pool: ClassVar[PoolName] = "loads"
 
     def __init__(self) -> None:
         self.signals = JobSignals()
@@ -67,21 +79,25 @@ class Job:
     def cancel(self) -> None:
         self.cancel_event.set()
 
-    def work(self) -> object:
+    def work(self) -> ResultT:
         raise NotImplementedError
 
     def run(self) -> None:
         try:
+            self._run()
+        finally:
+            self.signals.ended.emit(self)
+
+    def _run(self) -> None:
+        try:
             result = self.work()
-        except (ScanCancelled, LoadCancelled, InferenceCancelled, TrainingCancelled):
+        except Cancelled:
             self.signals.cancelled.emit()
             return
-        except SpineViewError as error:
-            self.signals.failed.emit(str(error))
-            return
         except Exception as error:  # the worker boundary: report, never kill the thread
-            logger.exception("background job failed")
-            self.signals.failed.emit(f"unexpected error: {type(error).__name__}: {error}")
+            if not isinstance(error, SpineViewError):
+                logger.exception("background job failed")
+            self.signals.failed.emit(error)
             return
         if self.cancel_event.is_set():
             self.signals.cancelled.emit()
@@ -93,7 +109,7 @@ class ScanSignals(JobSignals):
     preview = Signal(object, object)  # (float32 slice, FileHeader): the first image found
 
 
-class ScanJob(Job):
+class ScanJob(Job[ScanResult]):
     """Index files/folders; show the first image found at once, before the scan ends."""
 
     def __init__(self, paths: Sequence[Path]) -> None:
@@ -102,7 +118,7 @@ class ScanJob(Job):
         self.paths = list(paths)
         self._previewed = False
 
-    def work(self) -> object:
+    def work(self) -> ScanResult:
         decoder_pool().warm_up()  # the decoder processes start while headers are read
         return scan_paths(
             self.paths,
@@ -129,14 +145,14 @@ class LoadSignals(JobSignals):
     slice_loaded = Signal(int, int)  # slice index, slices decoded so far
 
 
-class LoadSeriesJob(Job):
+class LoadSeriesJob(Job[Series]):
     def __init__(self, info: SeriesInfo, study: StudyContext) -> None:
         super().__init__()
         self.signals: LoadSignals = LoadSignals()
         self.info = info
         self.study = study
 
-    def work(self) -> object:
+    def work(self) -> Series:
         series = new_series(self.info, study=self.study)
         self.signals.started.emit(series)
         fill_series(
@@ -152,15 +168,17 @@ class ThumbnailSignals(JobSignals):
     thumbnail = Signal(str, object)  # series key, uint8 (h, w) image
 
 
-class ThumbnailJob(Job):
+class ThumbnailJob(Job[None]):
     """One small auto-windowed image per series (its middle slice), in list order."""
+
+    pool: ClassVar[PoolName] = "thumbnails"
 
     def __init__(self, series: Sequence[SeriesInfo]) -> None:
         super().__init__()
         self.signals: ThumbnailSignals = ThumbnailSignals()
         self.series = list(series)
 
-    def work(self) -> object:
+    def work(self) -> None:
         for done, info in enumerate(self.series, start=1):
             if self.cancel_event.is_set():
                 break
@@ -172,7 +190,6 @@ class ThumbnailJob(Job):
                 continue
             self.signals.thumbnail.emit(info.key, make_thumbnail(pixels))
             self.signals.progress.emit(done, len(self.series))
-        return None
 
 
 def make_thumbnail(pixels: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray:
@@ -186,7 +203,7 @@ def make_thumbnail(pixels: np.ndarray, size: int = THUMBNAIL_SIZE) -> np.ndarray
     return apply_preset(reduced, AUTO.window_for(reduced))
 
 
-class DemoStudyJob(Job):
+class DemoStudyJob(Job[Path]):
     """Generate one synthetic lumbar study (RSNA layout) for `spineview --demo`."""
 
     def __init__(self, folder: Path, seed: int = 7) -> None:
@@ -194,7 +211,7 @@ class DemoStudyJob(Job):
         self.folder = folder
         self.seed = seed
 
-    def work(self) -> object:
+    def work(self) -> Path:
         from spineview.data.synth import SynthOptions, synthesize
 
         options = SynthOptions(studies=1, seed=self.seed, size=320, difficulty=0.3)
@@ -219,14 +236,16 @@ class LoadedModel:
         return self.classifier.identity
 
 
-class ModelLoadJob(Job):
+class ModelLoadJob(Job[LoadedModel]):
     """Import TensorFlow (first time: seconds) and load a model folder, off the GUI thread."""
+
+    pool: ClassVar[PoolName] = "inference"
 
     def __init__(self, folder: Path) -> None:
         super().__init__()
         self.folder = folder
 
-    def work(self) -> object:
+    def work(self) -> LoadedModel:
         from spineview.ml.architectures import import_keras
         from spineview.ml.gradcam import GradCam
         from spineview.ml.inference import Classifier
@@ -251,9 +270,11 @@ class SeriesClassification(SeriesOutcome):
     model_identity: ModelIdentity
 
 
-class ClassifyJob(Job):
+class ClassifyJob(Job[SeriesClassification]):
     """Classify every slice of a loaded series and decide whether its verdict may be shown;
     progress per batch, cancel between batches."""
+
+    pool: ClassVar[PoolName] = "inference"
 
     def __init__(
         self,
@@ -270,7 +291,7 @@ class ClassifyJob(Job):
         self.findings = list(findings)
         self.neighbours = neighbours
 
-    def work(self) -> object:
+    def work(self) -> SeriesClassification:
         outcome = classify_series(
             self.classifier,
             iter(self.series.volume),
@@ -304,8 +325,10 @@ class HeatmapResult:
     heatmap: HeatMap
 
 
-class HeatmapJob(Job):
+class HeatmapJob(Job[HeatmapResult]):
     """Grad-CAM (or Grad-CAM++) of one slice."""
+
+    pool: ClassVar[PoolName] = "inference"
 
     def __init__(self, explainer: GradCam, pixels: np.ndarray, request: HeatmapRequest) -> None:
         super().__init__()
@@ -313,14 +336,14 @@ class HeatmapJob(Job):
         self.pixels = pixels
         self.request = request
 
-    def work(self) -> object:
+    def work(self) -> HeatmapResult:
         method: Any = self.request.method
         target: Any = self.request.target
         heatmap = self.explainer.compute(self.pixels, method=method, target=target)
         return HeatmapResult(self.request, heatmap)
 
 
-class PlanTrainingJob(Job):
+class PlanTrainingJob(Job["TrainingPlan"]):
     """Inspect a dataset for training (no TensorFlow): what is there, and can it train."""
 
     def __init__(self, config: TrainConfig) -> None:
@@ -337,8 +360,10 @@ class TrainSignals(JobSignals):
     update = Signal(object)  # a TrainProgress: reading, training (per batch), epoch, ...
 
 
-class TrainJob(Job):
+class TrainJob(Job["TrainResult"]):
     """Train, evaluate and save a model; progress per batch, cancel within a batch."""
+
+    pool: ClassVar[PoolName] = "training"
 
     def __init__(self, config: TrainConfig, models_dir: Path | None = None) -> None:
         super().__init__()
@@ -346,7 +371,7 @@ class TrainJob(Job):
         self.config = config
         self.models_dir = models_dir
 
-    def work(self) -> object:
+    def work(self) -> TrainResult:
         from spineview.ml.architectures import import_keras
 
         with tensorflow_loading.during():
@@ -496,23 +521,28 @@ class JobRunner(QObject):
         for pool in self._pools():
             pool.start_thread()
 
-    def start(self, job: Job, pool: PythonThreadPool | None = None) -> Job:
+    def start(self, job: Job[Any]) -> None:
+        """Run `job` on the pool it declares (the only way a job reaches a thread)."""
         self._jobs.add(job)
         # The worker may hold the job's last Python reference. Owned by the runner, the
         # signals' QObject is not destroyed with that reference on the worker's thread, but
         # by deleteLater on the GUI thread once the job has ended.
         job.signals.setParent(self)
-        job.signals.finished.connect(self._forget_sender)
-        job.signals.failed.connect(self._forget_sender)
-        job.signals.cancelled.connect(self._forget_sender)
-        (pool or self.loads).start(job)
-        return job
+        job.signals.ended.connect(self._forget)
+        self.pool(job.pool).start(job)
 
-    def _forget_sender(self, *_: object) -> None:
-        sender = self.sender()
-        self._jobs = {job for job in self._jobs if job.signals is not sender}
-        if sender is not None:
-            sender.deleteLater()
+    def pool(self, name: PoolName) -> PythonThreadPool:
+        pools: dict[str, PythonThreadPool] = {
+            "loads": self.loads,
+            "thumbnails": self.thumbnails,
+            "inference": self.inference,
+            "training": self.training,
+        }
+        return pools[name]
+
+    def _forget(self, job: Job[Any]) -> None:
+        self._jobs.discard(job)
+        job.signals.deleteLater()
 
     def running(self) -> int:
         return len(self._jobs)

@@ -23,7 +23,12 @@ from spineview.dicom.failures import file_boundary
 from spineview.dicom.header import FileHeader
 from spineview.dicom.index import SeriesInfo, SliceRef
 from spineview.dicom.limits import DEFAULT_LIMITS, SafetyLimits
-from spineview.errors import CorruptPixelDataError, DicomLoadError, SafetyLimitError, SpineViewError
+from spineview.errors import (
+    CorruptPixelDataError,
+    DicomLoadError,
+    LoadCancelled,
+    SafetyLimitError,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -33,10 +38,6 @@ _TAG_VALUE_LIMIT = 160
 _FILES_AHEAD = 8
 """Compressed files handed to the decoder processes ahead of the one being stored."""
 _BINARY_VRS = frozenset({"SQ", "OB", "OW", "OF", "OD", "OL", "OV", "UN"})
-
-
-class LoadCancelled(SpineViewError):
-    """The user cancelled loading a series."""
 
 
 def load_series(

@@ -25,7 +25,7 @@ from spineview.errors import (
     MediaDirectoryFile,
     NotAnImageError,
     NotDicomError,
-    SpineViewError,
+    ScanCancelled,
 )
 
 logger = logging.getLogger(__name__)
@@ -33,10 +33,6 @@ logger = logging.getLogger(__name__)
 ProgressCallback = Callable[[int, int], None]
 
 DICOM_SUFFIXES = frozenset({".dcm", ".dicom", ".dic", ".ima"})
-
-
-class ScanCancelled(SpineViewError):
-    """The user cancelled the scan."""
 
 
 @dataclass(frozen=True)

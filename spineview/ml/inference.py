@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from spineview.core.preprocess import preprocess_slice
-from spineview.errors import SpineViewError
+from spineview.errors import InferenceCancelled
 from spineview.ml.architectures import as_network_input
 from spineview.models.architectures import MC_DROPOUT, Architecture, get_architecture
 from spineview.models.distribution_check import DistributionCheck
@@ -30,10 +30,6 @@ from spineview.models.predictions import UNCERTAINTY_SAMPLES, SlicePredictions
 
 DEFAULT_BATCH_SIZE = 32
 InferenceProgress = Callable[[int, int], None]  # (slices done, slices in all)
-
-
-class InferenceCancelled(SpineViewError):
-    """The user cancelled a classification."""
 
 
 class Classifier:

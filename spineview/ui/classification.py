@@ -26,9 +26,11 @@ from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 from spineview.config import Config
 from spineview.core.heatmap import HEATMAP_METHODS
 from spineview.core.text import format_probability
+from spineview.errors import error_text
 from spineview.models.catalogue import ModelInfo
 from spineview.models.series_check import header_findings, series_label
 from spineview.models.series_decision import HeaderFinding
+from spineview.ui.binding import bind_slot
 from spineview.ui.garbage_collection import collect_everything
 from spineview.ui.model_picker import ModelPicker
 from spineview.ui.results_panel import ResultsPanel
@@ -101,6 +103,8 @@ class ViewerHooks:
     """True while the view's series is still being decoded."""
     status: Callable[[str], None]
     """A line for the status bar."""
+    show_error: Callable[[str, BaseException], None] = lambda what, error: None
+    """Report a failure (what failed, the error) where the window lists failures."""
     series_results: Callable[[dict[str, tuple[str, str]]], None] = lambda results: None
     """The series list's Result column: (text, tooltip) per series key."""
 
@@ -201,21 +205,13 @@ class ClassificationController(QObject):
         self._wanted = identity
         self._set_indicator(f"Model: loading {info.manifest.name}…")
         job = ModelLoadJob(info.path)
-        job.signals.finished.connect(self._model_loaded)
-        job.signals.failed.connect(self._model_failed)
+        job.signals.finished.connect(bind_slot(self._model_loaded, job))
+        job.signals.failed.connect(bind_slot(self._model_failed, job))
         self._model_jobs[job] = identity
-        self.runner.start(job, self.runner.inference)
+        self.runner.start(job)
 
-    def _forget_model_job(self) -> ModelIdentity | None:
-        sender = self.sender()
-        for job, identity in list(self._model_jobs.items()):
-            if job.signals is sender:
-                del self._model_jobs[job]
-                return identity
-        return None
-
-    def _model_loaded(self, loaded: LoadedModel) -> None:
-        self._forget_model_job()
+    def _model_loaded(self, job: ModelLoadJob, loaded: LoadedModel) -> None:
+        self._model_jobs.pop(job, None)
         if loaded.identity != self._wanted:
             return  # the user chose another model meanwhile (or it changed on disk)
         replaced, self.model = self.model, loaded
@@ -236,11 +232,13 @@ class ClassificationController(QObject):
         for view, ask in pending.items():
             self.classify(view, ask=ask)
 
-    def _model_failed(self, message: str) -> None:
-        identity = self._forget_model_job()
+    def _model_failed(self, job: ModelLoadJob, error: BaseException) -> None:
+        identity = self._model_jobs.pop(job, None)
+        message = error_text(error)
         if identity != self._wanted:
             logger.warning("a model the user no longer wants failed to load: %s", message)
             return
+        self.hooks.show_error("The model could not be loaded", error)
         self._pending = {}
         self.model = None
         self._set_indicator("Model: failed to load")
@@ -327,14 +325,14 @@ class ClassificationController(QObject):
             previous.cancel()
         self._notes.pop(view, None)
         job = ClassifyJob(self.model.classifier, view.series, view.series_key, findings)
-        job.signals.progress.connect(self._progress)
-        job.signals.finished.connect(self._classified)
-        job.signals.failed.connect(self._classify_failed)
-        job.signals.cancelled.connect(self._classify_cancelled)
+        job.signals.progress.connect(bind_slot(self._progress, job))
+        job.signals.finished.connect(bind_slot(self._classified, job))
+        job.signals.failed.connect(bind_slot(self._classify_failed, job))
+        job.signals.cancelled.connect(bind_slot(self._classify_cancelled, job))
         self._classify_jobs[view] = job
         if view is self.hooks.active_view():
             self.panel.show_progress(0, view.series.n_slices)
-        self.runner.start(job, self.runner.inference)
+        self.runner.start(job)
 
     def force_active(self) -> None:
         """The Results dock's "Show verdict anyway": the active view's declined series gets its
@@ -362,32 +360,31 @@ class ClassificationController(QObject):
         for job in self._classify_jobs.values():
             job.cancel()
 
-    def _progress(self, done: int, total: int) -> None:
-        job = self._classify_jobs.get(self.hooks.active_view())
-        if job is not None and job.signals is self.sender():
+    def _progress(self, job: ClassifyJob, done: int, total: int) -> None:
+        if self._classify_jobs.get(self.hooks.active_view()) is job:
             self.panel.show_progress(done, total)
 
-    def _job_ended(self) -> SliceView | None:
-        """Forget the classify job that signalled; its view (None when it was replaced)."""
-        sender = self.sender()
-        for view, job in list(self._classify_jobs.items()):
-            if job.signals is sender:
+    def _job_ended(self, job: ClassifyJob) -> SliceView | None:
+        """Forget the classify job `job`; its view (None when it was replaced)."""
+        for view, running in list(self._classify_jobs.items()):
+            if running is job:
                 del self._classify_jobs[view]
                 return view
         return None
 
-    def _classified(self, result: SeriesClassification) -> None:
-        self._job_ended()
+    def _classified(self, job: ClassifyJob, result: SeriesClassification) -> None:
+        self._job_ended(job)
         self.results[(result.series_key, result.model_identity)] = result
         self.series_shown()
 
-    def _classify_failed(self, message: str) -> None:
-        view = self._job_ended()
+    def _classify_failed(self, job: ClassifyJob, error: BaseException) -> None:
+        view = self._job_ended(job)
+        self.hooks.show_error("Classification failed", error)
         if view is not None:
-            self._note(view, f"Classification failed: {message}", error=True)
+            self._note(view, f"Classification failed: {error_text(error)}", error=True)
 
-    def _classify_cancelled(self) -> None:
-        view = self._job_ended()
+    def _classify_cancelled(self, job: ClassifyJob) -> None:
+        view = self._job_ended(job)
         if view is not None:
             self._note(view, "Classification cancelled")
 
@@ -557,7 +554,7 @@ class ClassificationController(QObject):
         job.signals.failed.connect(self._heatmap_failed)
         job.signals.cancelled.connect(self._heatmap_ended)
         self._heat_job = job
-        self.runner.start(job, self.runner.inference)
+        self.runner.start(job)
 
     def _heatmap_ready(self, result: HeatmapResult) -> None:
         heat = result.heatmap
@@ -569,11 +566,11 @@ class ClassificationController(QObject):
             self._heatmaps.popitem(last=False)
         self._heatmap_ended()
 
-    def _heatmap_failed(self, message: str) -> None:
+    def _heatmap_failed(self, error: BaseException) -> None:
         job = self._heat_job
         if job is not None:
             self._heatmap_broken.add((job.request.model_identity, job.request.method))
-        self.hooks.status(f"Heatmap not available: {message}")
+        self.hooks.show_error("Heatmap not available", error)
         self._heatmap_ended()
 
     def _heatmap_ended(self) -> None:

@@ -41,6 +41,8 @@ from spineview.dicom.header import FileHeader
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.load import preview_series
 from spineview.dicom.scan import ScanResult
+from spineview.errors import error_text
+from spineview.ui.binding import bind_slot
 from spineview.ui.classification import ClassificationController, ViewerHooks
 from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.model_picker import ModelDetailsDialog, ModelPicker
@@ -108,6 +110,7 @@ class MainWindow(QMainWindow):
                 views=lambda: [viewport.view for viewport in self.viewports],
                 is_loading=self._is_loading,
                 status=self.status_label.setText,
+                show_error=self.show_error,
                 # built below, after the controller: looked up when called
                 series_results=lambda results: self.browser.set_results(results),  # noqa: PLW0108
             ),
@@ -129,9 +132,10 @@ class MainWindow(QMainWindow):
         for viewport in self.viewports:
             layout.addWidget(viewport)
             viewport.view.cine_frames_per_second = self.config.cine_frames_per_second
-            viewport.view.activated.connect(self._view_activated)
-            viewport.view.slice_changed.connect(self._view_slice_changed)
-            viewport.view.window_changed.connect(self._view_window_changed)
+            view = viewport.view
+            view.activated.connect(bind_slot(self._view_activated, view))
+            view.slice_changed.connect(bind_slot(self._view_slice_changed, view))
+            view.window_changed.connect(bind_slot(self._view_window_changed, view))
             viewport.view.cursor_text_changed.connect(self._show_cursor_text)
             viewport.view.set_patient_data_visible(not self.config.hide_patient_data)
         self.setCentralWidget(central)
@@ -356,7 +360,7 @@ class MainWindow(QMainWindow):
         job.signals.progress.connect(self._scan_progress)
         job.signals.preview.connect(self._scan_preview)
         job.signals.finished.connect(self._scan_finished)
-        job.signals.failed.connect(self._job_failed)
+        job.signals.failed.connect(self._scan_failed)
         job.signals.cancelled.connect(self._scan_cancelled)
         self._scan_job = job
         self._set_busy(True, f"Reading {shown}…")
@@ -368,7 +372,7 @@ class MainWindow(QMainWindow):
         self._temporary_folders.append(folder.parent)
         job = DemoStudyJob(folder)
         job.signals.finished.connect(self._demo_ready)
-        job.signals.failed.connect(self._job_failed)
+        job.signals.failed.connect(self._scan_failed)
         self._set_busy(True, "Generating a synthetic lumbar study…")
         self.runner.start(job)
 
@@ -436,7 +440,7 @@ class MainWindow(QMainWindow):
         all_series = [info for study in result.studies for info in study.series]
         self._thumbnail_job = ThumbnailJob(all_series)
         self._thumbnail_job.signals.thumbnail.connect(self.browser.set_thumbnail)
-        self.runner.start(self._thumbnail_job, self.runner.thumbnails)
+        self.runner.start(self._thumbnail_job)
         self._show_initial_series(all_series)
 
     def _show_initial_series(self, all_series: list[SeriesInfo]) -> None:
@@ -461,12 +465,23 @@ class MainWindow(QMainWindow):
         self._set_busy(False)
         self.status_label.setText("Reading cancelled")
 
-    def _job_failed(self, message: str) -> None:
+    def _scan_failed(self, error: BaseException) -> None:
         self._scan_job = None
         self._set_busy(False)
-        self.status_label.setText(message)
-        self.problems.add_problems([ProblemItem("", message, "error")])
-        self.docks["problems"].show()
+        self.show_error("", error, reveal=True)
+
+    def show_error(
+        self, what: str, error: BaseException, *, reveal: bool = False, kind: str = "error"
+    ) -> None:
+        """Every failure the window reports goes through here: in words
+        (`errors.error_text`, after `what` failed) on the status bar and listed in the Problems
+        dock as `kind` (the dock is shown with `reveal`)."""
+        message = error_text(error)
+        text = f"{what}: {message}" if what else message
+        self.status_label.setText(text)
+        self.problems.add_problems([ProblemItem("", text, kind)])
+        if reveal:
+            self.docks["problems"].show()
 
     # --- series --------------------------------------------------------------------------
 
@@ -478,8 +493,8 @@ class MainWindow(QMainWindow):
         previous = self._loading.pop(viewport, None)
         if previous is not None:
             previous.cancel()
-            partial = self._loaded.get(previous.info.key)
-            if partial is not None and not partial[1].all():
+            half_loaded = self._loaded.get(previous.info.key)
+            if half_loaded is not None and not half_loaded[1].all():
                 del self._loaded[previous.info.key]  # never show a half-decoded series later
         viewport.view.series_key = key
         cached = self._loaded.get(key)
@@ -498,25 +513,24 @@ class MainWindow(QMainWindow):
             study.patient_id,
         )
         job = LoadSeriesJob(info, context)
-        job.signals.started.connect(self._load_started)
-        job.signals.slice_loaded.connect(self._slice_loaded)
-        job.signals.finished.connect(self._load_finished)
-        job.signals.failed.connect(self._load_failed)
+        job.signals.started.connect(bind_slot(self._load_started, job))
+        job.signals.slice_loaded.connect(bind_slot(self._slice_loaded, job))
+        job.signals.finished.connect(bind_slot(self._load_finished, job))
+        job.signals.failed.connect(bind_slot(self._load_failed, job))
         self._loading[viewport] = job
         self.runner.start(job)
 
-    def _viewport_of_job(self) -> Viewport | None:
-        sender = self.sender()
-        for viewport, job in self._loading.items():
-            if job.signals is sender:
+    def _viewport_of_job(self, job: LoadSeriesJob) -> Viewport | None:
+        for viewport, loading in self._loading.items():
+            if loading is job:
                 return viewport
         return None
 
     def _cache_bytes(self) -> int:
         return sum(series.volume.nbytes for series, _ in self._loaded.values())
 
-    def _load_started(self, series: Series) -> None:
-        viewport = self._viewport_of_job()
+    def _load_started(self, job: LoadSeriesJob, series: Series) -> None:
+        viewport = self._viewport_of_job(job)
         if viewport is None:
             return
         loaded = np.zeros(series.n_slices, dtype=bool)
@@ -527,8 +541,8 @@ class MainWindow(QMainWindow):
         viewport.view.set_series(series, loaded)
         self._after_series_shown(viewport)
 
-    def _slice_loaded(self, index: int, done: int) -> None:
-        viewport = self._viewport_of_job()
+    def _slice_loaded(self, job: LoadSeriesJob, index: int, done: int) -> None:
+        viewport = self._viewport_of_job(job)
         if viewport is None:
             return
         viewport.view.slice_arrived(index)
@@ -536,8 +550,8 @@ class MainWindow(QMainWindow):
             self._update_tags()
             self._update_cross_reference()
 
-    def _load_finished(self, series: Series) -> None:
-        viewport = self._viewport_of_job()
+    def _load_finished(self, job: LoadSeriesJob, series: Series) -> None:
+        viewport = self._viewport_of_job(job)
         if viewport is not None:
             del self._loading[viewport]
             self._update_tags()
@@ -551,13 +565,12 @@ class MainWindow(QMainWindow):
                 ]
             )
 
-    def _load_failed(self, message: str) -> None:
-        viewport = self._viewport_of_job()
+    def _load_failed(self, job: LoadSeriesJob, error: BaseException) -> None:
+        viewport = self._viewport_of_job(job)
         if viewport is not None:
             del self._loading[viewport]
-            viewport.view.show_message(message)
-        self.problems.add_problems([ProblemItem("", message, "series")])
-        self.docks["problems"].show()
+            viewport.view.show_message(error_text(error))
+        self.show_error("", error, reveal=True, kind="series")
 
     def _after_series_shown(self, viewport: Viewport) -> None:
         viewport.sync_slider()
@@ -599,23 +612,20 @@ class MainWindow(QMainWindow):
         if hasattr(self, "classification"):
             self.classification.series_shown()
 
-    def _view_activated(self) -> None:
-        view = self.sender()
+    def _view_activated(self, view: SliceView) -> None:
         for viewport in self.viewports:
             if viewport.view is view and viewport is not self.active:
                 self._set_active(viewport)
 
-    def _view_slice_changed(self, _index: int) -> None:
-        view = self.sender()
+    def _view_slice_changed(self, view: SliceView, _index: int) -> None:
         if view is self.active.view:
             self._update_tags()
             self._update_histogram()
         self._update_cross_reference()
-        if isinstance(view, SliceView):
-            self.classification.slice_changed(view)
+        self.classification.slice_changed(view)
 
-    def _view_window_changed(self, center: float, width: float) -> None:
-        if self.sender() is self.active.view:
+    def _view_window_changed(self, view: SliceView, center: float, width: float) -> None:
+        if view is self.active.view:
             low, high = self.active.view.levels()
             self.histogram.item.blockSignals(True)
             self.histogram.item.setLevels(low, high)

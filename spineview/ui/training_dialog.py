@@ -41,6 +41,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from spineview.errors import error_text
 from spineview.models.architectures import ARCHITECTURES
 from spineview.models.catalogue import ModelInfo, delete_model, list_models, user_model_folder
 from spineview.models.quality_gate import judge_usability
@@ -56,6 +57,7 @@ from spineview.models.training_plan import (
     default_learning_rate,
     recipe_config,
 )
+from spineview.ui.binding import bind_slot
 from spineview.ui.garbage_collection import collect_everything
 from spineview.ui.training_views import TrainingCurves, TrainingReport, format_metric
 from spineview.workers import JobRunner, PlanTrainingJob, TrainJob
@@ -509,15 +511,15 @@ class TrainingDialog(QDialog):
         self._start_after_plan = then_start
         self.plan = None  # until the new inspection says otherwise
         job = PlanTrainingJob(self.config())
-        job.signals.finished.connect(self._plan_ready)
-        job.signals.failed.connect(self._plan_failed)
-        job.signals.cancelled.connect(self._plan_cancelled)
+        job.signals.finished.connect(bind_slot(self._plan_ready, job))
+        job.signals.failed.connect(bind_slot(self._plan_failed, job))
+        job.signals.cancelled.connect(bind_slot(self._plan_cancelled, job))
         self._plan_job = job
         self.dataset_summary.setText("Reading the dataset…")
-        self.runner.start(job, self.runner.loads)
+        self.runner.start(job)
 
-    def _plan_ready(self, plan: TrainingPlan) -> None:
-        if self._plan_job is None or self._plan_job.signals is not self.sender():
+    def _plan_ready(self, job: PlanTrainingJob, plan: TrainingPlan) -> None:
+        if job is not self._plan_job:
             return
         self._plan_job = None
         self.plan = plan
@@ -532,14 +534,15 @@ class TrainingDialog(QDialog):
                 self._log("Not started: " + " ".join(plan.errors))
                 self.status_label.setText("Cannot train with these settings (see the dataset)")
 
-    def _plan_cancelled(self) -> None:
-        if self._plan_job is not None and self._plan_job.signals is self.sender():
+    def _plan_cancelled(self, job: PlanTrainingJob) -> None:
+        if job is self._plan_job:
             self._plan_job = None
             self._start_after_plan = False
 
-    def _plan_failed(self, message: str) -> None:
-        if self._plan_job is None or self._plan_job.signals is not self.sender():
+    def _plan_failed(self, job: PlanTrainingJob, error: BaseException) -> None:
+        if job is not self._plan_job:
             return
+        message = error_text(error)
         self._plan_job = None
         self._start_after_plan = False
         self.dataset_summary.setText(f"<span style='{_ERROR_STYLE}'>{html.escape(message)}</span>")
@@ -572,7 +575,7 @@ class TrainingDialog(QDialog):
         self.log.clear()
         self._log(f"Training {config.name} ({config.architecture}) on {config.dataset}")
         job = TrainJob(config, self.models_dir)
-        job.signals.update.connect(self._update)
+        job.signals.update.connect(bind_slot(self._update, job))
         job.signals.finished.connect(self._finished)
         job.signals.failed.connect(self._failed)
         job.signals.cancelled.connect(self._cancelled)
@@ -580,7 +583,7 @@ class TrainingDialog(QDialog):
         self._training_started = 0.0
         self._last_progress = None
         self._set_state("training")
-        self.runner.start(job, self.runner.training)
+        self.runner.start(job)
 
     def cancel_training(self) -> None:
         if self._train_job is None:
@@ -590,8 +593,8 @@ class TrainingDialog(QDialog):
         self.status_label.setText("Stopping after the current batch…")
         self._log("Cancel requested")
 
-    def _update(self, progress: TrainProgress) -> None:
-        if self._train_job is None or self._train_job.signals is not self.sender():
+    def _update(self, job: TrainJob, progress: TrainProgress) -> None:
+        if job is not self._train_job:
             return
         if progress.stage == "reading":
             self.progress.setRange(0, max(progress.total, 1))
@@ -664,7 +667,8 @@ class TrainingDialog(QDialog):
         if self._close_when_stopped:
             self.close()
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, error: BaseException) -> None:
+        message = error_text(error)
         self._run_ended()
         self._set_state("idle")
         self.status_label.setText(f"Training failed: {message}")

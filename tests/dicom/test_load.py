@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 from spineview.dicom.index import SeriesInfo
-from spineview.dicom.load import LoadCancelled, load_series
+from spineview.dicom.load import load_series
 from spineview.dicom.scan import scan_paths
 from spineview.dicom.write import SeriesSpec, phantom_pixels, write_series
+from spineview.errors import LoadCancelled
 
 
 def _only_series(root: Path) -> SeriesInfo:

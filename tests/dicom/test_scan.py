@@ -23,9 +23,10 @@ from pydicom.uid import generate_uid
 
 from spineview.core.geometry import distances_along, slice_normal
 from spineview.dicom.index import SeriesInfo
-from spineview.dicom.scan import ScanCancelled, ScanResult, scan_paths
+from spineview.dicom.scan import ScanResult, scan_paths
 from spineview.dicom.series_type import AXIAL_T2, OTHER, SAGITTAL_T1, SAGITTAL_T2_STIR
 from spineview.dicom.write import SeriesSpec, write_series
+from spineview.errors import ScanCancelled
 
 # --- factories and helpers -----------------------------------------------------------------
 

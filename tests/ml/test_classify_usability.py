@@ -16,11 +16,10 @@ from spineview.classify_tree import (
     CSV_COLUMNS,
     NOT_USABLE_FILE_TAG,
     WARNING_BAND_COLOUR,
-    png_with_text,
     with_warning_band,
 )
 from spineview.cli import run
-from spineview.core.png import encode_png
+from spineview.core.png import encode_png, png_with_text
 from spineview.dicom.write import write_demo_study
 from spineview.models.catalogue import MANIFEST_FILE_NAME, WEIGHTS_FILE_NAME, bundled_models_dir
 from spineview.models.distribution_check import DISTRIBUTION_FILE_NAME

@@ -10,7 +10,8 @@ import numpy as np
 import pytest
 
 from spineview.core.preprocess import INTENSITY_SCALINGS, preprocess_slice
-from spineview.ml.inference import Classifier, InferenceCancelled
+from spineview.errors import InferenceCancelled
+from spineview.ml.inference import Classifier
 from spineview.models.catalogue import bundled_models_dir
 from spineview.models.metrics import calibrate_probability
 

@@ -76,8 +76,9 @@ def test_same_seed_same_training(tiny_dataset: Path, tmp_path: Path) -> None:
 
 
 def test_cancel_mid_epoch_keeps_the_previous_model(tiny_dataset: Path, tmp_path: Path) -> None:
+    from spineview.errors import TrainingCancelled
     from spineview.ml.store import load_model
-    from spineview.ml.train import TrainingCancelled, TrainProgress, train_model
+    from spineview.ml.train import TrainProgress, train_model
     from spineview.models.catalogue import file_sha256
 
     first = train_model(_config(tiny_dataset, max_examples=120), models_dir=tmp_path)  # type: ignore[arg-type]
