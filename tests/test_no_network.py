@@ -159,7 +159,7 @@ class DrivenWindow(MainWindow):
     def step(self):
         control = self.classification
         if self.stage.startswith("loading"):
-            if self.scan_result is not None and not self.is_busy() and control.model_ready:
+            if self.session.scan_result is not None and not self.is_busy() and control.model_ready:
                 self.stage = "classifying"
                 self.classify_active()
         elif not control.busy and control.result_for(self.active.view) is not None:

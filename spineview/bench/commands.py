@@ -139,9 +139,9 @@ def bench_ui(files: int = 2000, matrix: int = 256) -> dict[str, Any]:
             elapsed = time.perf_counter() - load_started
             if "first_image" not in marks and window.active.view.series is not None:
                 marks["first_image"] = elapsed
-            if "scan" not in marks and window.scan_result is not None:
+            if "scan" not in marks and window.session.scan_result is not None:
                 marks["scan"] = elapsed
-            finished = window.scan_result is not None and window.runner.running() == 0
+            finished = window.session.scan_result is not None and window.runner.running() == 0
             if finished or elapsed > 600:
                 marks["all"] = elapsed if finished else -1.0
                 stop()

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from spineview.core.geometry import Plane, distances_along, plane_of, slice_normal
+from spineview.core.series import StudyContext
 from spineview.dicom.header import FileHeader, FrameTime, Orientation, Vector3
 from spineview.dicom.series_type import SequenceFacts, SeriesType, classify_series
 
@@ -95,6 +96,15 @@ class StudyInfo:
     patient_name: str
     patient_id: str
     series: list[SeriesInfo] = field(default_factory=list)
+
+
+def study_context(source: StudyInfo | FileHeader) -> StudyContext:
+    """The study and patient attributes a viewport's corner shows, from an indexed study or,
+    before the index exists (the first image previewed during a scan), from one header."""
+    description = source.description if isinstance(source, StudyInfo) else source.study_description
+    return StudyContext(
+        source.study_uid, source.study_date, description, source.patient_name, source.patient_id
+    )
 
 
 def group_headers(headers: Iterable[FileHeader]) -> list[StudyInfo]:

@@ -5,8 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 import tempfile
-from collections import OrderedDict
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -17,7 +16,6 @@ from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
-    QKeySequence,
 )
 from PySide6.QtWidgets import (
     QDialog,
@@ -26,7 +24,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QMenu,
     QProgressBar,
     QPushButton,
     QToolBar,
@@ -35,38 +32,36 @@ from PySide6.QtWidgets import (
 
 from spineview import paths
 from spineview.config import Config, save_config
-from spineview.core.heatmap import HEATMAP_METHODS
-from spineview.core.series import Series, StudyContext
 from spineview.dicom.header import FileHeader
-from spineview.dicom.index import SeriesInfo, StudyInfo
+from spineview.dicom.index import SeriesInfo, study_context
 from spineview.dicom.load import preview_series
 from spineview.dicom.scan import ScanResult
 from spineview.errors import error_text
+from spineview.session import Session
 from spineview.ui.binding import bind_slot
 from spineview.ui.classification import ClassificationController, ViewerHooks
 from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.model_picker import ModelDetailsDialog, ModelPicker
 from spineview.ui.problems_panel import ProblemItem, ProblemsPanel
+from spineview.ui.recent_folders import RecentFolders
 from spineview.ui.results_panel import ResultsPanel
 from spineview.ui.series_browser import SeriesBrowser
-from spineview.ui.shortcuts import BY_ACTION
+from spineview.ui.series_loader import LoadHooks, SeriesLoader
 from spineview.ui.shortcuts_dialog import ShortcutsDialog
 from spineview.ui.slice_view import SliceView
 from spineview.ui.tag_browser import TagBrowser
 from spineview.ui.training_dialog import TrainingDialog
 from spineview.ui.viewport import Viewport
+from spineview.ui.window_menus import build_menus
 from spineview.workers import (
     DemoStudyJob,
     JobRunner,
-    LoadSeriesJob,
     ScanJob,
     ThumbnailJob,
     prepare_tensorflow_import,
 )
 
 logger = logging.getLogger(__name__)
-
-LOADED_SERIES_CACHE_BYTES = 2 * 1024**3  # decoded series kept for instant re-selection
 
 
 class MainWindow(QMainWindow):
@@ -82,10 +77,13 @@ class MainWindow(QMainWindow):
         self.settings = QSettings(
             str(paths.user_config_dir() / "window.ini"), QSettings.Format.IniFormat, self
         )
-        self.scan_result: ScanResult | None = None
-        self._series_info: dict[str, tuple[SeriesInfo, StudyInfo]] = {}
-        self._loaded: OrderedDict[str, tuple[Series, np.ndarray]] = OrderedDict()
-        self._loading: dict[Viewport, LoadSeriesJob] = {}
+        self.session = Session()
+        self.recent = RecentFolders(
+            self.settings,
+            self.config.max_recent_folders,
+            lambda folder: self.open_paths([folder]),
+            self,
+        )
         self._scan_job: ScanJob | None = None
         self._thumbnail_job: ThumbnailJob | None = None
         self.actions_by_name: dict[str, QAction] = {}
@@ -98,6 +96,18 @@ class MainWindow(QMainWindow):
         self._build_docks()
         self._build_status_bar()
         self._build_model_bar()
+        self.loader = SeriesLoader(
+            self.runner,
+            self.session,
+            self.problems,
+            LoadHooks(
+                shown=self._series_shown,
+                slice_arrived=self._slice_arrived,
+                complete=self._series_complete,
+                failed=lambda error: self.show_error("", error, reveal=True, kind="series"),
+            ),
+            self,
+        )
         self.classification = ClassificationController(
             self,
             self.runner,
@@ -108,14 +118,14 @@ class MainWindow(QMainWindow):
             ViewerHooks(
                 active_view=lambda: self.active.view,
                 views=lambda: [viewport.view for viewport in self.viewports],
-                is_loading=self._is_loading,
+                is_loading=self.loader.is_loading,
                 status=self.status_label.setText,
                 show_error=self.show_error,
                 # built below, after the controller: looked up when called
                 series_results=lambda results: self.browser.set_results(results),  # noqa: PLW0108
             ),
         )
-        self._build_menus()
+        build_menus(self)
         self.set_layout(self.config.default_layout)
         self._set_active(self.viewports[0])
         self._restore_geometry()
@@ -210,139 +220,22 @@ class MainWindow(QMainWindow):
         self.addDockWidget(area, dock)
         return dock
 
-    def _action(
-        self, name: str, text: str, slot: Callable[..., object], *, checkable: bool = False
-    ) -> QAction:
-        action = QAction(text, self)
-        shortcut = BY_ACTION.get(name)
-        if shortcut is not None:
-            action.setShortcuts([QKeySequence(key) for key in shortcut.keys])
-            action.setToolTip(f"{shortcut.description} ({' / '.join(shortcut.keys)})")
-        action.setCheckable(checkable)
-        action.triggered.connect(slot)
-        self.addAction(action)  # shortcuts work even when the menu bar is hidden
-        self.actions_by_name[name] = action
-        return action
-
-    def _build_menus(self) -> None:
-        menu = self.menuBar()
-        file_menu = menu.addMenu("&File")
-        file_menu.addAction(self._action("open", "&Open folder…", self.choose_folder))
-        file_menu.addAction(self._action("open_files", "Open &files…", self.choose_files))
-        self.recent_menu = QMenu("Open &recent", self)
-        file_menu.addMenu(self.recent_menu)
-        self._refresh_recent_menu()
-        file_menu.addSeparator()
-        file_menu.addAction(self._action("export", "&Export view as PNG…", self.export_view))
-        file_menu.addSeparator()
-        file_menu.addAction(self._action("quit", "&Quit", self.close))
-
-        view_menu = menu.addMenu("&View")
-        for name, text in (("layout_1x1", "Layout 1×1"), ("layout_1x2", "Layout 1×2")):
-            layout_name = name.removeprefix("layout_")
-            view_menu.addAction(
-                self._action(name, text, lambda _=False, n=layout_name: self.set_layout(n))
-            )
-        view_menu.addAction(self._action("next_viewport", "Next viewport", self.next_viewport))
-        view_menu.addSeparator()
-        for name, text, method in (
-            ("fit", "&Fit to window", "fit"),
-            ("actual_size", "&1:1 pixels", "actual_size"),
-            ("invert", "&Invert", "toggle_invert"),
-            ("reset", "&Reset view", "reset"),
-        ):
-            view_menu.addAction(self._action(name, text, self._on_active(method)))
-        view_menu.addAction(
-            self._action("zoom_in", "Zoom in", lambda: self.active.view.zoom_by(1.25))
-        )
-        view_menu.addAction(
-            self._action("zoom_out", "Zoom out", lambda: self.active.view.zoom_by(0.8))
-        )
-        view_menu.addSeparator()
-        patient = self._action(
-            "patient_data", "Show &patient data", self.set_patient_data_visible, checkable=True
-        )
-        patient.setChecked(not self.config.hide_patient_data)
-        view_menu.addAction(patient)
-
-        window_menu = menu.addMenu("&Window")
-        for number in range(1, 8):
-            name = f"preset_{number}"
-            window_menu.addAction(
-                self._action(
-                    name,
-                    BY_ACTION[name].description.removeprefix("Window: "),
-                    lambda _=False, n=number: self.active.view.apply_preset_number(n),
-                )
-            )
-
-        self._build_model_menu(menu.addMenu("&Model"))
-        tools_menu = menu.addMenu("&Tools")
-        tools_menu.addAction(self._action("train", "&Train model…", self.show_training))
-
-        slices_menu = menu.addMenu("&Slices")
-        slices_menu.addAction(
-            self._action("cine_menu", "Cine play / pause (Space)", self._on_active("toggle_cine"))
-        )
-
-        panels = menu.addMenu("&Panels")
-        for name, dock in self.docks.items():
-            toggle = dock.toggleViewAction()
-            if name in BY_ACTION:
-                toggle.setShortcuts([QKeySequence(k) for k in BY_ACTION[name].keys])
-                self.addAction(toggle)
-            panels.addAction(toggle)
-
-        help_menu = menu.addMenu("&Help")
-        help_menu.addAction(self._action("shortcuts", "&Keyboard shortcuts", self.show_shortcuts))
-
-    def _build_model_menu(self, model_menu: QMenu) -> None:
-        model_menu.addAction(self._action("classify", "&Classify series", self.classify_active))
-        on_open = self._action(
-            "classify_on_open", "Classify on &open", self._set_classify_on_open, checkable=True
-        )
-        on_open.setChecked(self.config.classify_on_open)
-        model_menu.addAction(on_open)
-        model_menu.addSeparator()
-        heatmap = self._action(
-            "heatmap", "Show &heatmap", self.classification.set_heatmap_enabled, checkable=True
-        )
-        self.results.overlay_toggled.connect(heatmap.setChecked)
-        model_menu.addAction(heatmap)
-        methods = model_menu.addMenu("Heatmap &method")
-        for method, text in HEATMAP_METHODS.items():
-            choice = methods.addAction(text)
-            choice.triggered.connect(lambda _=False, m=method: self._choose_method(m))
-        model_menu.addSeparator()
-        model_menu.addAction(self._action("model_details", "Model &details…", self.show_model))
-        model_menu.addAction(
-            self._action("refresh_models", "&Refresh model list", self.model_picker.refresh)
-        )
-
-    def _on_active(self, method: str) -> Callable[..., None]:
-        def call(*_: object) -> None:
-            getattr(self.active.view, method)()
-
-        return call
-
     # --- opening -------------------------------------------------------------------------
 
     def choose_folder(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Open a DICOM folder", self._last_folder())
+        folder = QFileDialog.getExistingDirectory(self, "Open a DICOM folder", self.recent.last())
         if folder:
             self.open_paths([Path(folder)])
 
     def choose_files(self) -> None:
-        files, _ = QFileDialog.getOpenFileNames(self, "Open DICOM files", self._last_folder())
+        files, _ = QFileDialog.getOpenFileNames(self, "Open DICOM files", self.recent.last())
         if files:
             self.open_paths([Path(f) for f in files])
 
     def open_paths(self, paths_to_open: Sequence[Path]) -> None:
         """Scan files/folders in the background; the first image shows as soon as it decodes."""
         self.cancel_loading()
-        self.scan_result = None
-        self._series_info.clear()
-        self._loaded.clear()
+        self.session.clear()
         self.classification.forget_series()
         self.browser.set_studies([])
         self.problems.clear()
@@ -353,7 +246,7 @@ class MainWindow(QMainWindow):
             viewport.sync_slider()
         folders = [p if p.is_dir() else p.parent for p in paths_to_open]
         if folders:
-            self._remember_folder(folders[0])
+            self.recent.remember(folders[0])
         shown = ", ".join(p.name or str(p) for p in paths_to_open)
         self.setWindowTitle(f"spineview — {shown}")
         job = ScanJob(paths_to_open)
@@ -385,8 +278,7 @@ class MainWindow(QMainWindow):
         self.classification.cancel()
         if self._scan_job is not None:
             self._scan_job.cancel()
-        for job in self._loading.values():
-            job.cancel()
+        self.loader.cancel()
         if self._thumbnail_job is not None:
             self._thumbnail_job.cancel()
 
@@ -398,28 +290,18 @@ class MainWindow(QMainWindow):
     def _scan_preview(self, pixels: np.ndarray, header: FileHeader) -> None:
         if self.active.view.series is not None:
             return
-        study = StudyContext(
-            header.study_uid,
-            header.study_date,
-            header.study_description,
-            header.patient_name,
-            header.patient_id,
-        )
-        self.active.view.set_series(preview_series(header, pixels, study))
+        self.active.view.set_series(preview_series(header, pixels, study_context(header)))
         self.active.sync_slider()
 
     def _scan_finished(self, result: ScanResult) -> None:
         self._scan_job = None
-        self.scan_result = result
+        all_series = self.session.opened(result)
         self._set_busy(False)
         items = [ProblemItem(str(p.path), p.reason, p.kind) for p in result.problems]
         items += [ProblemItem(str(p.path), p.reason, p.kind) for p in result.non_images]
         self.problems.set_problems(items)
         if result.problems:
             self.docks["problems"].show()
-        for study in result.studies:
-            for info in study.series:
-                self._series_info[info.key] = (info, study)
         self.browser.set_studies(result.studies)
         summary = (
             f"{result.files_seen} files: {result.series_count} series in "
@@ -437,7 +319,6 @@ class MainWindow(QMainWindow):
             self.status_label.setText(f"No DICOM images found — {summary}")
             return
         self.status_label.setText(summary)
-        all_series = [info for study in result.studies for info in study.series]
         self._thumbnail_job = ThumbnailJob(all_series)
         self._thumbnail_job.signals.thumbnail.connect(self.browser.set_thumbnail)
         self.runner.start(self._thumbnail_job)
@@ -487,102 +368,25 @@ class MainWindow(QMainWindow):
 
     def show_series(self, key: str) -> None:
         """Show a series in the active viewport (from the cache, or load it in the background)."""
-        if key not in self._series_info:
-            return
-        viewport = self.active
-        previous = self._loading.pop(viewport, None)
-        if previous is not None:
-            previous.cancel()
-            half_loaded = self._loaded.get(previous.info.key)
-            if half_loaded is not None and not half_loaded[1].all():
-                del self._loaded[previous.info.key]  # never show a half-decoded series later
-        viewport.view.series_key = key
-        cached = self._loaded.get(key)
-        if cached is not None:
-            self._loaded.move_to_end(key)
-            series, loaded = cached
-            viewport.view.set_series(series, loaded)
-            self._after_series_shown(viewport)
-            return
-        info, study = self._series_info[key]
-        context = StudyContext(
-            study.study_uid,
-            study.study_date,
-            study.description,
-            study.patient_name,
-            study.patient_id,
-        )
-        job = LoadSeriesJob(info, context)
-        job.signals.started.connect(bind_slot(self._load_started, job))
-        job.signals.slice_loaded.connect(bind_slot(self._slice_loaded, job))
-        job.signals.finished.connect(bind_slot(self._load_finished, job))
-        job.signals.failed.connect(bind_slot(self._load_failed, job))
-        self._loading[viewport] = job
-        self.runner.start(job)
+        self.loader.show(self.active, key)
 
-    def _viewport_of_job(self, job: LoadSeriesJob) -> Viewport | None:
-        for viewport, loading in self._loading.items():
-            if loading is job:
-                return viewport
-        return None
-
-    def _cache_bytes(self) -> int:
-        return sum(series.volume.nbytes for series, _ in self._loaded.values())
-
-    def _load_started(self, job: LoadSeriesJob, series: Series) -> None:
-        viewport = self._viewport_of_job(job)
-        if viewport is None:
-            return
-        loaded = np.zeros(series.n_slices, dtype=bool)
-        key = viewport.view.series_key
-        self._loaded[key] = (series, loaded)
-        while len(self._loaded) > 1 and self._cache_bytes() > LOADED_SERIES_CACHE_BYTES:
-            self._loaded.popitem(last=False)
-        viewport.view.set_series(series, loaded)
-        self._after_series_shown(viewport)
-
-    def _slice_loaded(self, job: LoadSeriesJob, index: int, done: int) -> None:
-        viewport = self._viewport_of_job(job)
-        if viewport is None:
-            return
-        viewport.view.slice_arrived(index)
-        if done == 1 or viewport.view.index == index:
-            self._update_tags()
-            self._update_cross_reference()
-
-    def _load_finished(self, job: LoadSeriesJob, series: Series) -> None:
-        viewport = self._viewport_of_job(job)
-        if viewport is not None:
-            del self._loading[viewport]
-            self._update_tags()
-            self.classification.series_loaded(viewport.view)
-        if series.problems:
-            self.problems.add_problems(
-                [
-                    ProblemItem("", problem, "series")
-                    for problem in series.problems
-                    if ": " in problem
-                ]
-            )
-
-    def _load_failed(self, job: LoadSeriesJob, error: BaseException) -> None:
-        viewport = self._viewport_of_job(job)
-        if viewport is not None:
-            del self._loading[viewport]
-            viewport.view.show_message(error_text(error))
-        self.show_error("", error, reveal=True, kind="series")
-
-    def _after_series_shown(self, viewport: Viewport) -> None:
+    def _series_shown(self, viewport: Viewport, complete: bool) -> None:
         viewport.sync_slider()
         self._update_tags()
         self._update_cross_reference()
         self._update_histogram()
         self.classification.series_shown()
-        if viewport not in self._loading:  # from the cache: already complete
+        if complete:  # from the cache
             self.classification.series_loaded(viewport.view)
 
-    def _is_loading(self, view: SliceView) -> bool:
-        return any(viewport.view is view for viewport in self._loading)
+    def _slice_arrived(self, viewport: Viewport, index: int, done: int) -> None:
+        if done == 1 or viewport.view.index == index:
+            self._update_tags()
+            self._update_cross_reference()
+
+    def _series_complete(self, viewport: Viewport) -> None:
+        self._update_tags()
+        self.classification.series_loaded(viewport.view)
 
     # --- viewports -----------------------------------------------------------------------
 
@@ -690,7 +494,7 @@ class MainWindow(QMainWindow):
             return
         name = f"spineview-series{view.series.series_number or ''}-slice{view.index + 1}.png"
         target, _ = QFileDialog.getSaveFileName(
-            self, "Export view as PNG", str(Path(self._last_folder()) / name), "PNG (*.png)"
+            self, "Export view as PNG", str(Path(self.recent.last()) / name), "PNG (*.png)"
         )
         if target:
             self.export_view_to(Path(target))
@@ -715,12 +519,12 @@ class MainWindow(QMainWindow):
         self.docks["results"].show()
         self.classification.classify_active()
 
-    def _set_classify_on_open(self, enabled: bool) -> None:
+    def set_classify_on_open(self, enabled: bool) -> None:
         self.config.classify_on_open = enabled
         if enabled:
             self.classification.series_loaded(self.active.view)
 
-    def _choose_method(self, method: str) -> None:
+    def choose_heatmap_method(self, method: str) -> None:
         self.classification.set_heatmap_method(method)
 
     def show_training(self) -> TrainingDialog:
@@ -750,29 +554,6 @@ class MainWindow(QMainWindow):
         _show_modal(ModelDetailsDialog(info, self))
 
     # --- recent folders and window state -------------------------------------------------
-
-    def recent_folders(self) -> list[str]:
-        value = self.settings.value("recent_folders", [])
-        if isinstance(value, str):
-            return [value]
-        return [str(v) for v in value] if isinstance(value, list) else []
-
-    def _remember_folder(self, folder: Path) -> None:
-        text = str(folder.resolve())
-        recent = [text, *(f for f in self.recent_folders() if f != text)]
-        self.settings.setValue("recent_folders", recent[: self.config.max_recent_folders])
-        self._refresh_recent_menu()
-
-    def _refresh_recent_menu(self) -> None:
-        self.recent_menu.clear()
-        for folder in self.recent_folders():
-            action = self.recent_menu.addAction(folder)
-            action.triggered.connect(lambda _=False, f=folder: self.open_paths([Path(f)]))
-        self.recent_menu.setEnabled(bool(self.recent_folders()))
-
-    def _last_folder(self) -> str:
-        recent = self.recent_folders()
-        return recent[0] if recent else str(Path.home())
 
     def _restore_geometry(self) -> None:
         geometry = self.settings.value("geometry")
@@ -830,7 +611,7 @@ class MainWindow(QMainWindow):
         self.docks["problems"].setWindowTitle(f"Problems ({count})" if count else "Problems")
 
     def is_busy(self) -> bool:
-        return self._scan_job is not None or bool(self._loading)
+        return self._scan_job is not None or self.loader.busy
 
 
 def _current_plane(view: SliceView) -> object:

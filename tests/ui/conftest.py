@@ -45,7 +45,7 @@ def wait_until_loaded(qtbot: QtBot, main: MainWindow, timeout: int = 20_000) -> 
     """Scan done, every viewport's series fully decoded, thumbnails made."""
 
     def done() -> None:
-        assert main.scan_result is not None
+        assert main.session.scan_result is not None
         assert not main.is_busy()
         assert main.runner.running() == 0
 

@@ -106,7 +106,9 @@ def test_a_series_the_model_was_not_trained_on_needs_confirmation(
     window: MainWindow, qtbot: QtBot, demo_folder: Path
 ) -> None:
     open_and_wait(qtbot, window, demo_folder)
-    axial = next(key for key, (info, _) in window._series_info.items() if info.plane == "axial")
+    axial = next(
+        key for key, (info, _) in window.session.series_info.items() if info.plane == "axial"
+    )
     window.show_series(axial)
     qtbot.waitUntil(lambda: not window.is_busy(), timeout=20_000)
     window.classification.load_selected_model()

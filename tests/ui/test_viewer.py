@@ -41,7 +41,7 @@ def test_dropping_a_folder_opens_it(window: MainWindow, qtbot: QtBot, demo_folde
     labels = [window.browser.topLevelItem(0).child(i).text(1) for i in range(3)]
     assert labels == ["Sagittal T1", "Sagittal T2/STIR", "Axial T2"]
     assert all(window.browser.has_thumbnail(key) for key in window.browser.series_keys())
-    assert str(demo_folder.resolve()) in window.recent_folders()
+    assert str(demo_folder.resolve()) in window.recent.folders()
 
 
 def test_the_first_image_shows_before_the_scan_ends(
@@ -51,7 +51,7 @@ def test_the_first_image_shows_before_the_scan_ends(
     shown_while_scanning: list[bool] = []
     window.open_paths([tmp_path])
     qtbot.waitUntil(lambda: window.active.view.series is not None, timeout=20_000)
-    shown_while_scanning.append(window.scan_result is None)
+    shown_while_scanning.append(window.session.scan_result is None)
     wait_until_loaded(qtbot, window)
     assert shown_while_scanning == [True]
 
@@ -282,11 +282,11 @@ def test_cancel_stops_reading(window: MainWindow, qtbot: QtBot, tmp_path: Path) 
     assert window.cancel_button.isVisible()
     window.cancel_button.click()
     qtbot.waitUntil(lambda: not window.is_busy() and window.runner.running() == 0, timeout=20_000)
-    assert window.scan_result is None
+    assert window.session.scan_result is None
     assert "cancelled" in window.status_label.text()
     assert not window.cancel_button.isVisible()
     open_and_wait(qtbot, window, tmp_path)  # and the window still works afterwards
-    assert window.scan_result is not None and window.scan_result.series_count == 3
+    assert window.session.scan_result is not None and window.session.scan_result.series_count == 3
 
 
 def test_switching_series_mid_load_never_shows_a_half_loaded_one(
@@ -297,7 +297,7 @@ def test_switching_series_mid_load_never_shows_a_half_loaded_one(
         write_series(tmp_path / f"s{number}", spec, seed=number)
     open_and_wait(qtbot, window, tmp_path)
     first, second = window.browser.series_keys()
-    window._loaded.clear()
+    window.session.loaded.clear()
     window.show_series(second)
     window.show_series(first)  # cancels the second load
     wait_until_loaded(qtbot, window)
@@ -308,7 +308,7 @@ def test_switching_series_mid_load_never_shows_a_half_loaded_one(
 
 def test_demo_opens_a_synthetic_lumbar_study(window: MainWindow, qtbot: QtBot) -> None:
     window.open_demo()
-    qtbot.waitUntil(lambda: window.scan_result is not None, timeout=60_000)
+    qtbot.waitUntil(lambda: window.session.scan_result is not None, timeout=60_000)
     wait_until_loaded(qtbot, window)
     left, right = (viewport.view for viewport in window.viewports)
     assert left.series is not None and left.series.series_type.startswith("Sagittal")
