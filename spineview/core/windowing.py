@@ -161,10 +161,7 @@ def apply_window(
         np.fmax(scratch, 0.5, out=scratch)
         np.fmin(scratch, 255.5, out=scratch)
 
-    out = _map_blocks(np.asarray(values), to_levels)
-    if invert:
-        np.subtract(np.uint8(255), out, out=out)
-    return out
+    return _map_blocks(np.asarray(values), to_levels, invert)
 
 
 def apply_preset(
@@ -201,10 +198,7 @@ def apply_voi_lut(
         np.take(levels, scratch.astype(np.intp), out=scratch)
         np.add(scratch, 0.5, out=scratch)
 
-    out = _map_blocks(np.asarray(values), lookup)
-    if invert:
-        np.subtract(np.uint8(255), out, out=out)
-    return out
+    return _map_blocks(np.asarray(values), lookup, invert)
 
 
 def auto_window(
@@ -271,14 +265,16 @@ def _lut_levels(lut: VoiLut) -> npt.NDArray[np.float32]:
 def _map_blocks(
     values: npt.NDArray[Any],
     fill: Callable[[npt.NDArray[Any], npt.NDArray[np.float32]], None],
+    invert: bool,
 ) -> npt.NDArray[np.uint8]:
     """Run `fill` over `values` in blocks along axis 0 and cast its result to ``uint8``.
 
     `fill(block, scratch)` writes ``level + 0.5`` with level in [0, 255] into the float32
-    `scratch` of the block's shape; the cast truncates, which makes that a rounding.
+    `scratch` of the block's shape; the cast truncates, which makes that a rounding. With
+    `invert` the levels are then mapped to 255 - level.
     """
     if values.ndim == 0:
-        return _map_blocks(values.reshape(1), fill).reshape(())
+        return _map_blocks(values.reshape(1), fill, invert).reshape(())
     out = np.empty(values.shape, dtype=np.uint8)
     if values.size == 0:
         return out
@@ -290,6 +286,8 @@ def _map_blocks(
         scratch = buffer[: block.size].reshape(block.shape)
         fill(block, scratch)
         out[start : start + rows_per_block] = scratch
+    if invert:
+        np.subtract(np.uint8(255), out, out=out)
     return out
 
 

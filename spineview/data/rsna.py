@@ -31,6 +31,7 @@ from spineview.data.rsna_images import SeriesFolder, list_image_folders
 from spineview.data.rsna_tables import (
     CoordinateRow,
     DescribedSeries,
+    LabelPoint,
     read_coordinates,
     read_labels,
     read_series_descriptions,
@@ -99,23 +100,6 @@ class RsnaStudy:
     @property
     def all_labels_present(self) -> bool:
         return self.labelled and all(self.labels.get(c) is not None for c in LABEL_COLUMNS)
-
-
-@dataclass(frozen=True)
-class LabelPoint:
-    """A grader's point: pixel (x = column, y = row) on one slice, for one condition and level."""
-
-    study_id: str
-    series_id: str
-    instance_number: int
-    condition: str
-    level: str
-    x: float
-    y: float
-
-    @property
-    def label_column(self) -> str:
-        return label_column(self.condition, self.level)
 
 
 @dataclass(frozen=True)
@@ -224,10 +208,7 @@ def read_rsna_dataset(root: Path, *, check_images: bool = True) -> RsnaDataset:
     folders = list_image_folders(root / IMAGES_FOLDER, log) if check_images else None
     studies = _join_studies(root, labels, described, folders, log)
     _check_coordinates(root, studies, rows, log, check_images=check_images)
-    points = [
-        LabelPoint(r.study_id, r.series_id, r.instance_number, r.condition, r.level, r.x, r.y)
-        for r in rows
-    ]
+    points = [row.point for row in rows]
     dataset = RsnaDataset(root, studies, points, log.problems, images_checked=check_images)
     logger.info(
         "read RSNA layout: %d studies, %d coordinates, %d errors, %d warnings",
@@ -333,16 +314,19 @@ def _check_coordinates(
         for s in study.series
     }
     for row in rows:
-        series, instances = index.get((row.study_id, row.series_id), (None, frozenset()))
+        point = row.point
+        series, instances = index.get((point.study_id, point.series_id), (None, frozenset()))
         reason = ""
-        if row.study_id not in studies:
-            reason = f"study {row.study_id} is unknown"
+        if point.study_id not in studies:
+            reason = f"study {point.study_id} is unknown"
         elif series is None:
-            reason = f"study {row.study_id} has no series {row.series_id}"
-        elif check_images and row.instance_number not in instances:
-            reason = f"series {row.series_id} has no instance {row.instance_number}"
+            reason = f"study {point.study_id} has no series {point.series_id}"
+        elif check_images and point.instance_number not in instances:
+            reason = f"series {point.series_id} has no instance {point.instance_number}"
         if reason:
-            target = Path(IMAGES_FOLDER, row.study_id, row.series_id, f"{row.instance_number}.dcm")
+            target = Path(
+                IMAGES_FOLDER, point.study_id, point.series_id, f"{point.instance_number}.dcm"
+            )
             log.add(
                 csv_path,
                 "coordinate-target-missing",
@@ -350,12 +334,12 @@ def _check_coordinates(
             )
             continue
         assert series is not None
-        expected = SERIES_FOR_CONDITION[row.condition]
+        expected = SERIES_FOR_CONDITION[point.condition]
         if series.description in SERIES_DESCRIPTIONS and series.description != expected:
             log.add(
                 csv_path,
                 "unexpected-series-type",
-                f"line {row.line}: {row.condition} {row.level} is placed on a "
-                f"{series.description} series ({row.series_id}); usually on {expected}",
+                f"line {row.line}: {point.condition} {point.level} is placed on a "
+                f"{series.description} series ({point.series_id}); usually on {expected}",
                 warning=True,
             )

@@ -24,6 +24,7 @@ from spineview.data.rsna_format import (
     SEVERITIES,
     SEVERITY_INDEX,
     TRAIN_COLUMNS,
+    label_column,
 )
 from spineview.errors import DatasetError
 
@@ -49,10 +50,10 @@ class DescribedSeries:
     line: int
 
 
-class CoordinateRow(NamedTuple):
-    """A parsed row of train_label_coordinates.csv (line kept for later problems)."""
+@dataclass(frozen=True)
+class LabelPoint:
+    """A grader's point: pixel (x = column, y = row) on one slice, for one condition and level."""
 
-    line: int
     study_id: str
     series_id: str
     instance_number: int
@@ -60,6 +61,17 @@ class CoordinateRow(NamedTuple):
     level: str
     x: float
     y: float
+
+    @property
+    def label_column(self) -> str:
+        return label_column(self.condition, self.level)
+
+
+class CoordinateRow(NamedTuple):
+    """A parsed row of train_label_coordinates.csv (line kept for later problems)."""
+
+    line: int
+    point: LabelPoint
 
 
 def parse_id(text: str) -> str | None:
@@ -265,7 +277,8 @@ def _coordinate_row(path: Path, row: CsvRow, problems: ProblemLog) -> Coordinate
         return None
     study_id, series_id, instance = ids
     return CoordinateRow(
-        row.line, study_id, series_id, int(instance), cells["condition"], cells["level"], x, y
+        row.line,
+        LabelPoint(study_id, series_id, int(instance), cells["condition"], cells["level"], x, y),
     )
 
 

@@ -10,6 +10,7 @@ seed give the same model.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import math
@@ -279,24 +280,16 @@ def _fit(
     else:
         model = build_model(config.architecture, imagenet_weights=weights, seed=config.seed)
     softmax = architecture.output == "softmax"
-    train = make_dataset(
+    dataset = functools.partial(
+        make_dataset,
         images,
         labels,
-        split.indices("train"),
         config=config,
-        shuffle=True,
         channels=architecture.channels,
         softmax=softmax,
     )
-    validation = make_dataset(
-        images,
-        labels,
-        split.indices("validation"),
-        config=config,
-        shuffle=False,
-        channels=architecture.channels,
-        softmax=softmax,
-    )
+    train = dataset(split.indices("train"), shuffle=True)
+    validation = dataset(split.indices("validation"), shuffle=False)
     counts = np.bincount(labels[split.indices("train")], minlength=2)
     class_weight = (
         {i: float(counts.sum() / (2 * max(c, 1))) for i, c in enumerate(counts)}
