@@ -8,8 +8,6 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
-import pyqtgraph as pg
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import (
     QAction,
@@ -19,12 +17,10 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import (
     QDialog,
-    QDockWidget,
     QFileDialog,
     QHBoxLayout,
     QLabel,
     QMainWindow,
-    QProgressBar,
     QPushButton,
     QToolBar,
     QWidget,
@@ -32,32 +28,25 @@ from PySide6.QtWidgets import (
 
 from spineview import paths
 from spineview.config import Config, save_config
-from spineview.dicom.header import FileHeader
-from spineview.dicom.index import SeriesInfo, study_context
-from spineview.dicom.load import preview_series
-from spineview.dicom.scan import ScanResult
+from spineview.dicom.index import SeriesInfo
 from spineview.errors import error_text
 from spineview.session import Session
 from spineview.ui.binding import bind_slot
 from spineview.ui.classification import ClassificationController, ViewerHooks
-from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.model_picker import ModelDetailsDialog, ModelPicker
-from spineview.ui.problems_panel import ProblemItem, ProblemsPanel
+from spineview.ui.problems_panel import ProblemItem
 from spineview.ui.recent_folders import RecentFolders
-from spineview.ui.results_panel import ResultsPanel
-from spineview.ui.series_browser import SeriesBrowser
 from spineview.ui.series_loader import LoadHooks, SeriesLoader
 from spineview.ui.shortcuts_dialog import ShortcutsDialog
 from spineview.ui.slice_view import SliceView
-from spineview.ui.tag_browser import TagBrowser
+from spineview.ui.study_scanner import ScanHooks, StudyScanner
 from spineview.ui.training_dialog import TrainingDialog
 from spineview.ui.viewport import Viewport
 from spineview.ui.window_menus import build_menus
+from spineview.ui.window_parts import StatusLine, WindowDocks
 from spineview.workers import (
     DemoStudyJob,
     JobRunner,
-    ScanJob,
-    ThumbnailJob,
     prepare_tensorflow_import,
 )
 
@@ -84,18 +73,33 @@ class MainWindow(QMainWindow):
             lambda folder: self.open_paths([folder]),
             self,
         )
-        self._scan_job: ScanJob | None = None
-        self._thumbnail_job: ThumbnailJob | None = None
         self.actions_by_name: dict[str, QAction] = {}
         self._temporary_folders: list[Path] = []
         self.training_dialog: TrainingDialog | None = None
 
         self.viewports = [Viewport("viewport-1"), Viewport("viewport-2")]
         self.active = self.viewports[0]
+        self._build_status_bar()
         self._build_viewports()
         self._build_docks()
-        self._build_status_bar()
         self._build_model_bar()
+        self.scanner = StudyScanner(
+            self.runner,
+            self.session,
+            self.browser,
+            self.problems,
+            self.docks["problems"].show,
+            ScanHooks(
+                active=lambda: self.active,
+                busy=self.status.set_busy,
+                progress=self.status.show_progress,
+                status=self.status_label.setText,
+                failed=lambda error: self.show_error("", error, reveal=True),
+                found=self._show_initial_series,
+                found_nothing=self._show_nothing_found,
+            ),
+            self,
+        )
         self.loader = SeriesLoader(
             self.runner,
             self.session,
@@ -146,55 +150,23 @@ class MainWindow(QMainWindow):
             view.activated.connect(bind_slot(self._view_activated, view))
             view.slice_changed.connect(bind_slot(self._view_slice_changed, view))
             view.window_changed.connect(bind_slot(self._view_window_changed, view))
-            viewport.view.cursor_text_changed.connect(self._show_cursor_text)
+            viewport.view.cursor_text_changed.connect(self.status.show_cursor)
             viewport.view.set_patient_data_visible(not self.config.hide_patient_data)
         self.setCentralWidget(central)
 
     def _build_docks(self) -> None:
-        self.browser = SeriesBrowser()
+        self.panels = WindowDocks(self)
+        self.browser, self.tags = self.panels.browser, self.panels.tags
+        self.problems, self.results = self.panels.problems, self.panels.results
+        self.histogram, self.docks = self.panels.histogram, self.panels.docks
         self.browser.series_selected.connect(self.show_series)
-        self.tags = TagBrowser()
-        self.problems = ProblemsPanel()
-        self.problems.count_changed.connect(self._problems_count_changed)
-        self.histogram = pg.HistogramLUTWidget()
-        self.histogram.item.gradient.hide()
-        adopt_scene_orphans(self.histogram)
         self.histogram.item.sigLevelsChanged.connect(self._histogram_levels_changed)
-        self.results = ResultsPanel()
-        self.docks = {
-            "series": self._dock("Series", self.browser, Qt.DockWidgetArea.LeftDockWidgetArea),
-            "tags": self._dock("Tags", self.tags, Qt.DockWidgetArea.RightDockWidgetArea),
-            "histogram": self._dock(
-                "Histogram", self.histogram, Qt.DockWidgetArea.RightDockWidgetArea
-            ),
-            "results": self._dock("Results", self.results, Qt.DockWidgetArea.BottomDockWidgetArea),
-            "problems": self._dock(
-                "Problems", self.problems, Qt.DockWidgetArea.BottomDockWidgetArea
-            ),
-        }
-        self.docks["problems"].hide()
-        self.docks["histogram"].hide()  # on request (Panels menu): most readers never need it
-        self.resizeDocks(
-            [self.docks["series"], self.docks["tags"]], [380, 360], Qt.Orientation.Horizontal
-        )
 
     def _build_status_bar(self) -> None:
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(260)
-        self.progress.setTextVisible(True)
-        self.cancel_button = QPushButton("Cancel")
+        self.status = StatusLine(self.statusBar())
+        self.status_label, self.cancel_button = self.status.label, self.status.cancel_button
+        self.model_indicator = self.status.model_indicator
         self.cancel_button.clicked.connect(self.cancel_loading)
-        self.cursor_label = QLabel()
-        self.model_indicator = QLabel()
-        self.model_indicator.setObjectName("model-indicator")
-        self.status_label = QLabel("Open a folder with Ctrl+O or drop it on the window")
-        status = self.statusBar()
-        status.addWidget(self.status_label, 1)
-        status.addPermanentWidget(self.cursor_label)
-        status.addPermanentWidget(self.model_indicator)
-        status.addPermanentWidget(self.progress)
-        status.addPermanentWidget(self.cancel_button)
-        self._set_busy(False)
 
     def _build_model_bar(self) -> None:
         self.model_picker = ModelPicker()
@@ -212,13 +184,6 @@ class MainWindow(QMainWindow):
         bar.addWidget(self.classify_button)
         self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
         self.model_bar = bar
-
-    def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
-        dock = QDockWidget(title, self)
-        dock.setObjectName(f"dock-{title.lower()}")
-        dock.setWidget(widget)
-        self.addDockWidget(area, dock)
-        return dock
 
     # --- opening -------------------------------------------------------------------------
 
@@ -249,15 +214,7 @@ class MainWindow(QMainWindow):
             self.recent.remember(folders[0])
         shown = ", ".join(p.name or str(p) for p in paths_to_open)
         self.setWindowTitle(f"spineview — {shown}")
-        job = ScanJob(paths_to_open)
-        job.signals.progress.connect(self._scan_progress)
-        job.signals.preview.connect(self._scan_preview)
-        job.signals.finished.connect(self._scan_finished)
-        job.signals.failed.connect(self._scan_failed)
-        job.signals.cancelled.connect(self._scan_cancelled)
-        self._scan_job = job
-        self._set_busy(True, f"Reading {shown}…")
-        self.runner.start(job)
+        self.scanner.scan(paths_to_open, shown)
 
     def open_demo(self) -> None:
         """Generate a synthetic lumbar study in a temporary folder, then open it."""
@@ -265,64 +222,19 @@ class MainWindow(QMainWindow):
         self._temporary_folders.append(folder.parent)
         job = DemoStudyJob(folder)
         job.signals.finished.connect(self._demo_ready)
-        job.signals.failed.connect(self._scan_failed)
-        self._set_busy(True, "Generating a synthetic lumbar study…")
+        job.signals.failed.connect(self._open_failed)
+        self.status.set_busy(True, "Generating a synthetic lumbar study…")
         self.runner.start(job)
 
     def _demo_ready(self, images: Path) -> None:
-        self._set_busy(False)
+        self.status.set_busy(False)
         self.set_layout("1x2")
         self.open_paths([images])
 
     def cancel_loading(self) -> None:
         self.classification.cancel()
-        if self._scan_job is not None:
-            self._scan_job.cancel()
+        self.scanner.cancel()
         self.loader.cancel()
-        if self._thumbnail_job is not None:
-            self._thumbnail_job.cancel()
-
-    def _scan_progress(self, done: int, total: int) -> None:
-        self.progress.setRange(0, total)
-        self.progress.setValue(done)
-        self.progress.setFormat(f"{done}/{total} files")
-
-    def _scan_preview(self, pixels: np.ndarray, header: FileHeader) -> None:
-        if self.active.view.series is not None:
-            return
-        self.active.view.set_series(preview_series(header, pixels, study_context(header)))
-        self.active.sync_slider()
-
-    def _scan_finished(self, result: ScanResult) -> None:
-        self._scan_job = None
-        all_series = self.session.opened(result)
-        self._set_busy(False)
-        items = [ProblemItem(str(p.path), p.reason, p.kind) for p in result.problems]
-        items += [ProblemItem(str(p.path), p.reason, p.kind) for p in result.non_images]
-        self.problems.set_problems(items)
-        if result.problems:
-            self.docks["problems"].show()
-        self.browser.set_studies(result.studies)
-        summary = (
-            f"{result.files_seen} files: {result.series_count} series in "
-            f"{len(result.studies)} studies, {len(result.problems)} unreadable, "
-            f"{len(result.non_images)} without images, "
-            f"{result.skipped_non_dicom} non-DICOM skipped"
-        )
-        if result.series_count == 0:
-            where = ", ".join(str(p) for p in result.roots)
-            message = f"No DICOM images found in {where}\n{summary}"
-            for viewport in self.viewports:
-                viewport.view.set_series(None)
-                viewport.view.show_message(message)
-                viewport.sync_slider()
-            self.status_label.setText(f"No DICOM images found — {summary}")
-            return
-        self.status_label.setText(summary)
-        self._thumbnail_job = ThumbnailJob(all_series)
-        self._thumbnail_job.signals.thumbnail.connect(self.browser.set_thumbnail)
-        self.runner.start(self._thumbnail_job)
-        self._show_initial_series(all_series)
 
     def _show_initial_series(self, all_series: list[SeriesInfo]) -> None:
         """First series in the active view; in 1×2 a sagittal on the left, an axial on the right."""
@@ -341,14 +253,14 @@ class MainWindow(QMainWindow):
         self.browser.select(self.active.view.series_key)
         self.browser.blockSignals(False)
 
-    def _scan_cancelled(self) -> None:
-        self._scan_job = None
-        self._set_busy(False)
-        self.status_label.setText("Reading cancelled")
+    def _show_nothing_found(self, message: str) -> None:
+        for viewport in self.viewports:
+            viewport.view.set_series(None)
+            viewport.view.show_message(message)
+            viewport.sync_slider()
 
-    def _scan_failed(self, error: BaseException) -> None:
-        self._scan_job = None
-        self._set_busy(False)
+    def _open_failed(self, error: BaseException) -> None:
+        self.status.set_busy(False)
         self.show_error("", error, reveal=True)
 
     def show_error(
@@ -430,10 +342,7 @@ class MainWindow(QMainWindow):
 
     def _view_window_changed(self, view: SliceView, center: float, width: float) -> None:
         if view is self.active.view:
-            low, high = self.active.view.levels()
-            self.histogram.item.blockSignals(True)
-            self.histogram.item.setLevels(low, high)
-            self.histogram.item.blockSignals(False)
+            self.histogram.show_levels(view)
 
     def _update_cross_reference(self) -> None:
         """Each visible view shows the line where the other view's current slice cuts it."""
@@ -456,27 +365,10 @@ class MainWindow(QMainWindow):
         self.tags.set_tags(series.slice_tags[view.index], title)
 
     def _update_histogram(self) -> None:
-        view = self.active.view
-        values = view.current_values()
-        if values is None:
-            self.histogram.item.plot.setData([], [])
-            return
-        finite = values[np.isfinite(values)]
-        counts, edges = np.histogram(finite[:: max(1, finite.size // 200_000)], bins=256)
-        # Log counts: the dark background would otherwise flatten every other bin.
-        self.histogram.item.plot.setData(edges[:-1], np.log1p(counts.astype(float)))
-        low, high = view.levels()
-        self.histogram.item.blockSignals(True)
-        self.histogram.item.setHistogramRange(float(edges[0]), float(edges[-1]))
-        self.histogram.item.setLevels(low, high)
-        self.histogram.item.blockSignals(False)
+        self.histogram.show_view(self.active.view)
 
     def _histogram_levels_changed(self) -> None:
-        low, high = self.histogram.item.getLevels()
-        self.active.view.set_levels_from_histogram(float(low), float(high))
-
-    def _show_cursor_text(self, text: str) -> None:
-        self.cursor_label.setText(text.replace("\n", "   "))
+        self.active.view.set_levels_from_histogram(*self.histogram.levels())
 
     # --- patient data, export, help ------------------------------------------------------
 
@@ -599,19 +491,8 @@ class MainWindow(QMainWindow):
 
     # --- status --------------------------------------------------------------------------
 
-    def _set_busy(self, busy: bool, message: str = "") -> None:
-        self.progress.setVisible(busy)
-        self.cancel_button.setVisible(busy)
-        if busy:
-            self.progress.setRange(0, 0)
-        if message:
-            self.status_label.setText(message)
-
-    def _problems_count_changed(self, count: int) -> None:
-        self.docks["problems"].setWindowTitle(f"Problems ({count})" if count else "Problems")
-
     def is_busy(self) -> bool:
-        return self._scan_job is not None or self.loader.busy
+        return self.scanner.busy or self.loader.busy
 
 
 def _current_plane(view: SliceView) -> object:
