@@ -8,7 +8,7 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, QTimer
 from PySide6.QtGui import (
     QAction,
     QCloseEvent,
@@ -18,12 +18,7 @@ from PySide6.QtGui import (
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
     QMainWindow,
-    QPushButton,
-    QToolBar,
-    QWidget,
 )
 
 from spineview import paths
@@ -31,9 +26,7 @@ from spineview.config import Config, save_config
 from spineview.dicom.index import SeriesInfo
 from spineview.errors import error_text
 from spineview.session import Session
-from spineview.ui.binding import bind_slot
 from spineview.ui.classification import ClassificationController, ViewerHooks
-from spineview.ui.model_picker import ModelDetailsDialog, ModelPicker
 from spineview.ui.problems_panel import ProblemItem
 from spineview.ui.recent_folders import RecentFolders
 from spineview.ui.series_loader import LoadHooks, SeriesLoader
@@ -41,8 +34,8 @@ from spineview.ui.shortcuts_dialog import ShortcutsDialog
 from spineview.ui.slice_view import SliceView
 from spineview.ui.study_scanner import ScanHooks, StudyScanner
 from spineview.ui.training_dialog import TrainingDialog
-from spineview.ui.viewport import Viewport
-from spineview.ui.window_menus import build_menus
+from spineview.ui.viewport import Viewport, ViewportPair
+from spineview.ui.window_menus import build_menus, build_model_bar
 from spineview.ui.window_parts import StatusLine, WindowDocks
 from spineview.workers import (
     DemoStudyJob,
@@ -77,12 +70,10 @@ class MainWindow(QMainWindow):
         self._temporary_folders: list[Path] = []
         self.training_dialog: TrainingDialog | None = None
 
-        self.viewports = [Viewport("viewport-1"), Viewport("viewport-2")]
-        self.active = self.viewports[0]
         self._build_status_bar()
         self._build_viewports()
         self._build_docks()
-        self._build_model_bar()
+        self.model_picker, self.classify_button = build_model_bar(self)
         self.scanner = StudyScanner(
             self.runner,
             self.session,
@@ -121,7 +112,7 @@ class MainWindow(QMainWindow):
             self.model_indicator,
             ViewerHooks(
                 active_view=lambda: self.active.view,
-                views=lambda: [viewport.view for viewport in self.viewports],
+                views=lambda: self.pair.views,
                 is_loading=self.loader.is_loading,
                 status=self.status_label.setText,
                 show_error=self.show_error,
@@ -139,20 +130,20 @@ class MainWindow(QMainWindow):
     # --- construction --------------------------------------------------------------------
 
     def _build_viewports(self) -> None:
-        central = QWidget(self)
-        layout = QHBoxLayout(central)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.setSpacing(2)
-        for viewport in self.viewports:
-            layout.addWidget(viewport)
-            viewport.view.cine_frames_per_second = self.config.cine_frames_per_second
-            view = viewport.view
-            view.activated.connect(bind_slot(self._view_activated, view))
-            view.slice_changed.connect(bind_slot(self._view_slice_changed, view))
-            view.window_changed.connect(bind_slot(self._view_window_changed, view))
-            viewport.view.cursor_text_changed.connect(self.status.show_cursor)
-            viewport.view.set_patient_data_visible(not self.config.hide_patient_data)
-        self.setCentralWidget(central)
+        self.pair = ViewportPair(self)
+        self.viewports = self.pair.viewports
+        for view in self.pair.views:
+            view.cine_frames_per_second = self.config.cine_frames_per_second
+            view.cursor_text_changed.connect(self.status.show_cursor)
+            view.set_patient_data_visible(not self.config.hide_patient_data)
+        self.pair.active_changed.connect(self._active_changed)
+        self.pair.slice_changed.connect(self._view_slice_changed)
+        self.pair.window_changed.connect(self._view_window_changed)
+        self.setCentralWidget(self.pair)
+
+    @property
+    def active(self) -> Viewport:
+        return self.pair.active
 
     def _build_docks(self) -> None:
         self.panels = WindowDocks(self)
@@ -167,23 +158,6 @@ class MainWindow(QMainWindow):
         self.status_label, self.cancel_button = self.status.label, self.status.cancel_button
         self.model_indicator = self.status.model_indicator
         self.cancel_button.clicked.connect(self.cancel_loading)
-
-    def _build_model_bar(self) -> None:
-        self.model_picker = ModelPicker()
-        self.model_picker.setMaximumWidth(520)
-        self.classify_button = QPushButton("Classify")
-        self.classify_button.setToolTip(
-            "Classify every slice of the active series with the chosen model (C)"
-        )
-        self.classify_button.clicked.connect(self.classify_active)
-        bar = QToolBar("Model", self)
-        bar.setObjectName("toolbar-model")
-        bar.setMovable(False)
-        bar.addWidget(QLabel(" Model "))
-        bar.addWidget(self.model_picker)
-        bar.addWidget(self.classify_button)
-        self.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
-        self.model_bar = bar
 
     # --- opening -------------------------------------------------------------------------
 
@@ -285,7 +259,7 @@ class MainWindow(QMainWindow):
     def _series_shown(self, viewport: Viewport, complete: bool) -> None:
         viewport.sync_slider()
         self._update_tags()
-        self._update_cross_reference()
+        self.pair.update_cross_reference()
         self._update_histogram()
         self.classification.series_shown()
         if complete:  # from the cache
@@ -294,7 +268,7 @@ class MainWindow(QMainWindow):
     def _slice_arrived(self, viewport: Viewport, index: int, done: int) -> None:
         if done == 1 or viewport.view.index == index:
             self._update_tags()
-            self._update_cross_reference()
+            self.pair.update_cross_reference()
 
     def _series_complete(self, viewport: Viewport) -> None:
         self._update_tags()
@@ -303,21 +277,15 @@ class MainWindow(QMainWindow):
     # --- viewports -----------------------------------------------------------------------
 
     def set_layout(self, name: str) -> None:
-        two = name == "1x2"
-        self.viewports[1].setVisible(two)
-        if not two and self.active is self.viewports[1]:
-            self._set_active(self.viewports[0])
-        self._update_cross_reference()
+        self.pair.set_layout(name)
 
     def next_viewport(self) -> None:
-        visible = [v for v in self.viewports if v.isVisible()]
-        if len(visible) > 1:
-            self._set_active(visible[(visible.index(self.active) + 1) % len(visible)])
+        self.pair.next_viewport()
 
     def _set_active(self, viewport: Viewport) -> None:
-        self.active = viewport
-        for other in self.viewports:
-            other.set_active(other is viewport)
+        self.pair.set_active(viewport)
+
+    def _active_changed(self, viewport: Viewport) -> None:
         key = viewport.view.series_key
         if key:
             self.browser.blockSignals(True)
@@ -328,41 +296,20 @@ class MainWindow(QMainWindow):
         if hasattr(self, "classification"):
             self.classification.series_shown()
 
-    def _view_activated(self, view: SliceView) -> None:
-        for viewport in self.viewports:
-            if viewport.view is view and viewport is not self.active:
-                self._set_active(viewport)
-
-    def _view_slice_changed(self, view: SliceView, _index: int) -> None:
+    def _view_slice_changed(self, view: SliceView) -> None:
         if view is self.active.view:
             self._update_tags()
             self._update_histogram()
-        self._update_cross_reference()
         self.classification.slice_changed(view)
 
-    def _view_window_changed(self, view: SliceView, center: float, width: float) -> None:
+    def _view_window_changed(self, view: SliceView) -> None:
         if view is self.active.view:
             self.histogram.show_levels(view)
 
-    def _update_cross_reference(self) -> None:
-        """Each visible view shows the line where the other view's current slice cuts it."""
-        first, second = (viewport.view for viewport in self.viewports)
-        if not self.viewports[1].isVisible():
-            first.set_reference_plane(None)
-            second.set_reference_plane(None)
-            return
-        first.set_reference_plane(_current_plane(second))
-        second.set_reference_plane(_current_plane(first))
-
     def _update_tags(self) -> None:
         view = self.active.view
-        series = view.series
-        if series is None or not view.loaded.any() or not view.loaded[view.index]:
-            self.tags.clear()
-            return
-        source = series.source_files[view.index]
-        title = f"Slice {view.index + 1}/{series.n_slices} · {source.name}"
-        self.tags.set_tags(series.slice_tags[view.index], title)
+        decoded = bool(view.loaded.any() and view.loaded[view.index])
+        self.tags.show_slice(view.series, view.index, decoded)
 
     def _update_histogram(self) -> None:
         self.histogram.show_view(self.active.view)
@@ -438,13 +385,6 @@ class MainWindow(QMainWindow):
         if self.training_dialog is not None:
             self.training_dialog.model_use_answered(folder, used)
 
-    def show_model(self) -> None:
-        info = self.model_picker.current_model()
-        if info is None:
-            self.status_label.setText("No model to show: none was found")
-            return
-        _show_modal(ModelDetailsDialog(info, self))
-
     # --- recent folders and window state -------------------------------------------------
 
     def _restore_geometry(self) -> None:
@@ -493,13 +433,6 @@ class MainWindow(QMainWindow):
 
     def is_busy(self) -> bool:
         return self.scanner.busy or self.loader.busy
-
-
-def _current_plane(view: SliceView) -> object:
-    series = view.series
-    if series is None or not view.isVisible():
-        return None
-    return series.plane(view.index)
 
 
 def _show_modal(dialog: QDialog) -> None:

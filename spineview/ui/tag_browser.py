@@ -24,6 +24,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from spineview.core.series import Series
+
 NO_IMAGE_TEXT = "No image selected"
 ATTRIBUTE_COLUMN_MAX_WIDTH = 260
 CELL_PADDING = 12
@@ -172,6 +174,17 @@ class TagBrowser(QWidget):
     def clear(self) -> None:
         """No image: empty table and the "No image selected" state (the filter stays)."""
         self.set_tags({})
+
+    def show_slice(self, series: Series | None, index: int, decoded: bool) -> None:
+        """The tags of slice `index` of `series`, titled with its number and file; cleared
+        while there is no series or the slice is still being decoded."""
+        if series is None or not decoded:
+            self.clear()
+            return
+        source = series.source_files[index]
+        self.set_tags(
+            series.slice_tags[index], f"Slice {index + 1}/{series.n_slices} · {source.name}"
+        )
 
     def filter_text(self) -> str:
         return self._search.text()

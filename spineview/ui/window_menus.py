@@ -1,15 +1,17 @@
-"""The main window's menus and their actions (one place, so the shortcuts dialog, the
-menus and the key bindings agree: names and keys come from `ui.shortcuts`)."""
+"""The main window's menus, their actions and the Model toolbar (one place, so the shortcuts
+dialog, the menus and the key bindings agree: names and keys come from `ui.shortcuts`)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QMenu
+from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QToolBar
 
 from spineview.core.heatmap import HEATMAP_METHODS
+from spineview.ui.model_picker import ModelPicker
 from spineview.ui.shortcuts import BY_ACTION
 
 if TYPE_CHECKING:
@@ -136,7 +138,9 @@ def _build_model_menu(window: MainWindow, model_menu: QMenu) -> None:
         choice = methods.addAction(text)
         choice.triggered.connect(lambda _=False, m=method: window.choose_heatmap_method(m))
     model_menu.addSeparator()
-    model_menu.addAction(_action(window, "model_details", "Model &details…", window.show_model))
+    model_menu.addAction(
+        _action(window, "model_details", "Model &details…", window.model_picker.show_details)
+    )
     model_menu.addAction(
         _action(window, "refresh_models", "&Refresh model list", window.model_picker.refresh)
     )
@@ -147,3 +151,20 @@ def _on_active(window: MainWindow, method: str) -> Callable[..., None]:
         getattr(window.active.view, method)()
 
     return call
+
+
+def build_model_bar(window: MainWindow) -> tuple[ModelPicker, QPushButton]:
+    """The Model toolbar: the model picker and the Classify button."""
+    picker = ModelPicker()
+    picker.setMaximumWidth(520)
+    classify = QPushButton("Classify")
+    classify.setToolTip("Classify every slice of the active series with the chosen model (C)")
+    classify.clicked.connect(window.classify_active)
+    bar = QToolBar("Model", window)
+    bar.setObjectName("toolbar-model")
+    bar.setMovable(False)
+    bar.addWidget(QLabel(" Model "))
+    bar.addWidget(picker)
+    bar.addWidget(classify)
+    window.addToolBar(Qt.ToolBarArea.TopToolBarArea, bar)
+    return picker, classify
