@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from spineview.core.files import write_text_atomic
-from spineview.core.heatmap import SCALE_TEXT, overlay_rgb, with_colour_bar
+from spineview.core.heatmap import SCALE_TEXT, HeatmapMethod, overlay_rgb, with_colour_bar
 from spineview.core.png import write_png
 from spineview.core.series import StudyContext
 from spineview.dicom.index import SeriesInfo, StudyInfo
@@ -166,7 +166,7 @@ def classify_paths(
     classifier: Classifier,
     *,
     gradcam_dir: Path | None = None,
-    gradcam_method: str = "gradcam",
+    gradcam_method: HeatmapMethod | str = HeatmapMethod.GRADCAM,
     healthy_maps: bool = False,
     neighbours: int = DEFAULT_NEIGHBOURS,
     report: Report | None = None,
@@ -176,8 +176,10 @@ def classify_paths(
 ) -> ClassificationReport:
     """Scan `paths` and classify every series found (warnings and the decision kept with each
     result); `skip_incompatible` leaves out the series that draw a guard-rail warning instead;
-    `force` gives the verdict of declined series too (marked as shown on request)."""
+    `force` gives the verdict of declined series too (marked as shown on request);
+    `gradcam_method` is a HeatmapMethod or its id (ValueError for an unknown one)."""
     started = time.perf_counter()
+    method = HeatmapMethod(gradcam_method)
 
     def say(text: str) -> None:
         if report is not None:
@@ -234,7 +236,7 @@ def classify_paths(
         if gradcam is not None and gradcam_dir is not None and series_result.shows_verdict:
             say(f"{prefix}: heatmaps")
             try:
-                series_result.heatmaps = gradcam(series_result, gradcam_dir, gradcam_method)
+                series_result.heatmaps = gradcam(series_result, gradcam_dir, method)
             except (SpineViewError, OSError) as error:
                 result.problems.append(f"{prefix}: heatmaps not written ({error})")
                 say(f"{prefix}: heatmaps not written ({error})")
@@ -311,7 +313,7 @@ def _model_warnings(classifier: Classifier) -> list[str]:
 
 def _gradcam(
     classifier: Classifier, healthy_maps: bool
-) -> Callable[[SeriesResult, Path, str], list[Path]]:
+) -> Callable[[SeriesResult, Path, HeatmapMethod], list[Path]]:
     """Writes one PNG per slice decided positive (and per slice decided negative with
     `healthy_maps`), explaining the class the CSV gives that slice."""
     from spineview.ml.gradcam import GradCam
@@ -323,7 +325,7 @@ def _gradcam(
         text["Warning"] = usability.warning
     tag = "" if usability.usable else NOT_USABLE_FILE_TAG
 
-    def write(result: SeriesResult, folder: Path, method: str) -> list[Path]:
+    def write(result: SeriesResult, folder: Path, method: HeatmapMethod) -> list[Path]:
         volume = result.volume if result.volume is not None else np.zeros((0, 1, 1))
         series_folder = folder / _safe(result.study_uid) / _safe(result.series_key)
         written = []
@@ -339,7 +341,7 @@ def _gradcam(
             instance = result.instance_numbers[index]
             name = f"slice{index + 1:03d}" + ("" if instance is None else f"-instance{instance}")
             decision = DECISION_FILE_TAGS.get(result.decision.status, "")
-            path = series_folder / f"{name}-{method}{tag}{decision}.png"
+            path = series_folder / f"{name}-{method.value}{tag}{decision}.png"
             picture = with_colour_bar(overlay_rgb(pixels, heat.values))
             if not usability.usable:
                 picture = with_warning_band(picture)

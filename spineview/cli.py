@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from spineview import __version__
-from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD, HEATMAP_METHODS
+from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD, HeatmapMethod
 from spineview.core.text import format_dicom_date, format_probability
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.scan import ScanResult, scan_paths
@@ -257,8 +257,8 @@ def _add_classify_parser(commands: Any) -> None:
     classify.add_argument("--gradcam", type=Path, metavar="DIR", help="write heatmap PNGs here")
     classify.add_argument(
         "--method",
-        choices=tuple(HEATMAP_METHODS),
-        default=DEFAULT_HEATMAP_METHOD,
+        choices=tuple(method.value for method in HeatmapMethod),
+        default=DEFAULT_HEATMAP_METHOD.value,
         help="heatmap method (default: %(default)s)",
     )
     classify.add_argument(
@@ -518,7 +518,7 @@ def command_classify(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         args.paths,
         classifier,
         gradcam_dir=args.gradcam,
-        gradcam_method=args.method,
+        gradcam_method=HeatmapMethod(args.method),
         healthy_maps=args.healthy_maps,
         report=lambda line: print(line, file=err, flush=True),
         skip_incompatible=args.skip_incompatible,

@@ -16,11 +16,12 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from spineview.core.files import write_text_atomic
-from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD, DEFAULT_OPACITY, HEATMAP_METHODS
+from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD, DEFAULT_OPACITY, HeatmapMethod
 from spineview.paths import user_config_dir
 
 logger = logging.getLogger(__name__)
@@ -47,12 +48,15 @@ class Config:
     classify_on_open: bool = False
     """Classify each series as soon as it is loaded (series the model was not trained on are
     left for the user to start, after the warning)."""
-    heatmap_method: str = DEFAULT_HEATMAP_METHOD
-    """A key of `core.heatmap.HEATMAP_METHODS`."""
+    heatmap_method: HeatmapMethod = DEFAULT_HEATMAP_METHOD
+    """Saved as its value ("hirescam", ...); an id given as a plain string becomes a member."""
     heatmap_opacity: float = DEFAULT_OPACITY
     heatmap_healthy_class: bool = False
     """Also map the evidence for "healthy" on slices decided healthy (off: only slices decided
     degenerative get a map; a healthy-class map's hot spot looks like a lesion and is not)."""
+
+    def __post_init__(self) -> None:
+        self.heatmap_method = HeatmapMethod(self.heatmap_method)
 
 
 def _is_bool(value: Any) -> bool:
@@ -81,7 +85,7 @@ def _is_model_reference(value: Any) -> bool:
 
 
 def _is_heatmap_method(value: Any) -> bool:
-    return value in HEATMAP_METHODS
+    return isinstance(value, str) and value in {method.value for method in HeatmapMethod}
 
 
 def _is_opacity(value: Any) -> bool:
@@ -125,11 +129,12 @@ def config_from_dict(data: dict[str, Any]) -> Config:
             is_float = isinstance(getattr(defaults, field.name), float)
             values[field.name] = float(value) if is_float else value
         else:
+            default = getattr(defaults, field.name)
             logger.warning(
                 "config: invalid value for %s (%s), using the default %r",
                 field.name,
                 type(value).__name__,
-                getattr(defaults, field.name),
+                default.value if isinstance(default, Enum) else default,
             )
     ignored = sorted(set(data) - set(_VALID))
     if ignored:

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Generic, Literal, TypeVar
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from spineview.core.heatmap import HeatmapMethod
 from spineview.core.presets import AUTO
 from spineview.core.series import Series, StudyContext
 from spineview.core.windowing import apply_preset
@@ -314,7 +315,7 @@ class HeatmapRequest:
     series_key: str
     model_identity: ModelIdentity
     index: int
-    method: str
+    method: HeatmapMethod
     target: str
     """"positive" or "negative": the class the map explains."""
 
@@ -337,9 +338,8 @@ class HeatmapJob(Job[HeatmapResult]):
         self.request = request
 
     def work(self) -> HeatmapResult:
-        method: Any = self.request.method
         target: Any = self.request.target
-        heatmap = self.explainer.compute(self.pixels, method=method, target=target)
+        heatmap = self.explainer.compute(self.pixels, method=self.request.method, target=target)
         return HeatmapResult(self.request, heatmap)
 
 

@@ -22,7 +22,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 if TYPE_CHECKING:
-    from spineview.ml.gradcam import GradCam, Method
+    from spineview.core.heatmap import HeatmapMethod
+    from spineview.ml.gradcam import GradCam
 
 logger = logging.getLogger(__name__)
 
@@ -52,9 +53,9 @@ def measure_gradcam(
     true-positive slices and include preprocessing and upsampling to the slice grid; forward_ms
     is one warm `predict_prepared` call on a prepared batch of one.
     """
-    from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD
+    from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD, HeatmapMethod
     from spineview.data.synth import SynthOptions, synthesize
-    from spineview.ml.gradcam import METHODS, GradCam
+    from spineview.ml.gradcam import GradCam
     from spineview.ml.inference import Classifier
     from spineview.models.catalogue import bundled_models_dir
 
@@ -77,9 +78,9 @@ def measure_gradcam(
     true_positive = np.flatnonzero(has_lesion & positive)
 
     gradcam = GradCam(classifier)
-    scores = {method: MethodScore() for method in METHODS}
+    scores = {method: MethodScore() for method in HeatmapMethod}
     if slices:  # build and trace every method before timing
-        for method in METHODS:
+        for method in HeatmapMethod:
             gradcam.compute(slices[0].pixels, method=method, target="positive")
     areas: list[float] = []
     dilated_areas: list[float] = []
@@ -108,8 +109,8 @@ def measure_gradcam(
         "lesion_slices": int(has_lesion.sum()),
         "predicted_positive_slices": int(positive.sum()),
         "true_positive_slices": len(true_positive),
-        "default_method": DEFAULT_HEATMAP_METHOD,
-        "methods": {method: score.figures() for method, score in scores.items()},
+        "default_method": DEFAULT_HEATMAP_METHOD.value,
+        "methods": {method.value: score.figures() for method, score in scores.items()},
         "mean_lesion_area_fraction": _mean(areas),
         "mean_dilated_lesion_area_fraction": _mean(dilated_areas),
         "forward_ms": round(forward_ms, 2),
@@ -200,7 +201,7 @@ def randomisation_check(classifier: Any, slices: list[MaskedSlice]) -> dict[str,
         theirs = randomised.compute(item.pixels, method=DEFAULT_HEATMAP_METHOD, target="positive")
         correlations.append(_spearman(ours.values, theirs.values))
     return {
-        "method": DEFAULT_HEATMAP_METHOD,
+        "method": DEFAULT_HEATMAP_METHOD.value,
         "slices": len(slices),
         "median_spearman_trained_vs_random_weights": round(float(np.median(correlations)), 3),
         "max_spearman": round(float(np.max(correlations)), 3),
@@ -228,7 +229,9 @@ class MethodScore:
     seconds: float = 0.0
     distances: list[float] = field(default_factory=list)
 
-    def add(self, gradcam: GradCam, item: MaskedSlice, dilated: np.ndarray, method: Method) -> None:
+    def add(
+        self, gradcam: GradCam, item: MaskedSlice, dilated: np.ndarray, method: HeatmapMethod
+    ) -> None:
         started = time.perf_counter()
         heat = gradcam.compute(item.pixels, method=method, target="positive")
         self.seconds += time.perf_counter() - started

@@ -7,6 +7,7 @@ a global opacity scales the whole overlay.
 
 from __future__ import annotations
 
+from enum import Enum
 from functools import cache
 
 import numpy as np
@@ -16,15 +17,42 @@ from spineview.core.windowing import apply_preset
 
 DEFAULT_OPACITY = 0.6
 
-HEATMAP_METHODS: dict[str, str] = {
-    "hirescam": "HiResCAM",
-    "gradcam": "Grad-CAM",
-    "gradcam++": "Grad-CAM++",
-    "layercam": "Layer-CAM",
+
+class HeatmapMethod(str, Enum):
+    """Every class-activation method spineview computes (`ml.gradcam`); the one place the CLI,
+    the config, the workers and the viewer read them from.
+
+    A `str` whose value is the id written to the config file, CLI arguments, JSON reports and
+    PNG file names ("hirescam", ...): members compare and hash equal to those strings, and
+    `str()` and f-strings give the id, as `enum.StrEnum` (Python 3.11) would.
+    `HeatmapMethod(text)` turns an id into a member (ValueError for an unknown one).
+    """
+
+    HIRESCAM = "hirescam"
+    GRADCAM = "gradcam"
+    GRADCAM_PLUS_PLUS = "gradcam++"
+    LAYERCAM = "layercam"
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+    @property
+    def label(self) -> str:
+        """The name shown to the user ("HiResCAM", "Grad-CAM", ...)."""
+        return _HEATMAP_LABELS[self]
+
+
+_HEATMAP_LABELS: dict[HeatmapMethod, str] = {
+    HeatmapMethod.HIRESCAM: "HiResCAM",
+    HeatmapMethod.GRADCAM: "Grad-CAM",
+    HeatmapMethod.GRADCAM_PLUS_PLUS: "Grad-CAM++",
+    HeatmapMethod.LAYERCAM: "Layer-CAM",
 }
-"""Every class-activation method spineview computes (`ml.gradcam`), id → the name shown; the
-one place the CLI, the config and the viewer read them from."""
-DEFAULT_HEATMAP_METHOD = "hirescam"
+
+HEATMAP_METHODS: dict[HeatmapMethod, str] = {method: method.label for method in HeatmapMethod}
+"""Each method → the name shown, in menu order: derived from `HeatmapMethod` (the main
+window's Heatmap method menu reads it)."""
+DEFAULT_HEATMAP_METHOD = HeatmapMethod.HIRESCAM
 """HiResCAM: on cnn-demo's true-positive synthetic slices (`spineview bench gradcam`) its peak
 lies within 3 pixels of the lesion on 66 % of them (median 0.5 px), Grad-CAM's on 5 % (35 of 58
 maps blank: its channel weights average the gradients over the image, and they cancel before

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 import numpy as np
 
-from spineview.core.heatmap import HEATMAP_METHODS
+from spineview.core.heatmap import HeatmapMethod
 from spineview.core.preprocess import resize_bilinear
 from spineview.errors import ModelLoadError
 from spineview.ml.architectures import as_network_input
@@ -41,15 +41,21 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-Method = str
-"""A key of `core.heatmap.HEATMAP_METHODS` (checked when a map is computed)."""
 Target = Literal["predicted", "positive", "negative"]
-METHODS: tuple[str, ...] = tuple(HEATMAP_METHODS)
 TARGETS: tuple[str, ...] = ("predicted", "positive", "negative")
 
 _CHECK_TOLERANCE = 2e-2
 """Largest difference between the gradient model's probability and the model's own output on
 the build-time probe (bfloat16 models differ from themselves by a few 1e-3 at most)."""
+
+
+def _method(method: HeatmapMethod | str) -> HeatmapMethod:
+    """`method` as a HeatmapMethod; ValueError naming the methods for an unknown one."""
+    try:
+        return HeatmapMethod(method)
+    except ValueError:
+        methods = tuple(choice.value for choice in HeatmapMethod)
+        raise ValueError(f"unknown Grad-CAM method {method!r}: use one of {methods}") from None
 
 
 @dataclass(frozen=True)
@@ -58,8 +64,8 @@ class HeatMap:
 
     values: np.ndarray
     """(rows, cols) float32 in [0, 1] on the slice's own pixel grid."""
-    method: str
-    """"gradcam" or "gradcam++"."""
+    method: HeatmapMethod
+    """The class-activation method that made the map."""
     class_name: str
     """The class the map explains (one of the model's class names)."""
     probability: float
@@ -132,14 +138,18 @@ class GradCam:
     def __init__(self, classifier: Classifier) -> None:
         self.classifier = classifier
         self._lock = threading.Lock()
-        self._functions: dict[str, Any] | None = None
+        self._functions: dict[HeatmapMethod, Any] | None = None
 
     @property
     def layer_name(self) -> str:
         return self.classifier.manifest.gradcam_layer
 
     def compute(
-        self, pixels: np.ndarray, *, method: Method = "gradcam", target: Target = "predicted"
+        self,
+        pixels: np.ndarray,
+        *,
+        method: HeatmapMethod | str = HeatmapMethod.GRADCAM,
+        target: Target = "predicted",
     ) -> HeatMap:
         """The heat map of one 2-D slice (any size) on that slice's pixel grid.
 
@@ -147,6 +157,7 @@ class GradCam:
         ≥ the model's threshold); "positive" and "negative" explain that class whatever the
         decision.
         """
+        method = _method(method)
         layer_map = self.layer_map(pixels, method=method, target=target)
         rows, cols = np.shape(pixels)
         values = upsample_map(normalise_map(layer_map.values), rows, cols)
@@ -164,11 +175,14 @@ class GradCam:
         )
 
     def layer_map(
-        self, pixels: np.ndarray, *, method: Method = "gradcam", target: Target = "predicted"
+        self,
+        pixels: np.ndarray,
+        *,
+        method: HeatmapMethod | str = HeatmapMethod.GRADCAM,
+        target: Target = "predicted",
     ) -> LayerMap:
         """The ReLU'd map of one 2-D slice on the Grad-CAM layer's own grid, unnormalised."""
-        if method not in METHODS:
-            raise ValueError(f"unknown Grad-CAM method {method!r}: use one of {METHODS}")
+        method = _method(method)
         if target not in TARGETS:
             raise ValueError(f"unknown Grad-CAM target {target!r}: use one of {TARGETS}")
         slice_pixels = np.asarray(pixels)
@@ -196,15 +210,15 @@ class GradCam:
 
     # --- the gradient model -----------------------------------------------------------------
 
-    def _ensure_built(self) -> dict[str, Any]:
+    def _ensure_built(self) -> dict[HeatmapMethod, Any]:
         if self._functions is None:
             functions = _build_functions(self.classifier)
-            _check_against_model(self.classifier, functions["gradcam"])
+            _check_against_model(self.classifier, functions[HeatmapMethod.GRADCAM])
             self._functions = functions
         return self._functions
 
 
-def _build_functions(classifier: Classifier) -> dict[str, Any]:
+def _build_functions(classifier: Classifier) -> dict[HeatmapMethod, Any]:
     """One compiled function per method: (image (1, s, s, 1), sign, decision logit) → (raw map
     on the target layer's grid, P(positive), the sign of the class explained)."""
     import tensorflow as tf
@@ -280,10 +294,10 @@ def _build_functions(classifier: Classifier) -> dict[str, Any]:
         tf.TensorSpec((), tf.float32),
     ]
     return {
-        "gradcam": tf.function(gradcam, input_signature=signature),
-        "gradcam++": tf.function(gradcam_plus_plus, input_signature=signature),
-        "hirescam": tf.function(hirescam, input_signature=signature),
-        "layercam": tf.function(layercam, input_signature=signature),
+        HeatmapMethod.GRADCAM: tf.function(gradcam, input_signature=signature),
+        HeatmapMethod.GRADCAM_PLUS_PLUS: tf.function(gradcam_plus_plus, input_signature=signature),
+        HeatmapMethod.HIRESCAM: tf.function(hirescam, input_signature=signature),
+        HeatmapMethod.LAYERCAM: tf.function(layercam, input_signature=signature),
     }
 
 

@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject
 from PySide6.QtWidgets import QLabel, QMessageBox, QWidget
 
 from spineview.config import Config
-from spineview.core.heatmap import HEATMAP_METHODS
+from spineview.core.heatmap import HeatmapMethod
 from spineview.core.text import format_probability
 from spineview.errors import error_text
 from spineview.models.catalogue import ModelInfo
@@ -502,9 +502,10 @@ class ClassificationController(QObject):
             view.clear_heatmap()
             self.request_heatmap(view)
 
-    def set_heatmap_method(self, method: str) -> None:
+    def set_heatmap_method(self, method: HeatmapMethod | str) -> None:
+        """Show and remember `method` (a HeatmapMethod or its id; ValueError for neither)."""
         self.panel.set_method(method)
-        self.config.heatmap_method = method
+        self.config.heatmap_method = HeatmapMethod(method)
         for view in self.hooks.views():
             view.clear_heatmap()
             self.request_heatmap(view)
@@ -558,7 +559,7 @@ class ClassificationController(QObject):
 
     def _heatmap_ready(self, result: HeatmapResult) -> None:
         heat = result.heatmap
-        note = f"{HEATMAP_METHODS.get(heat.method, heat.method)}: {heat.class_name}"
+        note = f"{heat.method.label}: {heat.class_name}"
         if heat.flat:
             note += " — no positive evidence on this slice (flat map)"
         self._heatmaps[result.request] = (heat.values, note)

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from spineview.core.heatmap import HEATMAP_METHODS
+from spineview.core.heatmap import HeatmapMethod
 from spineview.core.text import format_probability, format_spread
 from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.model_picker import is_dark, status_colours
@@ -47,10 +47,6 @@ if TYPE_CHECKING:
     from spineview.models.series_decision import SeriesDecision
     from spineview.models.verdict import SeriesVerdict
 
-OVERLAY_METHODS: tuple[tuple[str, str], ...] = tuple(
-    (label, method) for method, label in HEATMAP_METHODS.items()
-)
-"""(label, value) of the heatmap methods the combo box offers."""
 DEFAULT_OPACITY = 0.5
 NOT_CLASSIFIED = "Not classified"
 INFO_COLUMN_WIDTH = 380
@@ -125,7 +121,7 @@ class ResultsPanel(QWidget):
     """0-based slice index the user clicked on the plot or dragged the slice line to."""
     overlay_toggled = Signal(bool)
     method_changed = Signal(str)
-    """A key of `core.heatmap.HEATMAP_METHODS`."""
+    """The id of a `core.heatmap.HeatmapMethod` ("hirescam", ...)."""
     opacity_changed = Signal(float)
     """Heatmap opacity from 0 to 1."""
     cancel_requested = Signal()
@@ -232,8 +228,8 @@ class ResultsPanel(QWidget):
         self.overlay_check.setToolTip("Show where the model looked (class activation map)")
         self.method_combo = QComboBox(self)
         self.method_combo.setObjectName("overlayMethod")
-        for label, value in OVERLAY_METHODS:
-            self.method_combo.addItem(label, value)
+        for choice in HeatmapMethod:
+            self.method_combo.addItem(choice.label, choice.value)
         self.opacity_slider = QSlider(Qt.Orientation.Horizontal, self)
         self.opacity_slider.setObjectName("overlayOpacity")
         self.opacity_slider.setRange(0, 100)
@@ -408,8 +404,8 @@ class ResultsPanel(QWidget):
         return self.overlay_check.isChecked()
 
     @property
-    def method(self) -> str:
-        return str(self.method_combo.currentData())
+    def method(self) -> HeatmapMethod:
+        return HeatmapMethod(self.method_combo.currentData())
 
     @property
     def opacity(self) -> float:
@@ -424,13 +420,15 @@ class ResultsPanel(QWidget):
         with QSignalBlocker(self.healthy_check):
             self.healthy_check.setChecked(enabled)
 
-    def set_method(self, method: str) -> None:
-        """Select a method of `core.heatmap.HEATMAP_METHODS` (ValueError otherwise), without
+    def set_method(self, method: HeatmapMethod | str) -> None:
+        """Select a `core.heatmap.HeatmapMethod` or its id (ValueError otherwise), without
         emitting."""
-        index = self.method_combo.findData(method)
-        if index < 0:
-            values = ", ".join(value for _, value in OVERLAY_METHODS)
-            raise ValueError(f"unknown heatmap method {method!r}; use {values}")
+        try:
+            chosen = HeatmapMethod(method)
+        except ValueError:
+            values = ", ".join(choice.value for choice in HeatmapMethod)
+            raise ValueError(f"unknown heatmap method {method!r}; use {values}") from None
+        index = self.method_combo.findData(chosen.value)
         with QSignalBlocker(self.method_combo):
             self.method_combo.setCurrentIndex(index)
 
