@@ -398,7 +398,7 @@ def _train_config(args: argparse.Namespace) -> TrainConfig:
 
 
 def command_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from spineview.ml.train import TrainProgress, train_model
+    from spineview.ml.train import TrainingStage, TrainProgress, train_model
     from spineview.models.quality_gate import judge_usability
 
     try:
@@ -409,13 +409,13 @@ def command_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     bar = TerminalProgress(err, label="decoding slices", unit="slices")
 
     def report(progress: TrainProgress) -> None:
-        if progress.stage == "reading":
+        if progress.stage == TrainingStage.READING:
             bar(progress.done, progress.total)
-        elif progress.stage == "epoch":
+        elif progress.stage == TrainingStage.EPOCH:
             logs = "  ".join(f"{k} {v:.4f}" for k, v in sorted(progress.logs.items()))
             out.write(f"epoch {progress.epoch}/{progress.epochs}  {logs}\n")
             out.flush()
-        elif progress.stage in ("evaluating", "saving"):
+        elif progress.stage in (TrainingStage.EVALUATING, TrainingStage.SAVING):
             bar.finish()
             out.write(f"{progress.message}\n")
 

@@ -51,6 +51,7 @@ from spineview.models.training_plan import (
     Augmentation,
     ProgressCallback,
     TrainConfig,
+    TrainingStage,
     TrainProgress,
     TrainResult,
     augmentation_name,
@@ -73,6 +74,7 @@ __all__ = [
     "TrainProgress",
     "TrainResult",
     "TrainingCancelled",
+    "TrainingStage",
     "checkpoint_path",
     "make_dataset",
     "predict_probabilities",
@@ -96,7 +98,7 @@ def prepare(
 
     def report(done: int, total: int) -> None:
         if progress is not None:
-            progress(TrainProgress("reading", done, total, message="decoding slices"))
+            progress(TrainProgress(TrainingStage.READING, done, total, message="decoding slices"))
 
     images, labels, kept = decode_examples(
         examples, scaling=config.intensity_scaling, progress=report, cancel=cancel
@@ -140,7 +142,9 @@ def train_model(
     _stop_if_cancelled(cancel)  # a cancel during evaluation still saves nothing
     manifest = _manifest(config, examples, split, fitted)
     if progress is not None:
-        progress(TrainProgress("evaluating", 0, 1, message="fitting the distribution check"))
+        progress(
+            TrainProgress(TrainingStage.EVALUATING, 0, 1, message="fitting the distribution check")
+        )
     post_hoc, problems = fit_post_hoc(
         inference_classifier(fitted.model, manifest),
         images,
@@ -152,7 +156,7 @@ def train_model(
     manifest.training.update(problems)  # too few slices: saved without, and the manifest says so
     _stop_if_cancelled(cancel)
     if progress is not None:
-        progress(TrainProgress("saving", 0, 1, message=f"saving {folder}"))
+        progress(TrainProgress(TrainingStage.SAVING, 0, 1, message=f"saving {folder}"))
     info = store.save_model(
         _export_copy(fitted.model, config.architecture),
         manifest,
@@ -211,7 +215,11 @@ def fit_arrays(
         )
         _stop_if_cancelled(cancel)
         if progress is not None:
-            progress(TrainProgress("evaluating", 0, 1, message="evaluating on the test split"))
+            progress(
+                TrainProgress(
+                    TrainingStage.EVALUATING, 0, 1, message="evaluating on the test split"
+                )
+            )
         names = list(names) if names is not None else [f"slice {i}" for i in range(len(labels))]
         groups = list(groups) if groups is not None else names
         evaluation = _evaluate(
@@ -441,7 +449,12 @@ class _ProgressCallback(keras.callbacks.Callback):
             steps = self.params.get("steps") or 0
             self.progress(
                 TrainProgress(
-                    "training", batch + 1, steps, self.epoch + 1, self.epochs, _floats(logs)
+                    TrainingStage.TRAINING,
+                    batch + 1,
+                    steps,
+                    self.epoch + 1,
+                    self.epochs,
+                    _floats(logs),
                 )
             )
 
@@ -449,7 +462,12 @@ class _ProgressCallback(keras.callbacks.Callback):
         if self.progress is not None:
             self.progress(
                 TrainProgress(
-                    "epoch", epoch + 1, self.epochs, epoch + 1, self.epochs, _floats(logs)
+                    TrainingStage.EPOCH,
+                    epoch + 1,
+                    self.epochs,
+                    epoch + 1,
+                    self.epochs,
+                    _floats(logs),
                 )
             )
 

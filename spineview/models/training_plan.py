@@ -15,6 +15,7 @@ import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
@@ -118,15 +119,42 @@ class TrainConfig:
             object.__setattr__(self, "augmentation_settings", checked)
 
 
+class TrainingStage(str, Enum):
+    """What a `TrainProgress` reports, in the order a run goes through them.
+
+    A `str` whose value is the stage's id ("reading", ...): members compare and hash equal to
+    those strings, and `str()` and f-strings give the id, as `enum.StrEnum` (Python 3.11)
+    would. `TrainingStage(text)` turns an id into a member (ValueError for an unknown one).
+    """
+
+    READING = "reading"
+    """Decoding every slice once into the cache: done / total slices."""
+    TRAINING = "training"
+    """One batch ended: done / total batches of epoch `epoch` of `epochs`, the batch's logs."""
+    EPOCH = "epoch"
+    """An epoch ended: done / total epochs, the epoch's logs (validation metrics too)."""
+    EVALUATING = "evaluating"
+    """After training: calibration, the distribution check, the test split (`message` says)."""
+    SAVING = "saving"
+    """Writing the model folder (`message` names it)."""
+
+    def __str__(self) -> str:
+        return str(self.value)
+
+
 @dataclass
 class TrainProgress:
-    stage: str  # "reading", "training", "evaluating", "saving"
+    stage: TrainingStage
+    """A TrainingStage, or its id (made a member when built; ValueError for an unknown one)."""
     done: int
     total: int
     epoch: int = 0
     epochs: int = 0
     logs: dict[str, float] = field(default_factory=dict)
     message: str = ""
+
+    def __post_init__(self) -> None:
+        self.stage = TrainingStage(self.stage)
 
 
 ProgressCallback = Callable[[TrainProgress], None]

@@ -52,6 +52,7 @@ from spineview.models.training_plan import (
     RECIPES,
     TrainConfig,
     TrainingPlan,
+    TrainingStage,
     TrainProgress,
     TrainResult,
     default_learning_rate,
@@ -596,14 +597,14 @@ class TrainingDialog(QDialog):
     def _update(self, job: TrainJob, progress: TrainProgress) -> None:
         if job is not self._train_job:
             return
-        if progress.stage == "reading":
+        if progress.stage == TrainingStage.READING:
             self.progress.setRange(0, max(progress.total, 1))
             self.progress.setValue(progress.done)
             self.progress.setFormat("reading slices %v/%m")
             self.status_label.setText("Decoding every slice once into the cache…")
-        elif progress.stage == "training":
+        elif progress.stage == TrainingStage.TRAINING:
             self._show_step(progress)
-        elif progress.stage == "epoch":
+        elif progress.stage == TrainingStage.EPOCH:
             if self._cancel_requested() and _epoch_cut_short(self._last_progress, progress):
                 return  # Keras ends a cancelled epoch early: not an epoch; _cancelled says so
             logs = progress.logs
@@ -611,8 +612,8 @@ class TrainingDialog(QDialog):
             self._log(f"epoch {progress.epoch}/{progress.epochs}  " + _format_logs(logs))
         else:
             self.progress.setRange(0, 0)
-            self.status_label.setText(progress.message or progress.stage)
-            self._log(progress.message or progress.stage)
+            self.status_label.setText(progress.message or progress.stage.value)
+            self._log(progress.message or progress.stage.value)
         self._last_progress = progress
 
     def _cancel_requested(self) -> bool:
@@ -814,14 +815,14 @@ def cancel_message(last: TrainProgress | None) -> str:
     sentence starting "Training ": never an epoch line for an epoch cut short."""
     if last is None:
         where = "before it started"
-    elif last.stage == "reading":
+    elif last.stage == TrainingStage.READING:
         where = f"while reading the slices ({last.done} of {last.total})"
-    elif last.stage == "training" and last.done < last.total:
+    elif last.stage == TrainingStage.TRAINING and last.done < last.total:
         where = f"during epoch {last.epoch} of {last.epochs} (batch {last.done} of {last.total})"
-    elif last.stage in ("training", "epoch"):
+    elif last.stage in (TrainingStage.TRAINING, TrainingStage.EPOCH):
         where = f"after epoch {last.epoch} of {last.epochs}"
     else:
-        where = f"while {last.message or last.stage}"
+        where = f"while {last.message or last.stage.value}"
     return f"cancelled {where}; nothing was saved"
 
 
@@ -829,7 +830,7 @@ def _epoch_cut_short(last: TrainProgress | None, epoch_end: TrainProgress) -> bo
     """Whether an epoch's end came before its last batch (a cancel stops Keras mid-epoch)."""
     return (
         last is not None
-        and last.stage == "training"
+        and last.stage == TrainingStage.TRAINING
         and last.epoch == epoch_end.epoch
         and last.done < last.total
     )
