@@ -170,7 +170,9 @@ class ThumbnailSignals(JobSignals):
 
 
 class ThumbnailJob(Job[None]):
-    """One small auto-windowed image per series (its middle slice), in list order."""
+    """One small auto-windowed image per series (its middle slice), in list order. Series
+    being loaded for a viewport are left out: their load's first slice, the middle one, gives
+    their thumbnail (`ui.series_loader`), so no file is decoded twice."""
 
     pool: ClassVar[PoolName] = "thumbnails"
 

@@ -48,10 +48,6 @@ _HEATMAP_LABELS: dict[HeatmapMethod, str] = {
     HeatmapMethod.GRADCAM_PLUS_PLUS: "Grad-CAM++",
     HeatmapMethod.LAYERCAM: "Layer-CAM",
 }
-
-HEATMAP_METHODS: dict[HeatmapMethod, str] = {method: method.label for method in HeatmapMethod}
-"""Each method → the name shown, in menu order: derived from `HeatmapMethod` (the main
-window's Heatmap method menu reads it)."""
 DEFAULT_HEATMAP_METHOD = HeatmapMethod.HIRESCAM
 """HiResCAM: on cnn-demo's true-positive synthetic slices (`spineview bench gradcam`) its peak
 lies within 3 pixels of the lesion on 66 % of them (median 0.5 px), Grad-CAM's on 5 % (35 of 58

@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
 
 from spineview import paths
 from spineview.config import Config, save_config
+from spineview.core.heatmap import HeatmapMethod
 from spineview.dicom.index import SeriesInfo
 from spineview.errors import error_text
 from spineview.session import Session
@@ -88,6 +89,7 @@ class MainWindow(QMainWindow):
                 failed=lambda error: self.show_error("", error, reveal=True),
                 found=self._show_initial_series,
                 found_nothing=self._show_nothing_found,
+                showing=lambda: {view.series_key for view in self.pair.views},
             ),
             self,
         )
@@ -100,6 +102,7 @@ class MainWindow(QMainWindow):
                 slice_arrived=self._slice_arrived,
                 complete=self._series_complete,
                 failed=lambda error: self.show_error("", error, reveal=True, kind="series"),
+                thumbnail=self.browser.set_thumbnail,
             ),
             self,
         )
@@ -363,7 +366,7 @@ class MainWindow(QMainWindow):
         if enabled:
             self.classification.series_loaded(self.active.view)
 
-    def choose_heatmap_method(self, method: str) -> None:
+    def choose_heatmap_method(self, method: HeatmapMethod) -> None:
         self.classification.set_heatmap_method(method)
 
     def show_training(self) -> TrainingDialog:

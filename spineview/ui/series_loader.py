@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 from PySide6.QtCore import QObject
 
 from spineview.core.series import Series
@@ -19,7 +20,7 @@ from spineview.ui.binding import bind_slot
 from spineview.ui.problems_panel import ProblemItem, ProblemsPanel
 from spineview.ui.slice_view import SliceView
 from spineview.ui.viewport import Viewport
-from spineview.workers import JobRunner, LoadSeriesJob
+from spineview.workers import JobRunner, LoadSeriesJob, make_thumbnail
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,8 @@ class LoadHooks:
     complete: Callable[[Viewport], None]
     """Every slice of the viewport's series has been decoded."""
     failed: Callable[[BaseException], None]
+    thumbnail: Callable[[str, np.ndarray], None]
+    """(series key, image): from the first slice a load decodes, its middle one."""
 
 
 class SeriesLoader(QObject):
@@ -98,9 +101,13 @@ class SeriesLoader(QObject):
 
     def _slice_loaded(self, job: LoadSeriesJob, index: int, done: int) -> None:
         viewport = self._viewport_of(job)
-        if viewport is not None:
-            viewport.view.slice_arrived(index)
-            self.hooks.slice_arrived(viewport, index, done)
+        if viewport is None:
+            return
+        viewport.view.slice_arrived(index)
+        series = viewport.view.series
+        if done == 1 and series is not None:
+            self.hooks.thumbnail(viewport.view.series_key, make_thumbnail(series.volume[index]))
+        self.hooks.slice_arrived(viewport, index, done)
 
     def _finished(self, job: LoadSeriesJob, series: Series) -> None:
         viewport = self._viewport_of(job)

@@ -39,6 +39,8 @@ class ScanHooks:
     """The scan ended with these series (at least one), in study and series order."""
     found_nothing: Callable[[str], None]
     """The scan ended without images: the message to show in the viewports."""
+    showing: Callable[[], set[str]]
+    """The keys of the series the viewports show (their loads make their thumbnails)."""
 
 
 class StudyScanner(QObject):
@@ -112,10 +114,11 @@ class StudyScanner(QObject):
             self.hooks.status(f"No DICOM images found — {summary}")
             return
         self.hooks.status(summary)
-        self._thumbnails = ThumbnailJob(all_series)
+        self.hooks.found(all_series)
+        showing = self.hooks.showing()
+        self._thumbnails = ThumbnailJob([info for info in all_series if info.key not in showing])
         self._thumbnails.signals.thumbnail.connect(self.browser.set_thumbnail)
         self.runner.start(self._thumbnails)
-        self.hooks.found(all_series)
 
     def _cancelled(self) -> None:
         self._scan = None

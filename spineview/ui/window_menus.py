@@ -10,7 +10,7 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QToolBar
 
-from spineview.core.heatmap import HEATMAP_METHODS
+from spineview.core.heatmap import HeatmapMethod
 from spineview.ui.model_picker import ModelPicker
 from spineview.ui.shortcuts import BY_ACTION
 
@@ -134,8 +134,8 @@ def _build_model_menu(window: MainWindow, model_menu: QMenu) -> None:
     window.results.overlay_toggled.connect(heatmap.setChecked)
     model_menu.addAction(heatmap)
     methods = model_menu.addMenu("Heatmap &method")
-    for method, text in HEATMAP_METHODS.items():
-        choice = methods.addAction(text)
+    for method in HeatmapMethod:
+        choice = methods.addAction(method.label)
         choice.triggered.connect(lambda _=False, m=method: window.choose_heatmap_method(m))
     model_menu.addSeparator()
     model_menu.addAction(

@@ -398,7 +398,7 @@ def test_measured_heatmap_figures_go_into_the_models_report(
     import shutil
 
     from spineview.cli import run
-    from spineview.core.heatmap import HEATMAP_METHODS
+    from spineview.core.heatmap import HeatmapMethod
     from spineview.models.catalogue import (
         WEIGHTS_FILE_NAME,
         bundled_models_dir,
@@ -418,7 +418,11 @@ def test_measured_heatmap_figures_go_into_the_models_report(
     printed = capsys.readouterr().out
     report = json.loads((folder / "report" / "heatmaps.json").read_text())
     summary = find_model(str(folder)).manifest.metrics["heatmaps"]
-    assert set(summary["methods"]) == set(report["methods"]) == set(HEATMAP_METHODS)
+    assert (
+        set(summary["methods"])
+        == set(report["methods"])
+        == {method.value for method in HeatmapMethod}
+    )
     assert summary["true_positive_slices"] == report["true_positive_slices"] > 0
     assert summary["source"] == "2 fresh synthetic studies (seed 5) with known lesions"
     for method, figures in summary["methods"].items():

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -338,3 +340,25 @@ def test_a_longer_caption_is_never_cut(window: MainWindow, qtbot: QtBot, demo_fo
     assert caption.width() > width and caption.width() >= caption.sizeHint().width()
     assert caption.height() >= caption.sizeHint().height()
     assert caption.x() >= 0 and caption.x() + caption.width() <= view.width()
+
+
+def test_a_shown_series_gets_its_thumbnail_from_its_load(
+    window: MainWindow, qtbot: QtBot, demo_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The thumbnail job decodes only the series no viewport is loading: a shown series'
+    load decodes its middle slice first and that slice becomes its thumbnail."""
+    from spineview import workers
+
+    decoded: list[str] = []
+    real = workers.decode_frame
+
+    def counting(header: Any, frame: int) -> Any:
+        decoded.append(threading.current_thread().name)
+        return real(header, frame)
+
+    monkeypatch.setattr(workers, "decode_frame", counting)
+    open_and_wait(qtbot, window, demo_folder)
+    shown = {view.series_key for view in window.pair.views if view.series_key}
+    assert shown and all(window.browser.has_thumbnail(key) for key in window.browser.series_keys())
+    by_thumbnail_job = [name for name in decoded if name.startswith("thumbnails")]
+    assert len(by_thumbnail_job) == len(window.browser.series_keys()) - len(shown)
