@@ -7,34 +7,29 @@ a global opacity scales the whole overlay.
 
 from __future__ import annotations
 
-from enum import Enum
 from functools import cache
 
 import numpy as np
 
 from spineview.core.presets import AUTO
+from spineview.core.text_enum import TextEnum
 from spineview.core.windowing import apply_preset
 
 DEFAULT_OPACITY = 0.6
 
 
-class HeatmapMethod(str, Enum):
+class HeatmapMethod(TextEnum):
     """Every class-activation method spineview computes (`ml.gradcam`); the one place the CLI,
     the config, the workers and the viewer read them from.
 
-    A `str` whose value is the id written to the config file, CLI arguments, JSON reports and
-    PNG file names ("hirescam", ...): members compare and hash equal to those strings, and
-    `str()` and f-strings give the id, as `enum.StrEnum` (Python 3.11) would.
-    `HeatmapMethod(text)` turns an id into a member (ValueError for an unknown one).
+    The value is the id written to the config file, CLI arguments, JSON reports and PNG file
+    names ("hirescam", ...; see `TextEnum`).
     """
 
     HIRESCAM = "hirescam"
     GRADCAM = "gradcam"
     GRADCAM_PLUS_PLUS = "gradcam++"
     LAYERCAM = "layercam"
-
-    def __str__(self) -> str:
-        return str(self.value)
 
     @property
     def label(self) -> str:

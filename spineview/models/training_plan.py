@@ -15,11 +15,11 @@ import math
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from enum import Enum
 from pathlib import Path
 from typing import Any, Literal
 
 from spineview.core.preprocess import INTENSITY_SCALINGS, IntensityScaling
+from spineview.core.text_enum import TextEnum
 from spineview.data.examples import (
     CacheEstimate,
     ExampleSet,
@@ -119,12 +119,10 @@ class TrainConfig:
             object.__setattr__(self, "augmentation_settings", checked)
 
 
-class TrainingStage(str, Enum):
+class TrainingStage(TextEnum):
     """What a `TrainProgress` reports, in the order a run goes through them.
 
-    A `str` whose value is the stage's id ("reading", ...): members compare and hash equal to
-    those strings, and `str()` and f-strings give the id, as `enum.StrEnum` (Python 3.11)
-    would. `TrainingStage(text)` turns an id into a member (ValueError for an unknown one).
+    The value is the stage's id ("reading", ...; see `TextEnum`).
     """
 
     READING = "reading"
@@ -137,9 +135,6 @@ class TrainingStage(str, Enum):
     """After training: calibration, the distribution check, the test split (`message` says)."""
     SAVING = "saving"
     """Writing the model folder (`message` names it)."""
-
-    def __str__(self) -> str:
-        return str(self.value)
 
 
 @dataclass
