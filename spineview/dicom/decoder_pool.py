@@ -111,7 +111,10 @@ class DecoderPool:
                 break
             try:
                 return executor.submit(pixel_worker.decode_task, header, list(indices), limits)
-            except BrokenProcessPool:  # a crash on another thread's task broke it: a new pool
+            except (BrokenProcessPool, EOFError):
+                # a crash on another thread's task broke it, or the fork server that starts
+                # worker processes died (EOFError reading its reply: seen once in the suite
+                # when something killed it): a new pool, whose start restarts the fork server
                 self._replace(executor)
             except (OSError, RuntimeError, ValueError) as error:
                 with self._lock:
