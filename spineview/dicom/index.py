@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spineview.core.geometry import Plane, distances_along, plane_of, slice_normal
+from spineview.core.geometry import Plane, SlicePlane, distances_along, plane_of, slice_normal
 from spineview.core.series import StudyContext
 from spineview.dicom.header import FileHeader, FrameTime, Orientation, Vector3
 from spineview.dicom.series_type import SequenceFacts, SeriesType, classify_series
@@ -44,6 +44,13 @@ class SliceRef:
     @property
     def path(self) -> Path:
         return self.header.path
+
+    @property
+    def plane(self) -> SlicePlane | None:
+        """The image plane, or None without a position or an orientation."""
+        if self.position is None or self.orientation is None:
+            return None
+        return SlicePlane(self.position, self.orientation)
 
 
 @dataclass
