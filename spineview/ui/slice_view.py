@@ -250,8 +250,7 @@ class SliceView(QWidget):
         width, height = self.width(), self.height()
         margin = 4
         for name, label in self.corner.items():
-            label.setMaximumWidth(max(width // 2 - 2 * margin, 40))  # corners never overlap
-            label.adjustSize()
+            _fit_label(label, max(width // 2 - 2 * margin, 40))  # corners never overlap
             x = margin if name.endswith("left") else width - label.width() - margin
             y = margin if name.startswith("top") else height - label.height() - margin
             label.move(x, y)
@@ -777,6 +776,19 @@ class SliceView(QWidget):
         """All annotation text currently on screen (tests; the patient-data toggle)."""
         labels = [*self.corner.values(), self.message, self.caption, *self.markers.values()]
         return [label.text() for label in labels if label.isVisible() and label.text()]
+
+
+def _fit_label(label: QLabel, max_width: int) -> None:
+    """Size `label` to its text on one line per line when that fits in `max_width`, else
+    wrap it at that width: corner text is never cut ("W 2703 L 1488 (Heade")."""
+    label.setWordWrap(False)
+    label.setMaximumWidth(16_777_215)
+    label.adjustSize()
+    if label.width() <= max_width:
+        return
+    label.setWordWrap(True)
+    label.setMaximumWidth(max_width)
+    label.resize(max_width, label.heightForWidth(max_width))
 
 
 def _direction_letters(direction: np.ndarray) -> str:

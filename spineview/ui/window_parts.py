@@ -116,8 +116,9 @@ class WindowDocks:
             "results": self._dock("Results", self.results, bottom),
             "problems": self._dock("Problems", self.problems, bottom),
         }
-        self.docks["problems"].hide()
-        self.docks["histogram"].hide()  # on request (Panels menu): most readers never need it
+        # the images get the room: tags and histogram on request (Panels menu; Ctrl+T: tags)
+        for name in ("problems", "histogram", "tags"):
+            self.docks[name].hide()
         window.resizeDocks(
             [self.docks["series"], self.docks["tags"]], [380, 360], Qt.Orientation.Horizontal
         )

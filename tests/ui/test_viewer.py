@@ -362,3 +362,22 @@ def test_a_shown_series_gets_its_thumbnail_from_its_load(
     assert shown and all(window.browser.has_thumbnail(key) for key in window.browser.series_keys())
     by_thumbnail_job = [name for name in decoded if name.startswith("thumbnails")]
     assert len(by_thumbnail_job) == len(window.browser.series_keys()) - len(shown)
+
+
+def test_corner_text_wraps_rather_than_being_cut(
+    window: MainWindow, qtbot: QtBot, demo_folder: Path
+) -> None:
+    open_and_wait(qtbot, window, demo_folder)
+    view = window.active.view
+    label = view.corner["bottom_left"]
+    view.resize(240, 400)  # a narrow viewport (the corner gets half its width)
+    one_line = label.fontMetrics().horizontalAdvance(label.text().splitlines()[0])
+    assert one_line > view.width() // 2  # the text does not fit on one line here
+    assert label.wordWrap() and label.width() <= view.width() // 2
+    assert label.height() >= label.heightForWidth(label.width())  # every wrapped line shows
+    assert label.y() + label.height() <= view.height()
+
+
+def test_tags_and_histogram_start_closed(window: MainWindow) -> None:
+    assert window.docks["tags"].isHidden() and window.docks["histogram"].isHidden()
+    assert not window.docks["series"].isHidden() and not window.docks["results"].isHidden()
