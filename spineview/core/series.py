@@ -62,6 +62,8 @@ class Series:
     study: StudyContext = field(default_factory=StudyContext)
     body_part: str = ""
     """BodyPartExamined of the first slice (a hint only)."""
+    presentation_lut_shape: str = ""
+    """PresentationLUTShape of the first slice (INVERSE: shown inverted)."""
 
     def __post_init__(self) -> None:
         problem = self._shape_problem()

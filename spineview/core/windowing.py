@@ -227,9 +227,12 @@ def auto_window(
     return WindowPreset(center=(high + low) / 2.0, width=max(high - low, 1.0), name="Auto")
 
 
-def needs_inversion(photometric: str) -> bool:
-    """True for MONOCHROME1, where the lowest value is displayed white (PS3.3 C.7.6.3.1.2)."""
-    return photometric.strip().upper() == "MONOCHROME1"
+def needs_inversion(photometric: str, presentation_lut_shape: str = "") -> bool:
+    """True where the lowest value is displayed white: MONOCHROME1 (PS3.3 C.7.6.3.1.2), or a
+    Presentation LUT Shape of INVERSE (C.11.6). For MONOCHROME1 the two say the same thing
+    (its IODs ask for INVERSE there), so they never cancel out."""
+    monochrome1 = photometric.strip().upper() == "MONOCHROME1"
+    return monochrome1 or presentation_lut_shape.strip().upper() == "INVERSE"
 
 
 def window_from_drag(

@@ -110,6 +110,8 @@ class FileHeader:
     frame_times: tuple[FrameTime, ...] = ()
     """Per frame, like `frame_positions` (empty: nothing temporal known)."""
     body_part_examined: str = ""
+    presentation_lut_shape: str = ""
+    """IDENTITY, INVERSE or "" (absent): INVERSE displays the lowest value white."""
     """BodyPartExamined as written (a hint only: it is often wrong or missing)."""
 
     def frame_time(self, frame: int) -> FrameTime:
@@ -660,6 +662,7 @@ def _build_header(
         instance_number=p.integer("InstanceNumber"),
         modality=p.text("Modality").upper(),
         body_part_examined=p.text("BodyPartExamined").upper(),
+        presentation_lut_shape=p.text("PresentationLUTShape").upper(),
         patient_name=p.text("PatientName"),
         patient_id=p.text("PatientID"),
         image_type=tuple(v.strip().upper() for v in p.text("ImageType").split("\\") if v.strip()),

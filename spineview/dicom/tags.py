@@ -55,6 +55,7 @@ INDEXED_TAGS: dict[int, tuple[str, str]] = {
     0x00281051: ("WindowWidth", "DS"),
     0x00281055: ("WindowCenterWidthExplanation", "LO"),
     0x00281056: ("VOILUTFunction", "CS"),
+    0x20500020: ("PresentationLUTShape", "CS"),
 }
 
 KEYWORD_TAGS: dict[str, int] = {keyword: tag for tag, (keyword, _) in INDEXED_TAGS.items()}

@@ -576,7 +576,11 @@ class SliceView(QWidget):
             )
             self.window_changed.emit(self.window_state.center, self.window_state.width)
             self._update_sensitivity(finite)
-        invert = self.inverted != needs_inversion(self.series.photometric if self.series else "")
+        series = self.series
+        shown_inverted = series is not None and needs_inversion(
+            series.photometric, series.presentation_lut_shape
+        )
+        invert = self.inverted != shown_inverted
         window = self.window_state
         if window.lut is not None:
             self.image.setImage(

@@ -450,3 +450,19 @@ def test_window_from_drag() -> None:
     assert window_from_drag(40, 400, dx=-3, dy=-4, sensitivity=0.5) == (38, 398.5)
     # The width never drops below 1, whatever the drag.
     assert window_from_drag(40, 400, dx=-1000, dy=0, sensitivity=1) == (40, 1.0)
+
+
+@pytest.mark.parametrize(
+    ("photometric", "shape", "expected"),
+    [
+        ("MONOCHROME2", "INVERSE", True),
+        ("MONOCHROME2", "IDENTITY", False),
+        ("MONOCHROME1", "INVERSE", True),  # the same statement twice: inverted once
+        ("MONOCHROME1", "IDENTITY", True),
+        ("MONOCHROME2", " inverse ", True),
+    ],
+)
+def test_the_presentation_lut_shape_inverts_the_display(
+    photometric: str, shape: str, expected: bool
+) -> None:
+    assert needs_inversion(photometric, shape) is expected

@@ -6,6 +6,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pydicom
 import pytest
 
 from spineview.dicom.index import SeriesInfo
@@ -157,3 +158,17 @@ def test_stream_slices_restores_slice_order(
     values = [float(np.nanmax(s)) if np.isfinite(s).any() else None
               for s in load.stream_slices(series, info)]  # fmt: skip
     assert values == [0.0, 1.0, 2.0, 3.0, None]
+
+
+def test_the_presentation_lut_shape_is_recorded_for_display(
+    shared_data: Path, tmp_path: Path
+) -> None:
+    identity = _only_series(shared_data / "dicom-zoo" / "pydicom-data" / "emri_small.dcm")
+    assert load_series(identity).presentation_lut_shape == "IDENTITY"
+    folder = tmp_path / "inverse"
+    write_series(folder, SeriesSpec(n_slices=2, rows=16, cols=16, description="T2 SAG"))
+    for path in folder.iterdir():
+        dataset = pydicom.dcmread(path)
+        dataset.PresentationLUTShape = "INVERSE"
+        dataset.save_as(path)
+    assert load_series(_only_series(folder)).presentation_lut_shape == "INVERSE"
