@@ -1,0 +1,117 @@
+"""Training examples for level localisation, from an RSNA-layout dataset.
+
+One example per sagittal T2/STIR series with spinal-canal coordinates: the instance most of
+its disc levels are marked on (the midline) and its two neighbours as three channels, resized
+to a square, and for each of the five levels the marked point as fractions of the image's
+width and height (the model regresses them), with a mask for levels the dataset leaves out.
+The pixel spacing of the image is kept, so errors can be given in millimetres.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from spineview.core.levels import LEVELS
+from spineview.core.preprocess import preprocess_slice
+from spineview.data.rsna import RsnaDataset
+from spineview.data.rsna_format import SAGITTAL_T2_STIR
+from spineview.data.rsna_levels import LEVEL_CONDITION
+from spineview.dicom.decode import decode_frame
+from spineview.dicom.header import FileHeader, read_header
+from spineview.errors import DicomLoadError
+
+LEVEL_INPUT_SIZE = 128
+LEVEL_CHANNELS = 3
+"""The marked instance and its neighbours on either side (the marked one repeated at an end)."""
+
+
+@dataclass(frozen=True)
+class LevelExample:
+    study_id: str
+    series_id: str
+    instance_number: int
+    image: np.ndarray
+    """(LEVEL_INPUT_SIZE, LEVEL_INPUT_SIZE, LEVEL_CHANNELS) float32 in [0, 1]."""
+    targets: np.ndarray
+    """(5, 2): (x / columns, y / rows) of each level in the marked instance."""
+    mask: np.ndarray
+    """(5,) bool: which levels are marked."""
+    shape: tuple[int, int]
+    """(rows, columns) of the instance."""
+    pixel_spacing: tuple[float, float] | None
+
+
+def level_examples(
+    dataset: RsnaDataset, *, size: int = LEVEL_INPUT_SIZE, scaling: str = "percentile"
+) -> tuple[list[LevelExample], list[str]]:
+    """The examples of `dataset` and a sentence for each series that had marks but could not
+    be used (a file missing or unreadable)."""
+    marks: dict[tuple[str, str], list[tuple[int, str, float, float]]] = {}
+    for point in dataset.coordinates:
+        if point.condition == LEVEL_CONDITION and point.level in LEVELS:
+            key = (point.study_id, point.series_id)
+            marks.setdefault(key, []).append((point.instance_number, point.level, point.x, point.y))
+    examples: list[LevelExample] = []
+    problems: list[str] = []
+    for (study_id, series_id), points in sorted(marks.items()):
+        series = dataset.series(study_id, series_id)
+        if series is None or (series.description and series.description != SAGITTAL_T2_STIR):
+            continue
+        instance = Counter(number for number, *_ in points).most_common(1)[0][0]
+        numbers = sorted(series.instance_numbers) or [instance]
+        try:
+            read = [
+                _read(series.file(number))
+                for number in _neighbours(numbers, instance, LEVEL_CHANNELS)
+            ]
+        except DicomLoadError as error:
+            problems.append(f"study {study_id} series {series_id}: {error}")
+            continue
+        header, centre = read[LEVEL_CHANNELS // 2]
+        channels = [pixels for _, pixels in read]
+        rows, columns = centre.shape
+        if any(channel.shape != (rows, columns) for channel in channels):
+            problems.append(
+                f"study {study_id} series {series_id}: neighbouring instances differ in size"
+            )
+            continue
+        image = np.concatenate(
+            [preprocess_slice(channel, size, 1, scaling) for channel in channels], axis=2
+        )
+        targets = np.zeros((len(LEVELS), 2), dtype=np.float32)
+        mask = np.zeros(len(LEVELS), dtype=bool)
+        for number, level, x, y in points:
+            if number == instance:  # marks on another instance are not on this image
+                index = LEVELS.index(level)
+                targets[index] = (x / columns, y / rows)
+                mask[index] = True
+        examples.append(
+            LevelExample(
+                study_id,
+                series_id,
+                instance,
+                image,
+                targets,
+                mask,
+                (rows, columns),
+                header.pixel_spacing,
+            )
+        )
+    return examples, problems
+
+
+def _neighbours(numbers: list[int], centre: int, count: int) -> list[int]:
+    """`count` instance numbers centred on `centre` (the ends repeat where the series ends)."""
+    position = numbers.index(centre) if centre in numbers else 0
+    half = count // 2
+    chosen = [numbers[min(max(position + k, 0), len(numbers) - 1)] for k in range(-half, half + 1)]
+    return chosen[:count]
+
+
+def _read(path: Path) -> tuple[FileHeader, np.ndarray]:
+    header = read_header(path)
+    return header, np.asarray(decode_frame(header, 0), dtype=np.float32)
