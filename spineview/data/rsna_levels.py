@@ -8,11 +8,13 @@ header, the points label every series of the study (`core.levels`).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from spineview.core.geometry import SlicePlane
 from spineview.core.levels import LevelMap
 from spineview.data.rsna import RsnaDataset
 from spineview.data.rsna_format import SAGITTAL_T2_STIR
-from spineview.dicom.header import read_header
+from spineview.dicom.header import FileHeader, read_header
 from spineview.errors import DicomLoadError
 
 LEVEL_CONDITION = "Spinal Canal Stenosis"
@@ -25,6 +27,7 @@ def study_level_maps(dataset: RsnaDataset) -> tuple[dict[str, LevelMap], list[st
     instance, no geometry in its header)."""
     by_study: dict[str, dict[str, tuple[SlicePlane, tuple[float, float], float, float]]] = {}
     problems: list[str] = []
+    headers: dict[Path, FileHeader] = {}  # the levels of a study are marked on one instance
     for point in dataset.coordinates:
         if point.condition != LEVEL_CONDITION:
             continue
@@ -33,10 +36,12 @@ def study_level_maps(dataset: RsnaDataset) -> tuple[dict[str, LevelMap], list[st
             continue
         path = series.file(point.instance_number)
         try:
-            header = read_header(path)
+            if path not in headers:
+                headers[path] = read_header(path)
         except DicomLoadError as error:
             problems.append(f"study {point.study_id} {point.level}: {error}")
             continue
+        header = headers[path]
         position = header.frame_positions[0] if header.frame_positions else None
         orientation = header.frame_orientations[0] if header.frame_orientations else None
         if position is None or orientation is None or header.pixel_spacing is None:

@@ -3,7 +3,7 @@ read them."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -73,12 +73,6 @@ class SeriesOutcome:
     """Share of uncertainty samples (`SlicePredictions.uncertainty_method`) giving the same
     series verdict (NaN: the model has none)."""
     warnings: list[str] = field(default_factory=list)
-
-    def outcome(self) -> SeriesOutcome:
-        """The shared fields alone (for a subclass to be built from another's)."""
-        return SeriesOutcome(
-            **{item.name: getattr(self, item.name) for item in fields(SeriesOutcome)}
-        )
 
     @property
     def shows_verdict(self) -> bool:

@@ -296,8 +296,7 @@ class MainWindow(QMainWindow):
             self.browser.blockSignals(False)
         self._update_tags()
         self._update_histogram()
-        if hasattr(self, "classification"):
-            self.classification.series_shown()
+        self.classification.series_shown()
 
     def _view_slice_changed(self, view: SliceView) -> None:
         if view is self.active.view:
