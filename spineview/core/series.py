@@ -37,8 +37,8 @@ class Series:
     floating volume with at least one pixel; `positions` of shape (slices, 3), floating (NaN
     rows are slices without a position); `orientation` None or 6 cosines; `pixel_spacing`
     None or two lengths and `slice_thickness` None or one length (finite, above zero: see
-    `is_length`); `slice_tags` and `source_files` empty or one per slice. Values inside the
-    arrays are not examined (no pass over the volume).
+    `is_length`); `slice_tags`, `source_files` and `overlays` empty or one per slice. Values
+    inside the arrays are not examined (no pass over the volume).
     """
 
     series_uid: str
@@ -64,6 +64,9 @@ class Series:
     """BodyPartExamined of the first slice (a hint only)."""
     presentation_lut_shape: str = ""
     """PresentationLUTShape of the first slice (INVERSE: shown inverted)."""
+    overlays: list[dict[int, np.ndarray]] = field(default_factory=list)
+    """Per slice, DICOM overlay group (0x6000…) → bool mask on the slice's pixel grid; an
+    empty dict where the slice has none. Empty or one per slice."""
 
     def __post_init__(self) -> None:
         problem = self._shape_problem()
@@ -108,7 +111,7 @@ class Series:
         thickness = self.slice_thickness
         if thickness is not None and not is_length(thickness):
             return f"slice_thickness is {thickness!r}; expected None or a finite number above zero"
-        for name in ("slice_tags", "source_files"):
+        for name in ("slice_tags", "source_files", "overlays"):
             count = len(getattr(self, name))
             if count not in (0, n):
                 return f"{name} has {count} entries; expected 0 or {n}, one per slice"
@@ -122,6 +125,11 @@ class Series:
     def shape(self) -> tuple[int, int, int]:
         n, rows, cols = self.volume.shape
         return int(n), int(rows), int(cols)
+
+    @property
+    def overlay_groups(self) -> list[int]:
+        """The overlay groups any slice has a mask for, in order."""
+        return sorted({group for masks in self.overlays for group in masks})
 
     @property
     def normal(self) -> np.ndarray | None:

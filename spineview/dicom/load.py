@@ -23,6 +23,7 @@ from spineview.dicom.failures import file_boundary
 from spineview.dicom.header import FileHeader
 from spineview.dicom.index import SeriesInfo, SliceRef
 from spineview.dicom.limits import DEFAULT_LIMITS, SafetyLimits
+from spineview.dicom.overlays import FileOverlays, read_overlays
 from spineview.errors import (
     CorruptPixelDataError,
     DicomLoadError,
@@ -126,7 +127,7 @@ def decode_into(
             _start_ahead(files, number, pending, limits)
             stored: list[int] = []
             try:
-                for index, ref, frame, tags in _decoded_slices(
+                for index, ref, frame, tags, overlays in _decoded_slices(
                     header, wanted, pending.pop(number), series
                 ):
                     if frame.shape != (rows, cols):
@@ -138,6 +139,8 @@ def decode_into(
                     series.slice_tags[index] = (
                         {**tags, "Frame": str(ref.frame + 1)} if multi else tags
                     )
+                    if series.overlays:
+                        series.overlays[index] = overlays.masks(ref.frame, (rows, cols))
                     decoded += 1
                     stored.append(index)
                     yield index, True
@@ -174,19 +177,22 @@ def _decoded_slices(
     wanted: list[tuple[int, SliceRef]],
     pending: PendingFrames,
     series: Series,
-) -> Iterator[tuple[int, SliceRef, np.ndarray, dict[str, str]]]:
-    """(slice index, ref, frame, tags) of one file: one read of the file here (the header
-    part only when the decoder processes have the pixels)."""
+) -> Iterator[tuple[int, SliceRef, np.ndarray, dict[str, str], FileOverlays]]:
+    """(slice index, ref, frame, tags, overlay planes) of one file: one read of the file here
+    (the header part only when the decoder processes have the pixels). A damaged overlay plane
+    is a line in `series.problems`, never a failed slice."""
     with file_boundary(header.path, "cannot read the file"):
         ds = open_for_pixels(header, pending.limits, pixels=not pending.isolated)
         tags = dataset_tags(ds)
         if not series.voi_luts:
             series.voi_luts.extend(voi_luts_of(ds))
+    overlays = read_overlays(ds, header.path, (header.rows, header.columns))
+    series.problems.extend(overlays.notes)
     frames: Iterable[np.ndarray] = (
         pending.frames(ds) if pending.isolated else iter_frames(ds, header, pending.indices)
     )
     for (index, ref), frame in zip(wanted, frames, strict=False):
-        yield index, ref, frame, tags
+        yield index, ref, frame, tags, overlays
 
 
 def stream_slices(
@@ -257,6 +263,7 @@ def _make_series(info: SeriesInfo, *, volume: np.ndarray, study: StudyContext | 
         voi_luts=[],
         slice_tags=[{} for _ in info.slices],
         source_files=[ref.path for ref in info.slices],
+        overlays=[{} for _ in info.slices],
         order_uncertain=info.order_uncertain,
         order_note=info.order_note,
         problems=list(info.notes),
