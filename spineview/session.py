@@ -11,6 +11,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from spineview.core.measurements import MeasurementStore
 from spineview.core.series import Series, StudyContext
 from spineview.dicom.index import SeriesInfo, StudyInfo, study_context
 from spineview.dicom.scan import ScanResult
@@ -29,12 +30,15 @@ class Session:
         self.loaded: OrderedDict[str, tuple[Series, np.ndarray]] = OrderedDict()
         """Decoded series by key, least recently shown first, each with a bool mask of the
         slices decoded so far."""
+        self.measurements = MeasurementStore()
+        """Distances and angles per series key, kept while the study is open."""
 
     def clear(self) -> None:
         """Forget everything (new paths are being opened)."""
         self.scan_result = None
         self.series_info.clear()
         self.loaded.clear()
+        self.measurements.clear()
 
     def opened(self, result: ScanResult) -> list[SeriesInfo]:
         """Index a finished scan; its series in study and series order."""

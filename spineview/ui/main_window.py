@@ -28,6 +28,7 @@ from spineview.dicom.index import SeriesInfo
 from spineview.errors import error_text
 from spineview.session import Session
 from spineview.ui.classification import ClassificationController, ViewerHooks
+from spineview.ui.measurements_controller import MeasureHooks, MeasurementsController
 from spineview.ui.problems_panel import ProblemItem
 from spineview.ui.recent_folders import RecentFolders
 from spineview.ui.series_loader import LoadHooks, SeriesLoader
@@ -123,6 +124,17 @@ class MainWindow(QMainWindow):
                 series_results=lambda results: self.browser.set_results(results),  # noqa: PLW0108
             ),
         )
+        self.measurements = MeasurementsController(
+            self.session.measurements,
+            self.panels.measurements,
+            MeasureHooks(
+                active_view=lambda: self.active.view,
+                views=lambda: self.pair.views,
+                status=self.status_label.setText,
+                show_dock=self.docks["measurements"].show,
+            ),
+            self,
+        )
         build_menus(self)
         self.set_layout(self.config.default_layout)
         self._set_active(self.viewports[0])
@@ -191,6 +203,7 @@ class MainWindow(QMainWindow):
             self.recent.remember(folders[0])
         shown = ", ".join(p.name or str(p) for p in paths_to_open)
         self.setWindowTitle(f"spineview — {shown}")
+        self.measurements.study_opened(folders)
         self.scanner.scan(paths_to_open, shown)
 
     def open_demo(self) -> None:
@@ -297,6 +310,7 @@ class MainWindow(QMainWindow):
         self._update_tags()
         self._update_histogram()
         self.classification.series_shown()
+        self.measurements.refresh_panel()
 
     def _view_slice_changed(self, view: SliceView) -> None:
         if view is self.active.view:

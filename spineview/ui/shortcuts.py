@@ -55,9 +55,14 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("classify", ("C",), "Classify the active series with the chosen model", "Model"),
     Shortcut("heatmap", ("G",), "Show / hide the Grad-CAM heatmap of the slice", "Model"),
     Shortcut("train", ("Ctrl+Shift+T",), "Train a model on your own data", "Tools"),
+    Shortcut("measure_distance", ("M",), "Measure a distance: click both ends", "Measure"),
+    Shortcut("measure_angle", ("Shift+M",), "Measure an angle: end, vertex, end", "Measure"),
+    Shortcut("measure_cancel", ("Esc",), "Cancel a half-drawn measurement, or the tool", "Measure"),
+    Shortcut("measure_delete", ("Del",), "Delete the selected measurement", "Measure"),
     Shortcut("tags", ("Ctrl+T",), "Show / hide the tag browser", "Panels"),
     Shortcut("results", ("Ctrl+R",), "Show / hide the classification results", "Panels"),
     Shortcut("problems", ("Ctrl+Shift+P",), "Show / hide the problems panel", "Panels"),
+    Shortcut("measurements", ("Ctrl+M",), "Show / hide the measurements", "Panels"),
     Shortcut("shortcuts", ("F1",), "This list of shortcuts", "Help"),
 )
 
@@ -67,6 +72,7 @@ MOUSE_GESTURES: tuple[MouseGesture, ...] = (
     MouseGesture("Left or middle drag", "Pan"),
     MouseGesture("Right drag", "Window/level: horizontal = width, vertical = level"),
     MouseGesture("Click a viewport", "Make it active (the series list opens into it)"),
+    MouseGesture("Click a measurement", "Select it; drag its square handles to adjust it"),
     MouseGesture("Drop files or folders", "Open them"),
 )
 

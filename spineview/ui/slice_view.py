@@ -36,6 +36,7 @@ from spineview.core.windowing import (
 )
 from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.heat_scale import HeatScale
+from spineview.ui.measure_tools import MeasureLayer
 from spineview.ui.shortcuts import BY_ACTION
 
 GREY = np.arange(256, dtype=np.uint8)
@@ -148,6 +149,8 @@ class _SliceViewBox(pg.ViewBox):
     def mouseClickEvent(self, ev: Any) -> None:
         ev.accept()
         self._view.activated.emit()
+        if ev.button() == Qt.MouseButton.LeftButton:
+            self._view.measure.click(ev.scenePos())  # a point, with a measuring tool on
 
 
 class SliceView(QWidget):
@@ -187,6 +190,7 @@ class SliceView(QWidget):
         self.reference_line = pg.PlotCurveItem(pen=REFERENCE_PEN)
         self.reference_line.setZValue(10)
         self.viewbox.addItem(self.reference_line)
+        self.measure = MeasureLayer(self)
         adopt_scene_orphans(self.graphics)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
         layout = QVBoxLayout(self)
@@ -299,6 +303,7 @@ class SliceView(QWidget):
         if series is None:
             self.loaded = np.zeros(0, dtype=bool)
             self.image.clear()
+            self.measure.sync()
             self._update_annotations()
             return
         self.loaded = loaded if loaded is not None else np.ones(series.n_slices, dtype=bool)
@@ -562,6 +567,7 @@ class SliceView(QWidget):
         return self.series.volume[self.index]
 
     def _render(self) -> None:
+        self.measure.sync()  # the measurements of this series and slice
         values = self.current_values()
         if values is None:
             self.image.clear()

@@ -11,6 +11,7 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QLabel, QMenu, QPushButton, QToolBar
 
 from spineview.core.heatmap import HeatmapMethod
+from spineview.core.measurements import MeasurementKind
 from spineview.ui.model_picker import ModelPicker
 from spineview.ui.shortcuts import BY_ACTION
 
@@ -98,6 +99,7 @@ def build_menus(window: MainWindow) -> None:
     _build_model_menu(window, menu.addMenu("&Model"))
     tools_menu = menu.addMenu("&Tools")
     tools_menu.addAction(_action(window, "train", "&Train model…", window.show_training))
+    _build_measure_menu(window, menu.addMenu("M&easure"))
 
     slices_menu = menu.addMenu("&Slices")
     slices_menu.addAction(
@@ -143,6 +145,29 @@ def _build_model_menu(window: MainWindow, model_menu: QMenu) -> None:
     )
     model_menu.addAction(
         _action(window, "refresh_models", "&Refresh model list", window.model_picker.refresh)
+    )
+
+
+def _build_measure_menu(window: MainWindow, measure_menu: QMenu) -> None:
+    """The two tools (checkable, one at a time), cancel and delete."""
+    controller = window.measurements
+    for name, text, kind in (
+        ("measure_distance", "&Distance", MeasurementKind.DISTANCE),
+        ("measure_angle", "&Angle", MeasurementKind.ANGLE),
+    ):
+        tool = _action(
+            window,
+            name,
+            text,
+            lambda checked, k=kind: controller.set_tool(k if checked else None),
+            checkable=True,
+        )
+        controller.tool_changed.connect(lambda now, a=tool, k=kind: a.setChecked(now is k))
+        measure_menu.addAction(tool)
+    measure_menu.addSeparator()
+    measure_menu.addAction(_action(window, "measure_cancel", "&Cancel", controller.cancel))
+    measure_menu.addAction(
+        _action(window, "measure_delete", "De&lete selected", controller.delete_selected)
     )
 
 

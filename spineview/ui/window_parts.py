@@ -16,6 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from spineview.ui.garbage_collection import adopt_scene_orphans
+from spineview.ui.measurements_panel import MeasurementsPanel
 from spineview.ui.problems_panel import ProblemsPanel
 from spineview.ui.results_panel import ResultsPanel
 from spineview.ui.series_browser import SeriesBrowser
@@ -98,7 +99,7 @@ class StatusLine:
 
 
 class WindowDocks:
-    """The panels in docks: series, tags, histogram, results, problems."""
+    """The panels in docks: series, tags, histogram, results, problems, measurements."""
 
     def __init__(self, window: QMainWindow) -> None:
         self.window = window
@@ -107,6 +108,7 @@ class WindowDocks:
         self.problems = ProblemsPanel()
         self.histogram = HistogramPanel()
         self.results = ResultsPanel()
+        self.measurements = MeasurementsPanel()
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.docks = {
@@ -115,9 +117,10 @@ class WindowDocks:
             "histogram": self._dock("Histogram", self.histogram, right),
             "results": self._dock("Results", self.results, bottom),
             "problems": self._dock("Problems", self.problems, bottom),
+            "measurements": self._dock("Measurements", self.measurements, right),
         }
         # the images get the room: tags and histogram on request (Panels menu; Ctrl+T: tags)
-        for name in ("problems", "histogram", "tags"):
+        for name in ("problems", "histogram", "tags", "measurements"):
             self.docks[name].hide()
         window.resizeDocks(
             [self.docks["series"], self.docks["tags"]], [380, 360], Qt.Orientation.Horizontal
