@@ -11,10 +11,12 @@ from collections import OrderedDict
 
 import numpy as np
 
+from spineview.core.level_display import SeriesLevel, series_level
 from spineview.core.measurements import MeasurementStore
 from spineview.core.series import Series, StudyContext
 from spineview.dicom.index import SeriesInfo, StudyInfo, study_context
 from spineview.dicom.scan import ScanResult
+from spineview.models.level_result import StudyLevels
 
 DECODED_CACHE_BYTES = 2 * 1024**3
 """Decoded series kept for instant re-selection (the one being shown is always kept)."""
@@ -30,6 +32,8 @@ class Session:
         self.loaded: OrderedDict[str, tuple[Series, np.ndarray]] = OrderedDict()
         """Decoded series by key, least recently shown first, each with a bool mask of the
         slices decoded so far."""
+        self.study_levels: dict[str, StudyLevels] = {}
+        """The disc levels found (or the reason there are none) per open study UID."""
         self.measurements = MeasurementStore()
         """Distances and angles per series key, kept while the study is open."""
 
@@ -38,6 +42,7 @@ class Session:
         self.scan_result = None
         self.series_info.clear()
         self.loaded.clear()
+        self.study_levels.clear()
         self.measurements.clear()
 
     def opened(self, result: ScanResult) -> list[SeriesInfo]:
@@ -47,6 +52,33 @@ class Session:
             for info in study.series:
                 self.series_info[info.key] = (info, study)
         return [info for study in result.studies for info in study.series]
+
+    def set_study_levels(self, result: StudyLevels) -> bool:
+        """Keep a study's disc levels; False (nothing kept) when that study is not open, as
+        for a result that arrives after other paths were opened."""
+        if not any(study.study_uid == result.study_uid for _, study in self.series_info.values()):
+            return False
+        self.study_levels[result.study_uid] = result
+        return True
+
+    def levels_of(self, key: str) -> StudyLevels | None:
+        """The disc levels of series `key`'s study, if any were given."""
+        entry = self.series_info.get(key)
+        return None if entry is None else self.study_levels.get(entry[1].study_uid)
+
+    def series_levels(self, study_uid: str) -> dict[str, SeriesLevel]:
+        """The level of each axial series of a study (by key) from its slices' geometry;
+        empty without levels."""
+        result = self.study_levels.get(study_uid)
+        if result is None or result.levels is None:
+            return {}
+        named = {}
+        for key, (info, study) in self.series_info.items():
+            if study.study_uid == study_uid:
+                level = series_level(result.levels, [ref.plane for ref in info.slices])
+                if level is not None:
+                    named[key] = level
+        return named
 
     def knows(self, key: str) -> bool:
         return key in self.series_info

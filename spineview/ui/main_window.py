@@ -24,8 +24,10 @@ from PySide6.QtWidgets import (
 from spineview import paths
 from spineview.config import Config, save_config
 from spineview.core.heatmap import HeatmapMethod
+from spineview.core.level_display import no_levels_text
 from spineview.dicom.index import SeriesInfo
 from spineview.errors import error_text
+from spineview.models.level_result import StudyLevels
 from spineview.session import Session
 from spineview.ui.classification import ClassificationController, ViewerHooks
 from spineview.ui.measurements_controller import MeasureHooks, MeasurementsController
@@ -71,6 +73,7 @@ class MainWindow(QMainWindow):
         self.actions_by_name: dict[str, QAction] = {}
         self._temporary_folders: list[Path] = []
         self.training_dialog: TrainingDialog | None = None
+        self.level_labels_visible = True
 
         self._build_status_bar()
         self._build_viewports()
@@ -274,6 +277,7 @@ class MainWindow(QMainWindow):
 
     def _series_shown(self, viewport: Viewport, complete: bool) -> None:
         viewport.sync_slider()
+        self._show_view_levels(viewport.view)
         self._update_tags()
         self.pair.update_cross_reference()
         self._update_histogram()
@@ -289,6 +293,43 @@ class MainWindow(QMainWindow):
     def _series_complete(self, viewport: Viewport) -> None:
         self._update_tags()
         self.classification.series_loaded(viewport.view)
+
+    # --- disc levels ---------------------------------------------------------------------
+
+    def show_levels(self, result: StudyLevels) -> None:
+        """A study's disc levels, or the reason there are none: the series list names its
+        axial series by level and sorts them head to feet, every view of the study shows
+        them; without levels the status line and the study's row in the list say why. A
+        result for a study no longer open is dropped."""
+        if not self.session.set_study_levels(result):
+            logger.info("disc levels for a study that is no longer open: dropped")
+            return
+        found = result.levels is not None
+        self.browser.set_levels(
+            result.study_uid,
+            self.session.series_levels(result.study_uid),
+            result.source_series,
+            result.reason,
+            found,
+        )
+        for view in self.pair.views:
+            self._show_view_levels(view)
+        if not found:
+            self.status_label.setText(no_levels_text(result.reason))
+
+    def set_level_labels_visible(self, visible: bool) -> None:
+        """L: show or hide the disc level labels and the nearest-level line of every view."""
+        self.level_labels_visible = visible
+        for view in self.pair.views:
+            view.set_levels_visible(visible)
+        action = self.actions_by_name["level_labels"]
+        if action.isChecked() != visible:
+            action.setChecked(visible)
+
+    def _show_view_levels(self, view: SliceView) -> None:
+        found = self.session.levels_of(view.series_key)
+        view.set_levels_visible(self.level_labels_visible)
+        view.set_levels(None if found is None else found.levels)
 
     # --- viewports -----------------------------------------------------------------------
 

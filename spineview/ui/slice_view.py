@@ -23,6 +23,8 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
 from spineview.core.geometry import pixel_to_patient, plane_intersection_in_image, row_col_normal
 from spineview.core.heatmap import DEFAULT_OPACITY, heat_indices, heat_lut
+from spineview.core.level_display import slice_labels, slice_level_text
+from spineview.core.levels import LevelMap
 from spineview.core.presets import AUTO, MR_PRESETS
 from spineview.core.series import Series
 from spineview.core.text import format_dicom_date, format_probability, format_spread
@@ -36,6 +38,7 @@ from spineview.core.windowing import (
 )
 from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.heat_scale import HeatScale
+from spineview.ui.level_labels import LevelLabels
 from spineview.ui.measure_tools import MeasureLayer
 from spineview.ui.shortcuts import BY_ACTION
 
@@ -190,6 +193,10 @@ class SliceView(QWidget):
         self.reference_line = pg.PlotCurveItem(pen=REFERENCE_PEN)
         self.reference_line.setZValue(10)
         self.viewbox.addItem(self.reference_line)
+        self.disc_levels: LevelMap | None = None
+        """The disc levels of the shown series' study (None: none to show)."""
+        self.levels_visible = True
+        self.level_labels = LevelLabels(self.viewbox)
         self.measure = MeasureLayer(self)
         adopt_scene_orphans(self.graphics)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -299,6 +306,7 @@ class SliceView(QWidget):
         self.window_state = None
         self._user_zoomed = False
         self.classification = None
+        self.disc_levels = None
         self.clear_heatmap()
         if series is None:
             self.loaded = np.zeros(0, dtype=bool)
@@ -482,6 +490,27 @@ class SliceView(QWidget):
 
     # --- patient data and export ---------------------------------------------------------
 
+    def set_levels(self, levels: LevelMap | None) -> None:
+        """The disc levels of the shown series' study: a sagittal or coronal slice shows them
+        as labels beside the spine, an axial slice its nearest level in the corner."""
+        self.disc_levels = levels
+        self._update_annotations()
+
+    def set_levels_visible(self, visible: bool) -> None:
+        self.levels_visible = visible
+        self._update_annotations()
+
+    def _level_text(self) -> str:
+        """The corner line of the nearest disc level (drawing the labels on the way)."""
+        series, levels = self.series, self.disc_levels
+        if series is None or levels is None or not self.levels_visible:
+            self.level_labels.clear()
+            return ""
+        plane = series.plane(self.index)
+        spacing = series.pixel_spacing or (1.0, 1.0)
+        self.level_labels.show(slice_labels(levels, plane, spacing, series.slice_spacing))
+        return slice_level_text(levels, plane)
+
     def set_patient_data_visible(self, visible: bool) -> None:
         self.patient_data_visible = visible
         self._update_annotations()
@@ -642,6 +671,7 @@ class SliceView(QWidget):
 
     def _update_annotations(self) -> None:
         series = self.series
+        level_text = self._level_text()
         if series is None:
             for label in self.corner.values():
                 label.setText("")
@@ -664,6 +694,8 @@ class SliceView(QWidget):
         if series.slice_thickness:
             slice_line += f"   Th {series.slice_thickness:g} mm"
         top_left.append(slice_line)
+        if level_text:
+            top_left.append(level_text)
         if series.order_uncertain:
             top_left.append("order uncertain")
         self.corner["top_left"].setText("\n".join(top_left))

@@ -83,6 +83,15 @@ def build_menus(window: MainWindow) -> None:
     )
     patient.setChecked(not window.config.hide_patient_data)
     view_menu.addAction(patient)
+    levels = _action(
+        window,
+        "level_labels",
+        "Show disc &level labels",
+        window.set_level_labels_visible,
+        checkable=True,
+    )
+    levels.setChecked(window.level_labels_visible)
+    view_menu.addAction(levels)
 
     window_menu = menu.addMenu("&Window")
     for number in range(1, 8):
