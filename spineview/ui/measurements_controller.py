@@ -86,7 +86,7 @@ class MeasurementsController(QObject):
     # --- tool mode -----------------------------------------------------------------------
 
     def set_tool(self, tool: MeasurementKind | None) -> None:
-        self.tool = tool
+        was_on, self.tool = self.tool is not None, tool
         for view in self.hooks.views():
             view.measure.set_tool(tool)
         self.tool_changed.emit(tool)
@@ -94,13 +94,14 @@ class MeasurementsController(QObject):
             self.hooks.status("Distance: click both ends on the image (Esc cancels)")
         elif tool is MeasurementKind.ANGLE:
             self.hooks.status("Angle: click one end, the vertex, then the other end (Esc cancels)")
+        elif was_on:
+            self.hooks.status("Measuring off")
 
     def cancel(self) -> None:
         """Esc: drop a half-drawn measurement; with none, leave the tool."""
         cancelled = [view.measure.cancel_draft() for view in self.hooks.views()]
         if not any(cancelled) and self.tool is not None:
             self.set_tool(None)
-            self.hooks.status("Measuring off")
 
     # --- selection, navigation, deleting -------------------------------------------------
 

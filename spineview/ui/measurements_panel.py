@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
@@ -75,16 +75,20 @@ class MeasurementsPanel(QWidget):
         for button, kind in ((self.csv_button, "csv"), (self.json_button, "json")):
             button.setToolTip(f"Save every series' measurements of this study as {kind.upper()}")
             button.clicked.connect(lambda _=False, k=kind: self.export_requested.emit(k))
-        buttons = QHBoxLayout()
-        for button in (self.delete_button, self.csv_button, self.json_button):
-            buttons.addWidget(button)
-        buttons.addStretch(1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(self.title)
         layout.addWidget(self.list, 1)
-        layout.addLayout(buttons)
+        for row in ((self.delete_button,), (self.csv_button, self.json_button)):
+            buttons = QHBoxLayout()  # two short rows: the dock stays narrow
+            for button in row:
+                buttons.addWidget(button)
+            buttons.addStretch(1)
+            layout.addLayout(buttons)
         self.set_lines("", [], exportable=False)
+
+    def sizeHint(self) -> QSize:
+        return QSize(250, 240)  # narrow: the images keep the room
 
     def set_lines(
         self, series_name: str, lines: Sequence[MeasurementLine], *, exportable: bool
