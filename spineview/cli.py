@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from spineview import __version__
+from spineview import __version__, cli_levels
 from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD, HeatmapMethod
 from spineview.core.text import format_dicom_date, format_probability
 from spineview.dicom.index import SeriesInfo, StudyInfo
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from spineview.classify_tree import SeriesResult
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
-COMMANDS = ("info", "dataset", "synth", "train", "models", "classify", "bench")
+COMMANDS = ("info", "dataset", "synth", "train", "models", "classify", "levels", "bench")
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
@@ -93,6 +93,10 @@ def build_parser() -> argparse.ArgumentParser:
     synth.add_argument(
         "--difficulty", type=float, default=0.5, help="0 clean .. 1 noisy/tilted (default 0.5)"
     )
+    synth.add_argument(
+        "--fov-shift", type=float, default=0.0, metavar="MM",
+        help="move each study's sagittal field of view up to MM off the spine (default 0)",
+    )  # fmt: skip
     synth.add_argument("--workers", type=int, default=None, help="processes (default: cores)")
     synth.add_argument(
         "--preview", type=Path, metavar="PNG", help="also write a montage of the first studies"
@@ -119,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     heatmaps.add_argument("--seed", type=int, default=5, help="generator seed (default 5)")
     heatmaps.add_argument("--max-slices", type=int, default=200, help="slices evaluated at most")
     _add_classify_parser(commands)
+    cli_levels.add_levels_parser(commands)
 
     _add_bench_parser(commands)
     return parser
@@ -179,11 +184,20 @@ def _add_bench_parser(commands: Any) -> None:
     )
     load.add_argument("--files", type=int, default=400, help="number of files (default 400)")
     load.add_argument("--matrix", type=int, default=512, help="rows and columns (default 512)")
+    levels = bench_commands.add_parser(
+        "levels", help="level model error (mm, order) and speed on fresh synthetic studies"
+    )
+    levels.add_argument("--studies", type=int, default=20, help="synthetic studies (default 20)")
+    levels.add_argument("--model", default="levels-demo", help="level model name or folder")
 
 
 def _add_train_parser(commands: Any) -> None:
-    train = commands.add_parser("train", help="train a slice classifier on a dataset")
+    train = commands.add_parser("train", help="train a slice classifier or a level model")
     train.add_argument("dataset", type=Path, help="RSNA-layout folder or one folder per class")
+    train.add_argument(
+        "--task", choices=("slices", "levels"), default="slices",
+        help="slices: a slice classifier (default); levels: a disc level model (RSNA layout)",
+    )  # fmt: skip
     train.add_argument("--name", required=True, help="model name (letters, digits, - _ .)")
     train.add_argument(
         "--recipe", choices=RECIPES, default="default",
@@ -241,6 +255,7 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
             cells=args.cells.split(",") if args.cells else None,
         ),
         "load": lambda: bench.bench_load(files=args.files, matrix=args.matrix),
+        "levels": lambda: bench.bench_levels(studies=args.studies, model=args.model),
     }
     return runners[args.bench_command]()
 
@@ -287,7 +302,11 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.command == "dataset":
             return command_dataset(args, sys.stdout)
         if args.command == "train":
+            if args.task == "levels":
+                return cli_levels.command_train_levels(args, sys.stdout, sys.stderr)
             return command_train(args, sys.stdout, sys.stderr)
+        if args.command == "levels":
+            return cli_levels.command_levels(args, sys.stdout, sys.stderr)
         if args.command == "models":
             if args.models_command == "fit-check":
                 return command_fit_check(args, sys.stdout, sys.stderr)
@@ -583,8 +602,9 @@ def command_synth(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         print("spineview synth: give an output folder (or --preview PNG)", file=err)
         return EXIT_ERROR
     options = SynthOptions(
-        studies=args.studies, seed=args.seed, size=args.size, difficulty=args.difficulty
-    )
+        studies=args.studies, seed=args.seed, size=args.size, difficulty=args.difficulty,
+        fov_shift_mm=args.fov_shift,
+    )  # fmt: skip
     progress = TerminalProgress(err, label="generating studies", unit="studies")
     with tempfile.TemporaryDirectory(prefix="spineview-synth-") as scratch:
         target = args.out if args.out is not None else Path(scratch) / "studies"

@@ -326,3 +326,11 @@ def bench_gradcam(
     folder = find_model(model).path
     result = measure_gradcam(studies=studies, max_slices=max_slices, model_folder=folder)
     return {**result, "cpu_count": os.cpu_count()}
+
+
+def bench_levels(studies: int = 20, model: str = "levels-demo") -> dict[str, Any]:
+    """Level model error and speed on fresh synthetic studies (spineview.bench.levels)."""
+    from spineview.bench.levels import measure_levels
+    from spineview.models.catalogue import find_model
+
+    return {**measure_levels(studies, find_model(model).path), "cpu_count": os.cpu_count()}

@@ -21,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from spineview.models.metrics import wilson_interval
+
 if TYPE_CHECKING:
     from spineview.core.heatmap import HeatmapMethod
     from spineview.ml.gradcam import GradCam
@@ -251,7 +253,7 @@ class MethodScore:
         return {
             "peak_in_mask_fraction": self.fraction(self.exact),
             "peak_in_dilated_mask_fraction": self.fraction(self.near),
-            "peak_in_dilated_mask_interval": _wilson(self.near, self.count),
+            "peak_in_dilated_mask_interval": wilson_interval(self.near, self.count),
             "median_peak_to_lesion_px": self.median_distance(),
             "flat_maps": self.flat,
             "ms": self.mean_ms(),
@@ -333,17 +335,6 @@ def distance_to_mask(point: tuple[int, int], mask: np.ndarray) -> float:
     if len(rows) == 0:
         return float("inf")
     return float(np.sqrt(np.min((rows - point[0]) ** 2 + (cols - point[1]) ** 2)))
-
-
-def _wilson(hits: int, count: int, z: float = 1.96) -> list[float] | None:
-    """The Wilson score 95 % interval of a proportion."""
-    if count == 0:
-        return None
-    share = hits / count
-    centre = (share + z * z / (2 * count)) / (1 + z * z / count)
-    half = z * np.sqrt(share * (1 - share) / count + z * z / (4 * count * count))
-    half /= 1 + z * z / count
-    return [round(float(centre - half), 3), round(float(centre + half), 3)]
 
 
 def _mean(values: list[float]) -> float | None:

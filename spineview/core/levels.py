@@ -45,7 +45,7 @@ class NearestLevel:
     @property
     def text(self) -> str:
         """ "L4/L5 +2.5 mm" """
-        return f"{self.level} {self.distance_mm:+.1f} mm"
+        return f"{self.level} {round(self.distance_mm, 1) + 0.0:+.1f} mm"  # never "-0.0"
 
 
 @dataclass(frozen=True)

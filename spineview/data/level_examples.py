@@ -5,6 +5,11 @@ its disc levels are marked on (the midline) and its two neighbours as three chan
 to a square, and for each of the five levels the marked point as fractions of the image's
 width and height (the model regresses them), with a mask for levels the dataset leaves out.
 The pixel spacing of the image is kept, so errors can be given in millimetres.
+
+The slices of a sagittal series are parallel, so a point marked on one instance has the same
+pixel coordinates on its neighbours: every mark of the series is a target, and training may
+also centre an example one or two instances off the midline (`centre_offsets`), as inference,
+which does not know the midline, has to.
 """
 
 from __future__ import annotations
@@ -45,11 +50,23 @@ class LevelExample:
     pixel_spacing: tuple[float, float] | None
 
 
+def level_input(
+    slices: list[np.ndarray], size: int = LEVEL_INPUT_SIZE, scaling: str = "percentile"
+) -> np.ndarray:
+    """The network input from LEVEL_CHANNELS 2-D slices (centre in the middle): each scaled on
+    its own and resized to (size, size), stacked as channels."""
+    return np.concatenate([preprocess_slice(pixels, size, 1, scaling) for pixels in slices], axis=2)
+
+
 def level_examples(
-    dataset: RsnaDataset, *, size: int = LEVEL_INPUT_SIZE, scaling: str = "percentile"
+    dataset: RsnaDataset,
+    *,
+    size: int = LEVEL_INPUT_SIZE,
+    scaling: str = "percentile",
+    centre_offsets: tuple[int, ...] = (0,),
 ) -> tuple[list[LevelExample], list[str]]:
-    """The examples of `dataset` and a sentence for each series that had marks but could not
-    be used (a file missing or unreadable)."""
+    """The examples of `dataset` (one per series and centre offset) and a sentence for each
+    series that had marks but could not be used (a file missing or unreadable)."""
     marks: dict[tuple[str, str], list[tuple[int, str, float, float]]] = {}
     for point in dataset.coordinates:
         if point.condition == LEVEL_CONDITION and point.level in LEVELS:
@@ -63,44 +80,42 @@ def level_examples(
             continue
         instance = Counter(number for number, *_ in points).most_common(1)[0][0]
         numbers = sorted(series.instance_numbers) or [instance]
-        try:
-            read = [
-                _read(series.file(number))
-                for number in _neighbours(numbers, instance, LEVEL_CHANNELS)
-            ]
-        except DicomLoadError as error:
-            problems.append(f"study {study_id} series {series_id}: {error}")
-            continue
-        header, centre = read[LEVEL_CHANNELS // 2]
-        channels = [pixels for _, pixels in read]
-        rows, columns = centre.shape
-        if any(channel.shape != (rows, columns) for channel in channels):
-            problems.append(
-                f"study {study_id} series {series_id}: neighbouring instances differ in size"
-            )
-            continue
-        image = np.concatenate(
-            [preprocess_slice(channel, size, 1, scaling) for channel in channels], axis=2
+        middle = numbers.index(instance) if instance in numbers else 0
+        centres = dict.fromkeys(
+            numbers[min(max(middle + offset, 0), len(numbers) - 1)] for offset in centre_offsets
         )
         targets = np.zeros((len(LEVELS), 2), dtype=np.float32)
         mask = np.zeros(len(LEVELS), dtype=bool)
-        for number, level, x, y in points:
-            if number == instance:  # marks on another instance are not on this image
-                index = LEVELS.index(level)
-                targets[index] = (x / columns, y / rows)
-                mask[index] = True
-        examples.append(
-            LevelExample(
-                study_id,
-                series_id,
-                instance,
-                image,
-                targets,
-                mask,
-                (rows, columns),
-                header.pixel_spacing,
+        for centre in centres:
+            try:
+                read = [_read(series.file(n)) for n in _neighbours(numbers, centre, LEVEL_CHANNELS)]
+            except DicomLoadError as error:
+                problems.append(f"study {study_id} series {series_id}: {error}")
+                break
+            header, middle_pixels = read[LEVEL_CHANNELS // 2]
+            rows, columns = middle_pixels.shape
+            if any(pixels.shape != (rows, columns) for _, pixels in read):
+                problems.append(
+                    f"study {study_id} series {series_id}: neighbouring instances differ in size"
+                )
+                break
+            if not mask.any():
+                for _number, level, x, y in points:  # parallel slices: same pixels on each
+                    index = LEVELS.index(level)
+                    targets[index] = (x / columns, y / rows)
+                    mask[index] = True
+            examples.append(
+                LevelExample(
+                    study_id,
+                    series_id,
+                    centre,
+                    level_input([pixels for _, pixels in read], size, scaling),
+                    targets.copy(),
+                    mask.copy(),
+                    (rows, columns),
+                    header.pixel_spacing,
+                )
             )
-        )
     return examples, problems
 
 

@@ -50,6 +50,11 @@ class SynthOptions:
     second_axial_rate: float = 0.15
     empty_label_rate: float = 0.02
     stir_rate: float = 0.3
+    fov_shift_mm: float = 0.0
+    """Up to this far (mm, uniform, head-feet and front-back) the sagittal field of view is moved
+    off the spine, once per study (0: centred as ever; the same seed then gives the same files
+    as before this option existed). Where the spine lies in the image then varies as it does
+    between real studies, so a level model must find it rather than learn one place."""
 
 
 @dataclass(frozen=True)
@@ -278,10 +283,20 @@ def plan_series(
     """The series of one study: Sag T1, Sag T2/STIR, one or two Axial T2 (rarely one missing)."""
     matrix = int(round(options.size * site.matrix_scale / 16) * 16)
     stir = rng.random() < options.stir_rate
+    shift = np.zeros(3)
+    if options.fov_shift_mm > 0:  # drawn only then: unshifted studies stay byte-identical
+        shift[1:] = rng.uniform(-options.fov_shift_mm, options.fov_shift_mm, size=2)
     plans = [
-        _sagittal(rng, model, site, matrix, "T1", rsna_format.SAGITTAL_T1, 1),
+        _sagittal(rng, model, site, matrix, "T1", rsna_format.SAGITTAL_T1, 1, shift),
         _sagittal(
-            rng, model, site, matrix, "STIR" if stir else "T2", rsna_format.SAGITTAL_T2_STIR, 2
+            rng,
+            model,
+            site,
+            matrix,
+            "STIR" if stir else "T2",
+            rsna_format.SAGITTAL_T2_STIR,
+            2,
+            shift,
         ),
     ]
     if rng.random() < options.second_axial_rate:
@@ -311,6 +326,7 @@ def _sagittal(
     contrast: Contrast,
     description: str,
     number: int,
+    shift: np.ndarray,
 ) -> SeriesPlan:
     count = int(rng.integers(15, 20))
     spacing_between = site.sagittal_spacing * float(rng.uniform(0.92, 1.08))
@@ -322,6 +338,7 @@ def _sagittal(
     mid_z = float((model.segments[0] + model.segments[-1]) / 2)
     cx, cy, _ = model.centre(np.array([mid_z]))
     centre = np.array([float(cx[0]) + rng.normal(0, 2.0), float(cy[0]) + 12.0, mid_z - 10.0])
+    centre += shift
     corner = centre - row * pixel * (matrix - 1) / 2 - col * pixel * (matrix - 1) / 2
     first = corner - normal * spacing_between * (count - 1) / 2
     numbers = _numbering(rng, count)

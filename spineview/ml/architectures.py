@@ -116,6 +116,10 @@ def _build(
 ) -> keras.Model:
     if architecture.id == "cnn":
         return _build_cnn(keras, architecture)
+    if architecture.id == "levels":
+        from spineview.ml.level_model import build_level_network
+
+        return build_level_network(keras, architecture)
     return _build_resnet50(keras, architecture, imagenet_weights)
 
 

@@ -76,8 +76,13 @@ class Classifier:
         """Load a model folder (checked as `store.load_model` checks it, its distribution
         check and head posterior too) for inference."""
         from spineview.ml.store import load_model
-        from spineview.models.catalogue import load_distribution_check, load_head_posterior
+        from spineview.models.catalogue import (
+            load_distribution_check,
+            load_head_posterior,
+            require_task,
+        )
 
+        require_task(Path(folder), "slices")
         resolved = resolve_precision(precision)
         model, manifest = load_model(Path(folder), precision=resolved)
         check = load_distribution_check(Path(folder), manifest)

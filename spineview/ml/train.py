@@ -264,9 +264,9 @@ def _fit(
         freeze_features,
         set_backbone_trainable,
     )
-    from spineview.models.architectures import ARCHITECTURES
+    from spineview.models.architectures import ARCHITECTURES, SLICE_ARCHITECTURES
 
-    if config.architecture not in ARCHITECTURES:
+    if config.architecture not in SLICE_ARCHITECTURES:
         raise TrainingError(f"unknown architecture {config.architecture!r}")
     import tensorflow as tf
 

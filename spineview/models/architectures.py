@@ -20,8 +20,9 @@ class Architecture:
     """Square input side in pixels."""
     channels: int
     """Input channels (1 = grayscale; 3 = grayscale replicated by preprocessing)."""
-    output: Literal["sigmoid", "softmax"]
-    """sigmoid: one unit, P(class 1); softmax: one unit per class."""
+    output: Literal["sigmoid", "softmax", "heatmaps"]
+    """sigmoid: one unit, P(class 1); softmax: one unit per class; heatmaps: one map of logits
+    per class (a level model: where each disc is)."""
     gradcam_layer: str
     """The convolutional layer the class-activation maps read (inside `backbone` where there
     is one)."""
@@ -43,6 +44,9 @@ class Architecture:
     head_input_layer: str = ""
     """The layer whose output feeds the output layer: what dropout masks, or the last-layer
     posterior (`models.head_posterior`) is fitted on, where there is no dropout."""
+    task: Literal["slices", "levels"] = "slices"
+    """What a model of it does: "slices" classifies each slice (healthy / degenerative);
+    "levels" finds the lumbar disc levels on a sagittal series."""
 
     def uncertainty_method(self, has_posterior: bool) -> str:
         """How a model of this architecture samples its uncertainty: Monte-Carlo dropout where
@@ -96,7 +100,32 @@ ARCHITECTURES: dict[str, Architecture] = {
         distribution_layers=("pool",),
         head_input_layer="dense2",
     ),
+    "levels": Architecture(
+        id="levels",
+        input_size=128,
+        channels=3,
+        output="heatmaps",
+        # the per-level heatmaps are the model's own evidence: they are what it shows
+        gradcam_layer="heatmaps",
+        num_classes=5,
+        task="levels",
+        distribution_layers=("bottleneck",),
+        description=(
+            "Disc level localiser: a small encoder-decoder (convolutions 16-32-64-96, the last "
+            "dilated, with batch normalisation; upsampling with a skip to a 32×32 grid) giving "
+            "one heatmap per "
+            "disc level L1/L2…L5/S1; each point is the heatmap's soft-argmax, its confidence "
+            "the heatmap's mass near that point; input the mid-sagittal slice and its two "
+            "neighbours as 3 channels, 128×128."
+        ),
+    ),
 }
+
+
+SLICE_ARCHITECTURES: dict[str, Architecture] = {
+    key: entry for key, entry in ARCHITECTURES.items() if entry.task == "slices"
+}
+"""The slice classifiers among them (what the classifier training and pickers offer)."""
 
 
 def get_architecture(architecture_id: str) -> Architecture:

@@ -141,8 +141,9 @@ def read_manifest(folder: Path) -> ModelManifest:
     return ModelManifest.from_dict(data, source=path)
 
 
-def list_models() -> tuple[list[ModelInfo], list[str]]:
-    """Every usable model (bundled first, then the user's) and a line per unusable folder.
+def list_models(task: str | None = None) -> tuple[list[ModelInfo], list[str]]:
+    """Every usable model (bundled first, then the user's) and a line per unusable folder;
+    with `task` ("slices", "levels") only the models of that task.
 
     A folder is listed when its manifest is valid and its weights file exists; the checksum is
     verified only on loading. Hidden folders (temporary folders of a save) are skipped; what
@@ -172,7 +173,8 @@ def list_models() -> tuple[list[ModelInfo], list[str]]:
                 logger.warning("skipping model folder: %s", exc)
                 problems.append(str(exc))
                 continue
-            models.append(ModelInfo(folder, manifest, bundled))
+            if task is None or manifest.task == task:
+                models.append(ModelInfo(folder, manifest, bundled))
     return models, problems
 
 
@@ -192,6 +194,21 @@ def find_model(reference: str | Path) -> ModelInfo:
         return sorted(named, key=lambda info: info.bundled)[0]
     known = ", ".join(sorted({info.manifest.name for info in models})) or "none"
     raise ModelLoadError(f"no model named {str(reference)!r} (models found: {known})")
+
+
+TASK_NAMES = {"slices": "a slice classifier", "levels": "a level model"}
+
+
+def require_task(folder: Path, task: str) -> ModelManifest:
+    """The manifest of the model folder `folder` if its model does `task`; ModelLoadError
+    saying what it is and what is wanted otherwise (a level model chosen to classify)."""
+    manifest = read_manifest(folder)
+    if manifest.task != task:
+        raise ModelLoadError(
+            f"{folder}: {manifest.name!r} is {TASK_NAMES.get(manifest.task, manifest.task)}, "
+            f"not {TASK_NAMES[task]}; `spineview models` lists each model's task"
+        )
+    return manifest
 
 
 def delete_model(folder: Path) -> None:

@@ -28,6 +28,7 @@ from spineview import __version__
 from spineview.core.preprocess import INTENSITY_SCALINGS
 from spineview.errors import ModelLoadError
 from spineview.models.architectures import ARCHITECTURES, Architecture
+from spineview.models.level_metrics import judge_level_usability
 from spineview.models.quality_gate import Usability, judge_usability
 
 MANIFEST_FORMAT_VERSION = 1
@@ -51,7 +52,7 @@ class ModelManifest:
     input_size: int
     channels: int
     output: str
-    """"sigmoid" or "softmax", as the architecture says."""
+    """"sigmoid", "softmax" or "heatmaps", as the architecture says."""
     gradcam_layer: str
     description: str = ""
     class_names: list[str] = field(default_factory=lambda: list(DEFAULT_CLASS_NAMES))
@@ -83,6 +84,9 @@ class ModelManifest:
     head_posterior: dict[str, Any] = field(default_factory=dict)
     """The last-layer posterior's summary (`models.head_posterior`) with the sha256 of its arrays'
     file, for a network without dropout; empty: none (results carry no uncertainty)."""
+    task: str = "slices"
+    """What the model does, as its architecture says: "slices" (a slice classifier) or
+    "levels" (a disc level localiser); a manifest without it is a slice classifier's."""
     created: str = field(default_factory=_now_iso)
     spineview_version: str = __version__
     format_version: int = MANIFEST_FORMAT_VERSION
@@ -99,6 +103,7 @@ class ModelManifest:
             channels=architecture.channels,
             output=architecture.output,
             gradcam_layer=architecture.gradcam_layer,
+            task=architecture.task,
             **fields,
         )
 
@@ -109,7 +114,10 @@ class ModelManifest:
 
     @property
     def usability(self) -> Usability:
-        """Usable or not, with the reason: `quality_gate.judge_usability` on the test metrics."""
+        """Usable or not, with the reason: `quality_gate.judge_usability` on the test metrics
+        (`level_metrics.judge_level_usability` for a level model)."""
+        if self.task == "levels":
+            return judge_level_usability(self.metrics)
         return judge_usability(self.metrics, self.class_names)
 
     def to_dict(self) -> dict[str, Any]:
@@ -194,7 +202,7 @@ def _check_agrees(manifest: ModelManifest, architecture: Architecture, source: P
             f"says gradcam_layer = {manifest.gradcam_layer!r}, but architecture "
             f"{architecture.id!r} has {architecture.gradcam_layer!r}",
         )
-    for name in ("input_size", "channels", "output"):
+    for name in ("input_size", "channels", "output", "task"):
         ours, theirs = getattr(manifest, name), getattr(architecture, name)
         if ours != theirs:
             raise _invalid(
@@ -264,7 +272,11 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "input_size": (lambda v: _is_int(v) and v > 0, "a positive integer"),
     "channels": (lambda v: _is_int(v) and v > 0, "a positive integer"),
     "class_names": (_is_class_names, "a list of distinct non-empty names"),
-    "output": (lambda v: v in ("sigmoid", "softmax"), '"sigmoid" or "softmax"'),
+    "output": (
+        lambda v: v in ("sigmoid", "softmax", "heatmaps"),
+        '"sigmoid", "softmax" or "heatmaps"',
+    ),
+    "task": (lambda v: v in ("slices", "levels"), '"slices" or "levels"'),
     "preprocessing": (_is_text, "a text"),
     "intensity_scaling": (
         lambda v: v in INTENSITY_SCALINGS,

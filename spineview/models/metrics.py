@@ -147,6 +147,17 @@ def _ratio(numerator: int, denominator: int) -> float:
 # threshold metrics and ranking metrics
 
 
+def wilson_interval(hits: int, count: int, z: float = 1.96) -> list[float] | None:
+    """The Wilson score 95 % interval of a proportion (rounded to 3 decimals); None for none."""
+    if count == 0:
+        return None
+    share = hits / count
+    centre = (share + z * z / (2 * count)) / (1 + z * z / count)
+    half = z * np.sqrt(share * (1 - share) / count + z * z / (4 * count * count))
+    half /= 1 + z * z / count
+    return [round(max(float(centre - half), 0.0), 3), round(min(float(centre + half), 1.0), 3)]
+
+
 def _roc_auc(labels: np.ndarray, values: np.ndarray) -> float | None:
     """scikit-learn's ROC AUC (ties count one half); None unless both classes are present."""
     from sklearn.metrics import roc_auc_score

@@ -84,6 +84,22 @@ def usability_text(manifest: ModelManifest) -> str:
     return f"Usable: {verdict.reason}" if verdict.usable else f"{NOT_USABLE_MARK}: {verdict.reason}"
 
 
+def level_figures_text(test: dict[str, Any]) -> str:
+    """A level model's test figures in one line: "test: 96 % within 5 mm (91–98 %), mean 1.2 mm,
+    order 100 %"."""
+    within, interval = test.get("within"), test.get("within_ci")
+    if not _is_number(within):
+        return "no test figures"
+    text = f"test: {within:.0%} within {test.get('within_mm', 5):g} mm"
+    if isinstance(interval, list) and len(interval) == 2:
+        text += f" ({interval[0]:.0%}–{interval[1]:.0%})"
+    if _is_number(test.get("mean_mm")):
+        text += f", mean {test['mean_mm']:.1f} mm"
+    if _is_number(test.get("order_accuracy")):
+        text += f", order {test['order_accuracy']:.0%}"
+    return text
+
+
 def model_listing(info: ModelInfo) -> str:
     """What `spineview models` prints for one model: name, architecture, where it lives, the
     test AUC with its interval and the description; then the folder; then, for a model the
@@ -95,6 +111,8 @@ def model_listing(info: ModelInfo) -> str:
     auc_text = (
         f"test AUC {float(auc):.3f}{_auc_interval_text(test)}" if _is_number(auc) else "no test AUC"
     )
+    if manifest.task == "levels":
+        auc_text = level_figures_text(manifest.metrics.get("test", {}))
     usability = manifest.usability
     mark = "" if usability.usable else f"  [{NOT_USABLE_MARK}]"
     lines = [

@@ -37,7 +37,7 @@ from spineview.errors import (
     TrainingCancelled,
     TrainingError,
 )
-from spineview.models.architectures import ARCHITECTURES
+from spineview.models.architectures import SLICE_ARCHITECTURES
 from spineview.models.catalogue import find_model, user_model_folder
 from spineview.models.precision import PRECISIONS, Precision
 
@@ -274,9 +274,9 @@ def check_settings(config: TrainConfig, train_slices: int | None = None) -> list
         user_model_folder(config.name)
     except ModelLoadError as error:
         errors.append(str(error))
-    if config.architecture not in ARCHITECTURES:
+    if config.architecture not in SLICE_ARCHITECTURES:
         errors.append(
-            f"unknown architecture {config.architecture!r}: use {', '.join(ARCHITECTURES)}"
+            f"unknown architecture {config.architecture!r}: use {', '.join(SLICE_ARCHITECTURES)}"
         )
     if config.recipe not in RECIPES:
         errors.append(f"unknown recipe {config.recipe!r}: use {', '.join(RECIPES)}")

@@ -260,7 +260,7 @@ class ModelPicker(QWidget):
     def refresh(self) -> None:
         """List the stored models again (no TensorFlow), keeping the selected folder if it is
         still there; folders that could not be listed go to `problems`."""
-        models, problems = list_models()
+        models, problems = list_models(task="slices")
         self.problems = problems
         self.set_models(models)
 

@@ -42,7 +42,7 @@ from PySide6.QtWidgets import (
 )
 
 from spineview.errors import error_text
-from spineview.models.architectures import ARCHITECTURES
+from spineview.models.architectures import SLICE_ARCHITECTURES
 from spineview.models.catalogue import ModelInfo, delete_model, list_models, user_model_folder
 from spineview.models.quality_gate import judge_usability
 from spineview.models.training_plan import (
@@ -205,7 +205,7 @@ class TrainingDialog(QDialog):
             "Only with a model to start from: its feature layers keep their weights"
         )
         self.architecture_combo = QComboBox()
-        for architecture in ARCHITECTURES.values():
+        for architecture in SLICE_ARCHITECTURES.values():
             self.architecture_combo.addItem(architecture.id, architecture.id)
             index = self.architecture_combo.count() - 1
             self.architecture_combo.setItemData(
@@ -371,7 +371,7 @@ class TrainingDialog(QDialog):
     def refresh_start_models(self) -> None:
         """List the models training can start from; the choice is kept while it is listed."""
         chosen = self.start_from()
-        models, _problems = list_models()
+        models, _problems = list_models(task="slices")
         self._start_models = {str(info.path): info for info in models}
         self.start_from_combo.blockSignals(True)
         self.start_from_combo.clear()

@@ -19,7 +19,7 @@ from spineview.ml.architectures import (
     find_imagenet_weights,
     set_backbone_trainable,
 )
-from spineview.models.architectures import ARCHITECTURES
+from spineview.models.architectures import ARCHITECTURES, SLICE_ARCHITECTURES
 
 CNN_PARAMETERS = 11_168_513
 RESNET_HEAD_PARAMETERS = 2_624_002
@@ -38,7 +38,10 @@ def resnet() -> Any:
 
 
 def test_registry_describes_both_reference_networks() -> None:
-    assert set(ARCHITECTURES) == {"cnn", "resnet50"}
+    assert set(ARCHITECTURES) == {"cnn", "resnet50", "levels"}
+    assert set(SLICE_ARCHITECTURES) == {"cnn", "resnet50"}
+    levels = ARCHITECTURES["levels"]
+    assert (levels.task, levels.output, levels.num_classes) == ("levels", "heatmaps", 5)
     cnn, resnet50 = ARCHITECTURES["cnn"], ARCHITECTURES["resnet50"]
     assert (cnn.input_size, cnn.channels, cnn.output, cnn.gradcam_layer) == (
         224,
@@ -55,7 +58,7 @@ def test_registry_describes_both_reference_networks() -> None:
 
 
 def test_unknown_architecture_names_the_allowlist() -> None:
-    with pytest.raises(ModelLoadError, match=r"'vgg16'.*cnn, resnet50"):
+    with pytest.raises(ModelLoadError, match=r"'vgg16'.*cnn, levels, resnet50"):
         build_model("vgg16")
 
 
