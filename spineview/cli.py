@@ -29,6 +29,7 @@ from spineview.models.training_plan import (
     TrainConfig,
     recipe_config,
 )
+from spineview.terminal import TerminalProgress
 
 if TYPE_CHECKING:
     from spineview.classify_tree import SeriesResult
@@ -621,39 +622,6 @@ def command_synth(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
             write_montage(target, args.preview)
             out.write(f"montage: {args.preview}\n")
     return EXIT_OK
-
-
-class TerminalProgress:
-    """A one-line progress bar on a terminal, redrawn at most ten times a second."""
-
-    def __init__(
-        self, stream: TextIO, width: int = 30, label: str = "reading headers", unit: str = "files"
-    ) -> None:
-        self.stream = stream
-        self.width = width
-        self.label = label
-        self.unit = unit
-        self.enabled = stream.isatty()
-        self._last = 0.0
-        self._shown = False
-
-    def __call__(self, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if done < total and now - self._last < 0.1:
-            return
-        self._last = now
-        filled = self.width * done // max(total, 1)
-        bar = "#" * filled + "-" * (self.width - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {done}/{total} {self.unit}")
-        self.stream.flush()
-        self._shown = True
-
-    def finish(self) -> None:
-        if self._shown:
-            self.stream.write("\r" + " " * (self.width + 40) + "\r")
-            self.stream.flush()
 
 
 _COLUMNS = (

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
+from spineview.terminal import TerminalProgress
+
 DEFAULT_LEVEL_MODEL = "levels-demo"
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
 SLICE_ONLY_OPTIONS = (
@@ -84,7 +86,6 @@ def command_train_levels(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
 
 
 def command_levels(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from spineview.cli import TerminalProgress
     from spineview.dicom.scan import scan_paths
     from spineview.locate_tree import locate_levels, write_levels
     from spineview.ml.level_inference import LevelLocator

@@ -34,6 +34,7 @@ from spineview.dicom.load import fill_series, new_series
 from spineview.dicom.scan import ScanResult, scan_paths
 from spineview.errors import Cancelled, SpineViewError
 from spineview.ml.series_classification import classify_series
+from spineview.models.level_result import StudyLevels
 from spineview.models.predictions import SeriesOutcome
 from spineview.models.series_decision import HeaderFinding
 from spineview.models.verdict import (
@@ -43,6 +44,7 @@ from spineview.models.verdict import (
 if TYPE_CHECKING:
     from spineview.ml.gradcam import GradCam, HeatMap
     from spineview.ml.inference import Classifier
+    from spineview.ml.level_inference import LevelLocator
     from spineview.models.training_plan import TrainConfig, TrainingPlan, TrainResult
 
 logger = logging.getLogger(__name__)
@@ -343,6 +345,39 @@ class HeatmapJob(Job[HeatmapResult]):
         target: Any = self.request.target
         heatmap = self.explainer.compute(self.pixels, method=self.request.method, target=target)
         return HeatmapResult(self.request, heatmap)
+
+
+class LocateLevelsJob(Job[StudyLevels]):
+    """Find a study's disc levels on one of its sagittal series: decode it, load the level
+    model (kept for the next study: the inference thread is the only one that touches it)."""
+
+    pool: ClassVar[PoolName] = "inference"
+    _locators: ClassVar[dict[ModelIdentity, LevelLocator]] = {}
+
+    def __init__(self, info: SeriesInfo, model: ModelIdentity) -> None:
+        super().__init__()
+        self.info = info
+        self.model = model
+
+    def work(self) -> StudyLevels:
+        series = new_series(self.info)
+        fill_series(series, self.info, cancel=self.cancel_event)
+        locator = self._locators.get(self.model)
+        if locator is None:
+            from spineview.ml.architectures import import_keras
+            from spineview.ml.level_inference import LevelLocator
+
+            with tensorflow_loading.during():
+                import_keras()
+                locator = LevelLocator.load(self.model[0])
+            self._locators.clear()  # one level model at a time
+            self._locators[self.model] = locator
+        return locator.locate(
+            series,
+            study_uid=self.info.study_uid,
+            source_key=self.info.key,
+            instance_numbers=[ref.header.instance_number for ref in self.info.slices],
+        )
 
 
 class PlanTrainingJob(Job["TrainingPlan"]):

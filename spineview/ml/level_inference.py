@@ -64,7 +64,7 @@ class LevelLocator:
 
             bottleneck = self.model.get_layer("bottleneck").output
             pooled = keras.layers.GlobalAveragePooling2D(dtype="float32")(bottleneck)
-            self._features = keras.Model(self.model.inputs, [self.model.output, pooled])
+            self._features = keras.Model(self.model.inputs[0], [self.model.output, pooled])
         parts = [(np.zeros((0, len(LEVELS), 2)), np.zeros((0, len(LEVELS))), np.zeros((0, 0)))]
         for start in range(0, len(images), PREDICT_BATCH):
             batch = np.asarray(images[start : start + PREDICT_BATCH], dtype=np.float32)

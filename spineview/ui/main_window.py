@@ -30,6 +30,7 @@ from spineview.errors import error_text
 from spineview.models.level_result import StudyLevels
 from spineview.session import Session
 from spineview.ui.classification import ClassificationController, ViewerHooks
+from spineview.ui.levels_controller import LevelsController
 from spineview.ui.measurements_controller import MeasureHooks, MeasurementsController
 from spineview.ui.problems_panel import ProblemItem
 from spineview.ui.recent_folders import RecentFolders
@@ -127,6 +128,7 @@ class MainWindow(QMainWindow):
                 series_results=lambda results: self.browser.set_results(results),  # noqa: PLW0108
             ),
         )
+        self.level_finder = LevelsController(self.runner, self.show_levels, self)
         self.measurements = MeasurementsController(
             self.session.measurements,
             self.panels.measurements,
@@ -226,6 +228,7 @@ class MainWindow(QMainWindow):
 
     def cancel_loading(self) -> None:
         self.classification.cancel()
+        self.level_finder.cancel()
         self.scanner.cancel()
         self.loader.cancel()
 
@@ -245,6 +248,8 @@ class MainWindow(QMainWindow):
         self.browser.blockSignals(True)
         self.browser.select(self.active.view.series_key)
         self.browser.blockSignals(False)
+        if self.session.scan_result is not None:
+            self.level_finder.find(self.session.scan_result.studies)
 
     def _show_nothing_found(self, message: str) -> None:
         for viewport in self.viewports:
