@@ -45,6 +45,8 @@ class Config:
     """The model the viewer loads at start: a model name (user models first) or a folder."""
     load_model_at_start: bool = True
     """Load TensorFlow and the model in the background as soon as the window shows."""
+    find_levels_on_open: bool = True
+    """Find each opened study's disc levels in the background with the level model."""
     classify_on_open: bool = False
     """Classify each series as soon as it is loaded (series the model was not trained on are
     left for the user to start, after the warning)."""
@@ -105,6 +107,7 @@ _VALID: dict[str, Callable[[Any], bool]] = {
     "max_recent_folders": _is_recent_count,
     "model": _is_model_reference,
     "load_model_at_start": _is_bool,
+    "find_levels_on_open": _is_bool,
     "classify_on_open": _is_bool,
     "heatmap_method": _is_heatmap_method,
     "heatmap_opacity": _is_opacity,

@@ -20,6 +20,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pydicom.uid import generate_uid
@@ -186,6 +187,18 @@ def synthesize(
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return results
+
+
+def synthetic_source(dataset: Path) -> dict[str, Any] | None:
+    """How `spineview synth` made the dataset (its options, seed included), so that a model's
+    test split can be rebuilt later; None for any other dataset or an unreadable record."""
+    try:
+        record = json.loads((dataset / "synth_manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(record, dict) or record.get("generator") != "spineview synth":
+        return None
+    return record
 
 
 def _study_ids(options: SynthOptions) -> list[str]:

@@ -26,6 +26,7 @@ from spineview.core.levels import LEVELS
 from spineview.data.level_examples import LEVEL_INPUT_SIZE, LevelExample, level_examples
 from spineview.data.rsna import read_rsna_dataset
 from spineview.data.splits import grouped_split
+from spineview.data.synth import synthetic_source
 from spineview.errors import DatasetError, TrainingCancelled, TrainingError
 from spineview.ml.level_inference import LevelLocator
 from spineview.models.catalogue import Fitted, ModelInfo
@@ -345,6 +346,7 @@ def _manifest(
         training={
             "task": "levels",
             "dataset": str(config.dataset),
+            "synthetic_source": synthetic_source(config.dataset),
             "studies": counts,
             "training_images": len(train),
             "centre_offsets": list(CENTRE_OFFSETS),

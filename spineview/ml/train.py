@@ -35,6 +35,7 @@ from spineview.data.examples import (
     subsample_examples,
 )
 from spineview.data.splits import Split, grouped_split
+from spineview.data.synth import synthetic_source
 from spineview.errors import TrainingCancelled, TrainingError
 from spineview.ml.architectures import as_network_input
 from spineview.ml.augment import affine_augmenter
@@ -601,7 +602,7 @@ def _manifest(config: TrainConfig, examples: ExampleSet, split: Split, fitted: F
         "early_stopping": f"{config.early_stopping}, patience {config.patience}",
         "best_val_auc": _finite_max(history.get("val_auc", [])),
         "parent": parent,
-        "synthetic_source": _synthetic_source(config.dataset),
+        "synthetic_source": synthetic_source(config.dataset),
         "imagenet_weights": imagenet,
         "from_scratch": not imagenet,
         "rule_parameters": asdict(config.rule),
@@ -632,18 +633,6 @@ def _manifest(config: TrainConfig, examples: ExampleSet, split: Split, fitted: F
         created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         spineview_version=__version__,
     )
-
-
-def _synthetic_source(dataset: Path) -> dict[str, Any] | None:
-    """How `spineview synth` made the dataset (its options, seed included), so that the test
-    split can be rebuilt later; None for any other dataset or an unreadable record."""
-    try:
-        record = json.loads((dataset / "synth_manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(record, dict) or record.get("generator") != "spineview synth":
-        return None
-    return record
 
 
 def _parent_summary(config: TrainConfig) -> dict[str, Any] | None:

@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any, TypeGuard
 
 from spineview.core.preprocess import INTENSITY_SCALINGS
 from spineview.models.architectures import ARCHITECTURES, MC_DROPOUT
-from spineview.models.quality_gate import NOT_USABLE, as_interval, auc_interval, headline_metrics
+from spineview.models.quality_gate import (
+    NOT_USABLE,
+    Usability,
+    as_interval,
+    auc_interval,
+    headline_metrics,
+)
 
 if TYPE_CHECKING:
     from spineview.models.catalogue import ModelInfo
@@ -100,6 +106,52 @@ def level_figures_text(test: dict[str, Any]) -> str:
     return text
 
 
+def level_metrics_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """A level model's test figures: overall, per level, and the baseline beside them."""
+    test = metrics.get("test")
+    if not isinstance(test, Mapping) or not _is_number(test.get("within")):
+        return ["Localisation", *_field("Test", "no figures recorded")]
+    lines = ["Localisation (test split)"]
+    lines += _field(
+        "Series / levels", f"{test.get('series', 0)} series, {test.get('levels', 0)} levels"
+    )
+    lines += _field("All levels", _level_error_text(test))
+    order = test.get("order_accuracy")
+    if _is_number(order):
+        lines += _field("In order", f"{order:.0%} of series (head to feet as marked)")
+    per_level = test.get("per_level")
+    if isinstance(per_level, Mapping):
+        for level, figures in per_level.items():
+            if isinstance(figures, Mapping):
+                lines += _field(level, _level_error_text(figures))
+    baseline = test.get("mean_position_baseline")
+    if isinstance(baseline, Mapping):
+        lines += _field("Baseline", "each level at its training mean position: "
+                        + _level_error_text(baseline))  # fmt: skip
+    return lines
+
+
+def _gate_lines(usability: Usability) -> list[str]:
+    return [
+        "Quality gate",
+        *_field("Verdict", "usable" if usability.usable else NOT_USABLE),
+        *_field("Reason", usability.reason),
+    ]
+
+
+def _level_error_text(figures: Mapping[str, Any]) -> str:
+    if not _is_number(figures.get("within")):
+        return "not marked in the test split"
+    text = (
+        f"mean {figures.get('mean_mm', float('nan')):.1f} mm, 90th percentile "
+        f"{figures.get('p90_mm', float('nan')):.1f} mm, {figures['within']:.0%} within 5 mm"
+    )
+    interval = figures.get("within_ci")
+    if isinstance(interval, list) and len(interval) == 2:
+        text += f" ({interval[0]:.0%}–{interval[1]:.0%})"
+    return text
+
+
 def model_listing(info: ModelInfo) -> str:
     """What `spineview models` prints for one model: name, architecture, where it lives, the
     test AUC with its interval and the description; then the folder; then, for a model the
@@ -179,6 +231,10 @@ def model_details(info: ModelInfo) -> str:
     if training:
         lines += ["", "Training data", *training]
 
+    if manifest.task == "levels":
+        lines += ["", *level_metrics_lines(manifest.metrics), "", *_gate_lines(usability)]
+        return "\n".join(lines)
+
     lines += ["", "Calibration"]
     lines += _field("Temperature", _number(manifest.temperature))
     lines += _field("Threshold", f"{manifest.threshold:.2f} (on the calibrated probability)")
@@ -191,9 +247,7 @@ def model_details(info: ModelInfo) -> str:
         test_set = manifest.metrics.get("test_set")
         if isinstance(test_set, Mapping) and _is_text(test_set.get("description")):
             lines += _field("Test set", test_set["description"])
-        lines += ["", "Quality gate"]
-        lines += _field("Verdict", "usable" if usability.usable else NOT_USABLE)
-        lines += _field("Reason", usability.reason)
+        lines += ["", *_gate_lines(usability)]
 
     lines += ["", "Where its knowledge ends", *_reliability_lines(manifest)]
     heatmaps = manifest.metrics.get("heatmaps")

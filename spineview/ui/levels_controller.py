@@ -83,7 +83,7 @@ class LevelsController(QObject):
             job = LocateLevelsJob(info, model)
             job.signals.finished.connect(bind_slot(self._found))
             job.signals.failed.connect(bind_slot(self._failed, info))
-            job.signals.ended.connect(bind_slot(self._ended, job))
+            job.signals.ended.connect(bind_slot(self._ended))
             self._jobs.append(job)
             self.runner.start(job)
 

@@ -248,7 +248,7 @@ class MainWindow(QMainWindow):
         self.browser.blockSignals(True)
         self.browser.select(self.active.view.series_key)
         self.browser.blockSignals(False)
-        if self.session.scan_result is not None:
+        if self.session.scan_result is not None and self.config.find_levels_on_open:
             self.level_finder.find(self.session.scan_result.studies)
 
     def _show_nothing_found(self, message: str) -> None:

@@ -6,6 +6,7 @@ import csv
 import hashlib
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -83,6 +84,31 @@ def test_same_seed_same_files(dataset: Path, tmp_path: Path) -> None:
     assert (other / rsna_format.TRAIN_CSV).read_text() != (
         dataset / rsna_format.TRAIN_CSV
     ).read_text()
+
+
+def test_a_field_of_view_shift_moves_the_spine_in_the_image_not_in_the_patient(
+    dataset: Path, tmp_path: Path
+) -> None:
+    shifted = tmp_path / "shifted"
+    synthesize(shifted, replace(OPTIONS, fov_shift_mm=40.0), workers=1)
+    canal = "Spinal Canal Stenosis"
+
+    def marks(root: Path) -> dict[tuple[str, str], tuple[float, float]]:
+        return {
+            (row["study_id"], row["level"]): (float(row["x"]), float(row["y"]))
+            for row in _rows(root / rsna_format.COORDINATES_CSV) if row["condition"] == canal
+        }  # fmt: skip
+
+    centred, moved = marks(dataset), marks(shifted)
+    common = sorted(centred.keys() & moved.keys())  # the same spines (a label may be left empty)
+    assert len(common) >= 0.9 * len(centred)
+    offsets = np.array([np.subtract(moved[key], centred[key]) for key in common])
+    per_study: dict[str, list[np.ndarray]] = {}
+    for (study, _level), offset in zip(common, offsets, strict=True):
+        per_study.setdefault(study, []).append(offset)
+    for study, study_offsets in per_study.items():  # one shift per study, the spine kept
+        assert np.ptp(np.array(study_offsets), axis=0).max() < 3.0, study
+    assert np.abs(offsets).max() > 5.0  # ... but moved in the image
 
 
 def test_refuses_a_folder_that_is_not_empty(tmp_path: Path) -> None:

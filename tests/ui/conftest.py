@@ -29,7 +29,7 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def window(application: QApplication, qtbot: QtBot) -> Iterator[MainWindow]:
-    main = MainWindow(Config(load_model_at_start=False))
+    main = MainWindow(Config(load_model_at_start=False, find_levels_on_open=False))
     qtbot.addWidget(main)
     main.resize(1400, 900)
     main.show()

@@ -232,7 +232,9 @@ def test_every_result_in_the_viewer_carries_the_warning(
     from tests.ui.conftest import open_and_wait
 
     folder = _not_usable_model(real_weights=True)
-    main = MainWindow(Config(load_model_at_start=False, model=str(folder)))
+    main = MainWindow(
+        Config(load_model_at_start=False, find_levels_on_open=False, model=str(folder))
+    )
     qtbot.addWidget(main)
     main.resize(1400, 900)
     main.show()
@@ -265,7 +267,7 @@ def test_the_training_dialog_logs_whether_its_model_was_put_to_use(
     from spineview.ui.main_window import MainWindow
 
     folder = _not_usable_model("declined", real_weights=True)
-    main = MainWindow(Config(load_model_at_start=False))
+    main = MainWindow(Config(load_model_at_start=False, find_levels_on_open=False))
     qtbot.addWidget(main)
     try:
         before = main.model_picker.current_model()
