@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from spineview.ml.gradcam import GradCam, HeatMap
     from spineview.ml.inference import Classifier
     from spineview.ml.level_inference import LevelLocator
+    from spineview.ml.level_training import LevelTrainResult
+    from spineview.models.level_dataset_check import LevelDatasetCheck
     from spineview.models.training_plan import TrainConfig, TrainingPlan, TrainResult
 
 logger = logging.getLogger(__name__)
@@ -422,6 +424,74 @@ class TrainJob(Job["TrainResult"]):
             progress=self.signals.update.emit,
             cancel=self.cancel_event,
         )
+
+
+class LevelDatasetCheckJob(Job["LevelDatasetCheck"]):
+    """Check a folder for level training (no TensorFlow, no decoding): its level marks."""
+
+    def __init__(self, dataset: Path) -> None:
+        super().__init__()
+        self.dataset = dataset
+
+    def work(self) -> LevelDatasetCheck:
+        from spineview.models.level_dataset_check import check_level_dataset
+
+        return check_level_dataset(self.dataset, cancel=self.cancel_event)
+
+
+class LevelTrainSignals(JobSignals):
+    update = Signal(str, float)  # what is happening (an epoch's line), fraction done 0-1
+
+
+class LevelTrainJob(Job["LevelTrainResult"]):
+    """Train, test and save a disc level model as `out`; cancel between batches."""
+
+    pool: ClassVar[PoolName] = "training"
+
+    def __init__(self, dataset: Path, name: str, out: Path, **settings: Any) -> None:
+        super().__init__()
+        self.signals: LevelTrainSignals = LevelTrainSignals()
+        self.dataset = dataset
+        self.name = name
+        self.out = out
+        self.settings = settings
+        """LevelTrainingConfig fields: epochs, batch_size, learning_rate, seed, ..."""
+        self._lock = threading.Lock()
+        self._saved = False
+
+    def cancel(self) -> None:
+        """Stop between batches; once the model is saved, too late: it ends as finished."""
+        with self._lock:
+            if not self._saved:
+                super().cancel()
+
+    @staticmethod
+    def defaults() -> dict[str, Any]:
+        """LevelTrainingConfig's default values (epochs, batch_size, ...), for a form."""
+        import dataclasses
+
+        from spineview.ml.level_training import LevelTrainingConfig
+
+        return {
+            field.name: field.default
+            for field in dataclasses.fields(LevelTrainingConfig)
+            if field.default is not dataclasses.MISSING
+        }
+
+    def work(self) -> LevelTrainResult:
+        from spineview.ml.architectures import import_keras
+
+        with tensorflow_loading.during():
+            import_keras()  # as TrainJob: the libraries load without stalling the GUI
+            freeze_long_lived_objects()
+        from spineview.ml.level_training import LevelTrainingConfig, train_levels
+
+        config = LevelTrainingConfig(self.dataset, self.name, self.out, **self.settings)
+        result = train_levels(config, progress=self.signals.update.emit, cancel=self.cancel_event)
+        with self._lock:  # a cancel that came after the last check is not a cancelled run
+            self._saved = True
+            self.cancel_event.clear()
+        return result
 
 
 class _LoadingCount:

@@ -14,7 +14,7 @@ import math
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PySide6.QtCore import Qt, QUrl, Signal
 from PySide6.QtGui import QCloseEvent, QDesktopServices, QShowEvent
@@ -41,9 +41,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from spineview.errors import error_text
+from spineview.errors import SpineViewError, error_text
 from spineview.models.architectures import SLICE_ARCHITECTURES
 from spineview.models.catalogue import ModelInfo, delete_model, list_models, user_model_folder
+from spineview.models.level_dataset_check import LevelDatasetCheck
+from spineview.models.model_text import level_figures_text
 from spineview.models.quality_gate import judge_usability
 from spineview.models.training_plan import (
     AUGMENTATION_RANGES,
@@ -60,13 +62,34 @@ from spineview.models.training_plan import (
 )
 from spineview.ui.binding import bind_slot
 from spineview.ui.garbage_collection import collect_everything
+from spineview.ui.level_training_view import LevelTrainingReport, level_result_summary
+from spineview.ui.levels_controller import level_model
 from spineview.ui.training_views import TrainingCurves, TrainingReport, format_metric
-from spineview.workers import JobRunner, PlanTrainingJob, TrainJob
+from spineview.workers import (
+    JobRunner,
+    LevelDatasetCheckJob,
+    LevelTrainJob,
+    PlanTrainingJob,
+    TrainJob,
+)
+
+if TYPE_CHECKING:
+    from spineview.workers import LevelTrainResult
 
 DEFAULT_RECIPE = "default"
 """The recipe the form starts on; its values come from TrainConfig and RECIPES at run time,
 so the dialog and the CLI share one default."""
 FROM_SCRATCH = "nothing (train from scratch)"
+SLICES, LEVELS = "slices", "levels"
+TASKS = {
+    SLICES: "Slice classifier (healthy / degenerative)",
+    LEVELS: "Disc levels (L1/L2–L5/S1)",
+}
+"""What a model learns (the manifest's task) → the task choice's text."""
+SLICE_ONLY = (
+    "Only a slice classifier's training reads this: a disc level model has its own network, "
+    "trained from scratch with its own augmentation (scale, rotation, shift, gamma, noise)"
+)
 _ERROR_STYLE = "color: #c62828;"
 _WARNING_STYLE = "color: #b26a00;"
 
@@ -87,10 +110,14 @@ class TrainingDialog(QDialog):
         self.runner = runner
         self.models_dir = models_dir
         self.plan: TrainingPlan | None = None
+        self.level_check: LevelDatasetCheck | None = None  # the plan of a level model
         self.trained: TrainResult | None = None
-        self._plan_job: PlanTrainingJob | None = None
+        self.trained_levels: LevelTrainResult | None = None
+        self._plan_job: PlanTrainingJob | LevelDatasetCheckJob | None = None
         self._start_after_plan = False
-        self._train_job: TrainJob | None = None
+        self._train_job: TrainJob | LevelTrainJob | None = None
+        self._level_status: str | None = None  # a level run's last progress line
+        self._slice_tooltips: dict[QWidget, str] = {}  # kept while the task is levels
         self._training_started = 0.0
         self._close_when_stopped = False
         self._last_progress: TrainProgress | None = None  # of the run, for a cancel's message
@@ -180,6 +207,15 @@ class TrainingDialog(QDialog):
     def _build_model_box(self) -> QGroupBox:
         model = QGroupBox("Model")
         form = QFormLayout(model)
+        self.task_combo = QComboBox()
+        for task, text in TASKS.items():
+            self.task_combo.addItem(text, task)
+        self.task_combo.setToolTip(
+            "What the model learns: healthy / degenerative per slice (RSNA layout or one folder "
+            "per class), or where the lumbar discs lie on a sagittal T2/STIR series (RSNA layout "
+            "with spinal-canal level marks)"
+        )
+        self.task_combo.currentIndexChanged.connect(self._task_changed)
         self.name_edit = QLineEdit(f"my-model-{datetime.now():%Y%m%d-%H%M}")
         self.name_edit.setToolTip("Letters, digits, '-', '_' and '.'")
         self.recipe_combo = QComboBox()
@@ -222,6 +258,7 @@ class TrainingDialog(QDialog):
         self.seed_spin.setToolTip("Seed of the train/validation/test split and of training")
         self.imagenet_edit = QLineEdit()
         self.imagenet_edit.setPlaceholderText("optional: local ResNet50 ImageNet .h5")
+        form.addRow("Task", self.task_combo)
         form.addRow("Name", self.name_edit)
         form.addRow("Recipe", self.recipe_combo)
         form.addRow("", self.recipe_changes)
@@ -286,8 +323,10 @@ class TrainingDialog(QDialog):
         self.pages = QStackedWidget()
         self.curves = TrainingCurves()
         self.report = TrainingReport()
+        self.level_report = LevelTrainingReport()
         self.pages.addWidget(self.curves)
         self.pages.addWidget(self.report)
+        self.pages.addWidget(self.level_report)
         column.addWidget(self.pages, 3)
         self.trained_buttons = QWidget()
         row = QHBoxLayout(self.trained_buttons)
@@ -319,6 +358,29 @@ class TrainingDialog(QDialog):
 
     def _architecture_changed(self) -> None:
         self._update_enabled()
+
+    def task(self) -> str:
+        """The model's task: "slices" or "levels"."""
+        return str(self.task_combo.currentData())
+
+    def set_task(self, task: str) -> None:
+        self.task_combo.setCurrentIndex(self.task_combo.findData(task))
+
+    def _task_changed(self) -> None:
+        """Fill epochs, batch size and learning rate with the task's defaults (a level model's
+        from its trainer, a classifier's from the recipe) and check the dataset again."""
+        if self.task() == LEVELS:
+            defaults = LevelTrainJob.defaults()
+            self.epochs_spin.setValue(int(defaults["epochs"]))
+            self.batch_spin.setValue(int(defaults["batch_size"]))
+            self.learning_rate_spin.setValue(float(defaults["learning_rate"]))
+        else:
+            self.apply_recipe()
+        self._show_recipe_changes()
+        self._update_enabled()
+        self.plan, self.level_check = None, None
+        if self.dataset_edit.text().strip():
+            self.inspect()
 
     def apply_recipe(self) -> None:
         """Fill the form with the chosen recipe's values (edits made afterwards are kept)."""
@@ -364,7 +426,7 @@ class TrainingDialog(QDialog):
         return changed
 
     def _show_recipe_changes(self) -> None:
-        changed = self.recipe_changes_from_form()
+        changed = self.recipe_changes_from_form() if self.task() == SLICES else []
         self.recipe_changes.setText(f"changed: {', '.join(changed)}" if changed else "")
         self.recipe_changes.setVisible(bool(changed))
 
@@ -418,6 +480,25 @@ class TrainingDialog(QDialog):
         self.architecture_combo.setEnabled(idle and not from_model)
         self.freeze_check.setEnabled(idle and from_model)
         self.imagenet_edit.setEnabled(idle and self._resnet() and not from_model)
+        self.task_combo.setEnabled(idle)
+        self._disable_slice_only_settings()
+
+    def slice_only_settings(self) -> tuple[QWidget, ...]:
+        """The settings only a slice classifier's training reads."""
+        return (self.recipe_combo, self.start_from_combo, self.freeze_check,
+                self.architecture_combo, self.imagenet_edit, self.augmentation_box)  # fmt: skip
+
+    def _disable_slice_only_settings(self) -> None:
+        """With the level task: the slice-only settings disabled, their tooltips saying why
+        (their own come back with the slice task)."""
+        levels = self.task() == LEVELS
+        for widget in self.slice_only_settings():
+            if levels:
+                self._slice_tooltips.setdefault(widget, widget.toolTip())
+                widget.setToolTip(SLICE_ONLY)
+                widget.setEnabled(False)
+            elif widget in self._slice_tooltips:
+                widget.setToolTip(self._slice_tooltips.pop(widget))
 
     def _preset_changed(self) -> None:
         preset = self.preset_combo.currentData()
@@ -511,8 +592,14 @@ class TrainingDialog(QDialog):
             self._plan_job.cancel()
         self._start_after_plan = then_start
         self.plan = None  # until the new inspection says otherwise
-        job = PlanTrainingJob(self.config())
-        job.signals.finished.connect(bind_slot(self._plan_ready, job))
+        self.level_check = None
+        job: PlanTrainingJob | LevelDatasetCheckJob
+        if self.task() == LEVELS:
+            job = LevelDatasetCheckJob(Path(self.dataset_edit.text().strip()).expanduser())
+            job.signals.finished.connect(bind_slot(self._level_check_ready, job))
+        else:
+            job = PlanTrainingJob(self.config())
+            job.signals.finished.connect(bind_slot(self._plan_ready, job))
         job.signals.failed.connect(bind_slot(self._plan_failed, job))
         job.signals.cancelled.connect(bind_slot(self._plan_cancelled, job))
         self._plan_job = job
@@ -535,12 +622,30 @@ class TrainingDialog(QDialog):
                 self._log("Not started: " + " ".join(plan.errors))
                 self.status_label.setText("Cannot train with these settings (see the dataset)")
 
-    def _plan_cancelled(self, job: PlanTrainingJob) -> None:
+    def _level_check_ready(self, job: LevelDatasetCheckJob, check: LevelDatasetCheck) -> None:
+        if job is not self._plan_job:
+            return
+        self._plan_job = None
+        self.level_check = check
+        self.dataset_summary.setText(level_check_summary(check))
+        self.problems_view.setVisible(bool(check.problems))
+        self.problems_view.setPlainText("\n".join(check.problems))
+        if self._start_after_plan:
+            self._start_after_plan = False
+            if check.can_train:
+                self._start_level_training()
+            else:
+                self._log("Not started: " + " ".join(check.errors))
+                self.status_label.setText("Cannot train a level model on this dataset")
+
+    def _plan_cancelled(self, job: PlanTrainingJob | LevelDatasetCheckJob) -> None:
         if job is self._plan_job:
             self._plan_job = None
             self._start_after_plan = False
 
-    def _plan_failed(self, job: PlanTrainingJob, error: BaseException) -> None:
+    def _plan_failed(
+        self, job: PlanTrainingJob | LevelDatasetCheckJob, error: BaseException
+    ) -> None:
         if job is not self._plan_job:
             return
         message = error_text(error)
@@ -570,7 +675,7 @@ class TrainingDialog(QDialog):
             "the new training finishes. Continue?",
         ):
             return
-        self.trained = None
+        self.trained = self.trained_levels = None
         self.curves.clear()
         self.pages.setCurrentWidget(self.curves)
         self.log.clear()
@@ -585,6 +690,79 @@ class TrainingDialog(QDialog):
         self._last_progress = None
         self._set_state("training")
         self.runner.start(job)
+
+    def _start_level_training(self) -> None:
+        name = self.name_edit.text().strip()
+        try:
+            folder = user_model_folder(name)  # checks the name
+        except SpineViewError as error:
+            self.status_label.setText(f"Not started: {error_text(error)}")
+            self.status_label.setStyleSheet(_ERROR_STYLE)
+            self._log(f"Not started: {error_text(error)}")
+            return
+        if self.models_dir is not None:
+            folder = self.models_dir / name
+        if folder.exists() and not self.confirm(
+            "Replace the model?",
+            f"A model named {name} exists in {folder.parent}. It is replaced only when "
+            "the new training finishes. Continue?",
+        ):
+            return
+        self.trained = self.trained_levels = None
+        self.level_report.show_running()
+        self.pages.setCurrentWidget(self.level_report)
+        self.log.clear()
+        dataset = Path(self.dataset_edit.text().strip()).expanduser()
+        self._log(f"Training the disc level model {name} on {dataset}")
+        job = LevelTrainJob(
+            dataset, name, folder, epochs=self.epochs_spin.value(),
+            batch_size=self.batch_spin.value(), learning_rate=self.learning_rate_spin.value(),
+            seed=self.seed_spin.value(),
+        )  # fmt: skip
+        job.signals.update.connect(bind_slot(self._level_update, job))
+        job.signals.finished.connect(self._level_finished)
+        job.signals.failed.connect(self._failed)
+        job.signals.cancelled.connect(self._cancelled)
+        self._train_job = job
+        self._training_started = time.monotonic()
+        self._last_progress = None
+        self._level_status = None
+        self._set_state("training")
+        self.runner.start(job)
+
+    def _level_update(self, job: LevelTrainJob, text: str, fraction: float) -> None:
+        if job is not self._train_job:
+            return
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(round(1000 * fraction))
+        self.progress.setFormat("disc levels: %p %")
+        elapsed = time.monotonic() - self._training_started
+        self.status_label.setText(f"{text} · {_duration(elapsed)} elapsed")
+        self._log(text)
+        self._level_status = text
+
+    def _level_finished(self, result: LevelTrainResult) -> None:
+        self._run_ended()
+        self.trained_levels = result
+        self._set_state("done")
+        folder = result.info.path
+        test = result.metrics.get("test", {})
+        seconds = _duration(time.monotonic() - self._training_started)
+        self._log(f"Saved {folder} ({seconds}); {level_figures_text(test)}")
+        for problem in result.problems:
+            self._log(f"note: {problem}")
+        viewer = level_model()
+        summary = level_result_summary(
+            folder, test, result.info.manifest.usability, viewer[0] if viewer else None
+        )
+        self.level_report.show_result(test, summary)
+        self.pages.setCurrentWidget(self.level_report)
+        self.status_label.setText(f"Done in {seconds}: {level_figures_text(test)}")
+        self.model_saved.emit(folder)
+        self.refresh_start_models()
+        self.models_changed.emit()
+        if self._close_when_stopped:
+            self.close()
 
     def cancel_training(self) -> None:
         if self._train_job is None:
@@ -679,7 +857,10 @@ class TrainingDialog(QDialog):
             self.close()
 
     def _cancelled(self) -> None:
-        message = "Training " + cancel_message(self._last_progress)
+        if isinstance(self._train_job, LevelTrainJob):
+            message = "Training " + level_cancel_message(self._level_status)
+        else:
+            message = "Training " + cancel_message(self._last_progress)
         self._run_ended()
         self._set_state("idle")
         self.status_label.setText(message)
@@ -696,6 +877,16 @@ class TrainingDialog(QDialog):
         self.start_button.setEnabled(not training)  # both stay shown, in their places
         self.cancel_button.setEnabled(training)
         self.trained_buttons.setVisible(state == "done")
+        levels = self.trained_levels is not None
+        self.use_button.setEnabled(not levels)
+        self.use_button.setToolTip(
+            "A disc level model is not a slice classifier: the viewer picks its level model "
+            "by itself"
+            if levels
+            else "Make this model the viewer's slice classifier"
+        )
+        self.open_report_button.setText("Open model folder" if levels else "Open report folder")
+        self.show_curves_button.setVisible(not levels)
         self.progress.setVisible(state != "idle" or self.progress.value() > 0)
         self.status_label.setStyleSheet("")
         self._update_enabled()
@@ -717,11 +908,19 @@ class TrainingDialog(QDialog):
     def _open_report(self) -> None:
         if self.trained is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.trained.model_folder / "report")))
+        elif self.trained_levels is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.trained_levels.info.path)))
+
+    def trained_folder(self) -> Path | None:
+        """The folder of the model the last run saved (either task), None without one."""
+        if self.trained is not None:
+            return self.trained.model_folder
+        return self.trained_levels.info.path if self.trained_levels is not None else None
 
     def discard_model(self) -> None:
-        if self.trained is None:
+        folder = self.trained_folder()
+        if folder is None:
             return
-        folder = self.trained.model_folder
         if not self.confirm("Discard the model?", f"Delete {folder} and its report?"):
             return
         try:
@@ -730,7 +929,7 @@ class TrainingDialog(QDialog):
             self._log(f"Could not delete {folder}: {error}")
             return
         self._log(f"Deleted {folder}")
-        self.trained = None
+        self.trained = self.trained_levels = None
         self._set_state("idle")
         self.refresh_start_models()
         self.models_changed.emit()
@@ -824,6 +1023,40 @@ def cancel_message(last: TrainProgress | None) -> str:
     else:
         where = f"while {last.message or last.stage.value}"
     return f"cancelled {where}; nothing was saved"
+
+
+def level_cancel_message(last: str | None) -> str:
+    """A cancelled level run's end of the sentence "Training ", from its last progress line."""
+    where = "before it started" if last is None else f"at “{last}”"
+    return f"cancelled {where}; nothing was saved"
+
+
+def level_check_summary(check: LevelDatasetCheck) -> str:
+    """What a folder holds for a disc level model and whether it can train, as rich text."""
+    lines = []
+    if check.studies:
+        lines.append(
+            f"<b>RSNA layout</b>: {check.studies} studies, {check.marked_studies} with "
+            f"spinal-canal level marks on {check.marked_series} sagittal T2/STIR series"
+        )
+        lines.append(
+            "Marked: "
+            + " · ".join(f"{html.escape(level)} {n}" for level, n in check.level_counts.items())
+        )
+    if check.problems:
+        lines.append(f"{len(check.problems)} problems in the dataset (listed below)")
+    for error in check.errors:
+        lines.append(f"<span style='{_ERROR_STYLE}'>✖ {html.escape(error)}</span>")
+    if check.can_train:
+        if check.warnings:
+            lines.append(
+                f"<span style='{_WARNING_STYLE}'>⚠ training is possible, but "
+                + "; ".join(html.escape(warning) for warning in check.warnings)
+                + "</span>"
+            )
+        else:
+            lines.append("<span style='color: #2e7d32;'>✔ ready to train</span>")
+    return "<br>".join(lines)
 
 
 def _epoch_cut_short(last: TrainProgress | None, epoch_end: TrainProgress) -> bool:

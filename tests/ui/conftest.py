@@ -10,6 +10,7 @@ from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from spineview.config import Config
+from spineview.data.synth import SynthOptions, synthesize
 from spineview.dicom.write import write_demo_study
 from spineview.ui.application import create_application
 from spineview.ui.main_window import MainWindow
@@ -25,6 +26,16 @@ def demo_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("demo-study")
     write_demo_study(folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def level_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """12 small synthetic studies in the RSNA layout (seed 21), each with its five spinal-canal
+    level marks on a sagittal T2/STIR series: enough for a short level training run. Tests
+    read it and never write into it."""
+    root = tmp_path_factory.mktemp("levels") / "rsna"
+    synthesize(root, SynthOptions(studies=12, seed=21, size=64), workers=2)
+    return root
 
 
 @pytest.fixture
