@@ -45,7 +45,7 @@ def measure_levels(studies: int, model_folder: Path) -> dict[str, Any]:
         scan = scan_paths([root / "train_images"])
         in_plane: list[float] = []
         spatial: list[float] = []
-        series_in_order = series_read = 0
+        series_in_order = series_read = series_located = 0
         load_seconds = locate_seconds = 0.0
         declined: list[str] = []
         for study in scan.studies:
@@ -68,6 +68,7 @@ def measure_levels(studies: int, model_folder: Path) -> dict[str, Any]:
                 if result.levels is None:
                     declined.append(f"study {study_id}: {result.reason}")
                     continue
+                series_located += 1
                 normal = row_col_normal(series.orientation)[2]  # type: ignore[arg-type]
                 marked = {
                     point.level: np.asarray(point.position) for point in truth[study_id].points
@@ -80,7 +81,7 @@ def measure_levels(studies: int, model_folder: Path) -> dict[str, Any]:
                         in_plane.append(
                             float(np.linalg.norm(difference - (difference @ normal) * normal))
                         )
-                series_in_order += int(result.levels.in_order() and len(found) == len(marked))
+                series_in_order += int(result.levels.in_order() and set(marked) <= set(found))
     errors = np.asarray(in_plane)
     hits = int(np.sum(errors <= WITHIN_MM))
     return {
@@ -98,7 +99,14 @@ def measure_levels(studies: int, model_folder: Path) -> dict[str, Any]:
         "p90_mm": round(float(np.percentile(errors, 90)), 2) if len(errors) else None,
         "mean_3d_mm": round(float(np.mean(spatial)), 2) if spatial else None,
         "series_in_order": series_in_order,
-        "order_accuracy": round(series_in_order / series_read, 4) if series_read else None,
+        "series_located": series_located,
+        "order_accuracy": round(series_in_order / series_located, 4) if series_located else None,
+        "levels_declined": 5 * (series_read - series_located),
+        "within_counting_declined_as_missed": (
+            round(hits / (len(errors) + 5 * (series_read - series_located)), 4)
+            if series_read
+            else None
+        ),
         "seconds_per_series_locate": round(locate_seconds / max(series_read, 1), 3),
         "seconds_per_series_decode": round(load_seconds / max(series_read, 1), 3),
         "truth_problems": problems,

@@ -31,6 +31,7 @@ from spineview.errors import DatasetError, TrainingCancelled, TrainingError
 from spineview.ml.level_inference import LevelLocator
 from spineview.models.catalogue import Fitted, ModelInfo
 from spineview.models.distribution_check import fit_distribution_check
+from spineview.models.level_dataset_check import MIN_LEVEL_STUDIES as MIN_STUDIES
 from spineview.models.level_metrics import in_marked_order, level_report, point_errors_mm
 from spineview.models.manifest import ModelManifest
 
@@ -41,8 +42,6 @@ LevelProgress = Callable[[str, float], None]
 
 SCALING = "percentile"
 CENTRE_OFFSETS = (-1, 0, 1)
-MIN_STUDIES = 6
-"""Fewer studies cannot fill a train, validation and test split with anything to learn from."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +110,8 @@ def train_levels(
         )
     split = grouped_split([e.study_id for e in examples], [0] * len(examples), seed=config.seed)
     train = [examples[i] for i in split.train]
-    validation = _midline_only([examples[i] for i in split.validation])
+    validation_centres = [examples[i] for i in split.validation]
+    validation = _midline_only(validation_centres)
     test = [examples[i] for i in split.test]
     _check_cancel(cancel)
 
@@ -139,7 +139,8 @@ def train_levels(
             distribution=fit_distribution_check(
                 ("bottleneck",),
                 locator.predict(arrays.images)[2],
-                locator.predict(validation_arrays.images)[2],
+                # every centre inference may choose: three times the images for the threshold
+                locator.predict(_Arrays.of(validation_centres).images)[2],
             )
         )
     except ValueError as error:  # too few images to fit

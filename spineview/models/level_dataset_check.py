@@ -20,8 +20,8 @@ from spineview.data.rsna_levels import LEVEL_CONDITION
 from spineview.errors import DatasetError, TrainingCancelled
 
 MIN_LEVEL_STUDIES = 6
-"""The fewest marked studies the level trainer accepts (`ml.level_training.MIN_STUDIES`; a
-test keeps the two equal): fewer cannot fill a train, validation and test split."""
+"""The fewest marked studies the level trainer accepts (`ml.level_training` refuses fewer):
+fewer cannot fill a train, validation and test split with anything to learn from."""
 FEW_LEVEL_STUDIES = 30
 """Below this many marked studies the check warns that the test figures rest on few series."""
 
