@@ -37,6 +37,8 @@ class Config:
     """Whether patient data starts hidden on screen (the P toggle's initial state)."""
     export_hides_patient_data: bool = True
     """Whether exported PNGs leave patient data out, whatever the screen shows."""
+    export_folder: str = ""
+    """The folder of the last export ("": none yet); never used while inside an opened study."""
     cine_frames_per_second: float = 8.0
     default_layout: str = "1x1"
     """"1x1" (one viewport) or "1x2" (two side by side)."""
@@ -74,6 +76,10 @@ def _is_frames_per_second(value: Any) -> bool:
     )
 
 
+def _is_folder_text(value: Any) -> bool:
+    return isinstance(value, str) and len(value) <= 4096 and "\0" not in value
+
+
 def _is_layout(value: Any) -> bool:
     return value in LAYOUTS
 
@@ -102,6 +108,7 @@ def _is_opacity(value: Any) -> bool:
 _VALID: dict[str, Callable[[Any], bool]] = {
     "hide_patient_data": _is_bool,
     "export_hides_patient_data": _is_bool,
+    "export_folder": _is_folder_text,
     "cine_frames_per_second": _is_frames_per_second,
     "default_layout": _is_layout,
     "max_recent_folders": _is_recent_count,

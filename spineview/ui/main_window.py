@@ -30,6 +30,7 @@ from spineview.errors import error_text
 from spineview.models.level_result import StudyLevels
 from spineview.session import Session
 from spineview.ui.classification import ClassificationController, ViewerHooks
+from spineview.ui.export_location import default_export_folder
 from spineview.ui.levels_controller import LevelsController
 from spineview.ui.measurements_controller import MeasureHooks, MeasurementsController
 from spineview.ui.problems_panel import ProblemItem
@@ -395,10 +396,16 @@ class MainWindow(QMainWindow):
             return
         name = f"spineview-series{view.series.series_number or ''}-slice{view.index + 1}.png"
         target, _ = QFileDialog.getSaveFileName(
-            self, "Export view as PNG", str(Path(self.recent.last()) / name), "PNG (*.png)"
+            self, "Export view as PNG", str(self.export_folder() / name), "PNG (*.png)"
         )
         if target:
             self.export_view_to(Path(target))
+            self.config.export_folder = str(Path(target).parent)
+
+    def export_folder(self) -> Path:
+        """Where the export dialog starts: never a folder opened as a study (see
+        `default_export_folder`)."""
+        return default_export_folder(self.config.export_folder, self.recent.folders())
 
     def export_view_to(self, path: Path) -> None:
         try:

@@ -42,6 +42,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("invert", ("I",), "Invert grey levels", "View"),
     Shortcut("reset", ("R",), "Reset zoom, pan, window and inversion", "View"),
     Shortcut("patient_data", ("P",), "Show / hide all patient data on screen", "View"),
+    Shortcut("dicom_overlays", ("O",), "Show / hide DICOM overlay planes", "View"),
     Shortcut("level_labels", ("L",), "Show / hide disc level labels", "View"),
     Shortcut("layout_1x1", ("Ctrl+1",), "One viewport", "Layout"),
     Shortcut("layout_1x2", ("Ctrl+2",), "Two viewports side by side", "Layout"),

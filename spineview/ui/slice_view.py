@@ -9,8 +9,6 @@ can drive them); SIGMOID windows and VOI LUTs are applied by `core.windowing` to
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,13 +16,24 @@ from typing import Any
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QPointF, QRectF, Qt, QTimer, Signal
-from PySide6.QtGui import QColor, QKeyEvent, QKeySequence, QPen, QResizeEvent
+from PySide6.QtGui import (
+    QColor,
+    QFont,
+    QImage,
+    QKeyEvent,
+    QKeySequence,
+    QPainter,
+    QPen,
+    QResizeEvent,
+)
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from spineview.core.files import write_bytes_atomic
 from spineview.core.geometry import pixel_to_patient, plane_intersection_in_image, row_col_normal
 from spineview.core.heatmap import DEFAULT_OPACITY, heat_indices, heat_lut
 from spineview.core.level_display import slice_labels, slice_level_text
 from spineview.core.levels import LevelMap
+from spineview.core.png import encode_png
 from spineview.core.presets import AUTO, MR_PRESETS
 from spineview.core.series import Series
 from spineview.core.text import format_dicom_date, format_probability, format_spread
@@ -60,6 +69,11 @@ _POSITIVE_COLOUR = "#ff8a65"
 _NEGATIVE_COLOUR = "#9be29b"
 _WITHHELD_COLOUR = "#c8c8c8"
 _MARKER_STYLE = "QLabel { color: #ffd200; font-weight: bold; font-size: 13px; background: none; }"
+OVERLAY_COLOURS = ((0, 229, 255), (255, 64, 129), (118, 255, 3), (255, 171, 0))
+"""DICOM overlay planes in the order of their groups (6000 cyan, 6002 pink, ...)."""
+OVERLAY_ALPHA = 200
+EXPORT_MIN_SIDE = 256
+"""An export of an image whose shorter side is below this is scaled up by a whole number."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +203,7 @@ class SliceView(QWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.viewbox.addItem(self.image)
         self._build_heat_layer()
+        self._build_dicom_overlay_layer()
         self.classification: SliceClassification | None = None
         self.reference_line = pg.PlotCurveItem(pen=REFERENCE_PEN)
         self.reference_line.setZValue(10)
@@ -237,6 +252,16 @@ class SliceView(QWidget):
         self._heatmap_note = ""
         self._heat_drawn = False
         """Whether `heat_image` holds a map (False: none, or none on purpose)."""
+
+    def _build_dicom_overlay_layer(self) -> None:
+        self.dicom_overlay = pg.ImageItem(axisOrder="row-major")
+        self.dicom_overlay.setZValue(6)  # over the image and the heatmap, under lines and labels
+        self.dicom_overlay.setVisible(False)
+        self.viewbox.addItem(self.dicom_overlay)
+        self.dicom_overlays_visible = True
+        """The O toggle: draw the series' DICOM overlay planes (on by default)."""
+        self.dicom_overlay_groups: list[int] = []
+        """The overlay groups drawn on the shown slice."""
 
     def _label(self, alignment: Qt.AlignmentFlag) -> QLabel:
         label = QLabel(self)
@@ -516,23 +541,103 @@ class SliceView(QWidget):
         self._update_annotations()
 
     def export_png(self, path: Path, *, hide_patient_data: bool = True) -> None:
-        """Save what the viewport shows (annotations included) as PNG, written atomically."""
+        """Save the slice at the image's own pixel size (see `render_image`) as PNG, written
+        atomically, with the series, slice and window (no patient data) in its text."""
         shown = self.patient_data_visible
         self.set_patient_data_visible(shown and not hide_patient_data)
         try:
-            pixmap = self.grab()
+            image = self.render_image()
         finally:
             self.set_patient_data_visible(shown)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(suffix=".png", dir=path.parent)
-        os.close(handle)
+        write_bytes_atomic(path, encode_png(_rgb_array(image), self.export_text()), mode=0o644)
+
+    def export_text(self) -> dict[str, str]:
+        """The PNG text of an export: what it shows, never who it shows."""
+        texts = {"Software": "spineview"}
+        series = self.series
+        if series is not None:
+            lines = [self.corner["top_left"].text(), self.corner["bottom_left"].text()]
+            texts["Description"] = "\n".join(line for line in lines if line)
+            texts["Source"] = f"series {series.series_uid}, slice {self.index + 1}"
+        return texts
+
+    def export_scale(self) -> int:
+        """Screen-free export size factor: 1, or the whole number that brings an image whose
+        shorter side is under `EXPORT_MIN_SIDE` pixels to at least that."""
+        if self.series is None:
+            return 1
+        shorter = min(self.series.shape[1:])
+        return max(1, math.ceil(EXPORT_MIN_SIDE / shorter))
+
+    def render_image(self) -> QImage:
+        """The current slice at the image's own size (rows × columns, times `export_scale`):
+        the view's scene over the image rectangle (window/level, inversion, heatmap, DICOM
+        overlays and every item drawn on the slice) and the annotations laid out for that
+        size. The view's zoom and pan do not matter and are left as they were."""
+        if self.series is None:
+            raise OSError("no series to export")
+        rows, cols = self.series.shape[1:]
+        scale = self.export_scale()
+        image = QImage(cols * scale, rows * scale, QImage.Format.Format_RGB32)
+        image.fill(QColor(0, 0, 0))
+        rect = self.image_rect()
+        x_range, y_range = self.viewbox.viewRange()
+        zoomed = self._user_zoomed
+        painter = QPainter(image)
         try:
-            if not pixmap.save(temporary, "PNG"):
-                raise OSError(f"could not write {path}")
-            os.replace(temporary, path)
+            self.viewbox.setRange(rect, padding=0.0)  # the whole image inside: nothing clipped
+            source = self.viewbox.mapViewToScene(rect).boundingRect()
+            self.graphics.scene().render(
+                painter, QRectF(image.rect()), source, Qt.AspectRatioMode.IgnoreAspectRatio
+            )
+            self._paint_annotations(painter, image.width(), image.height())
         finally:
-            if os.path.exists(temporary):
-                os.unlink(temporary)
+            painter.end()
+            self.viewbox.setRange(xRange=x_range, yRange=y_range, padding=0.0)
+            self._user_zoomed = zoomed
+        return image
+
+    def _paint_annotations(self, painter: QPainter, width: int, height: int) -> None:
+        """Corner text, orientation letters and the caption, laid out anew for an export of
+        `width` × `height` (the screen's layout fits the widget, not the image). The pointer
+        readout is left out."""
+        font = QFont("monospace")
+        font.setStyleHint(QFont.StyleHint.Monospace)
+        font.setPixelSize(max(10, min(width, height) // 42))
+        painter.setFont(font)
+        margin = max(3, font.pixelSize() // 3)
+        half = max(width // 2 - 2 * margin, 40)
+        left, right = Qt.AlignmentFlag.AlignLeft, Qt.AlignmentFlag.AlignRight
+        corners = {"top_left": (left, True), "top_right": (right, True)}
+        corners["bottom_left"] = (left, False)
+        bottom = height - margin
+        for name, (side, top) in corners.items():
+            label = self.corner[name]
+            if not (label.isVisible() and label.text()):
+                continue
+            box = _text_box(painter, label.text(), half, side)
+            x = margin if side == left else width - margin - box.width()
+            y = margin if top else height - margin - box.height()
+            _paint_text(painter, label.text(), box.translated(x, y), side, _ANNOTATION_COLOURS)
+            if not top:
+                bottom = min(bottom, int(y))
+        centre = Qt.AlignmentFlag.AlignHCenter
+        for where, marker in self.markers.items():
+            if not marker.text():
+                continue
+            box = _text_box(painter, marker.text(), half, centre)
+            x = {"left": margin, "right": width - margin - box.width()}.get(
+                where, (width - box.width()) / 2
+            )
+            y = {"top": margin, "bottom": height - margin - box.height()}.get(
+                where, (height - box.height()) / 2
+            )
+            _paint_text(painter, marker.text(), box.translated(x, y), centre, _MARKER_COLOURS)
+        if self.caption.isVisible() and self.caption.text():
+            box = _text_box(painter, self.caption.text(), width - 2 * margin, centre)
+            x, y = (width - box.width()) / 2, bottom - box.height() - margin
+            _paint_text(painter, self.caption.text(), box.translated(x, y), centre,
+                        _ANNOTATION_COLOURS)  # fmt: skip
 
     # --- keys and mouse ------------------------------------------------------------------
 
@@ -598,6 +703,7 @@ class SliceView(QWidget):
     def _render(self) -> None:
         self.measure.sync()  # the measurements of this series and slice
         values = self.current_values()
+        self._update_dicom_overlay()
         if values is None:
             self.image.clear()
             self._update_annotations()
@@ -631,6 +737,40 @@ class SliceView(QWidget):
         self.image.setRect(self.image_rect())  # after setImage: the scale needs the image size
         self._update_heat_visibility()
         self._update_annotations()
+
+    def set_dicom_overlays_visible(self, visible: bool) -> None:
+        """The O toggle: show or hide the DICOM overlay planes of the series."""
+        self.dicom_overlays_visible = visible
+        self._update_dicom_overlay()
+        self._update_annotations()
+
+    def _update_dicom_overlay(self) -> None:
+        """Draw the shown slice's overlay planes, each in its colour, semi-opaque."""
+        series = self.series
+        masks: dict[int, np.ndarray] = {}
+        if series is not None and series.overlays and self.current_values() is not None:
+            masks = series.overlays[self.index]
+        groups = series.overlay_groups if series is not None else []
+        shown = self.dicom_overlays_visible and bool(masks)
+        self.dicom_overlay_groups = sorted(masks) if shown else []
+        if shown and series is not None:
+            colours = {group: OVERLAY_COLOURS[n % len(OVERLAY_COLOURS)] for n, group in
+                       enumerate(groups)}  # fmt: skip
+            self.dicom_overlay.setImage(overlay_rgba(masks, colours), autoLevels=False)
+            self.dicom_overlay.setRect(self.image_rect())
+        else:
+            self.dicom_overlay.clear()
+        self.dicom_overlay.setVisible(shown)
+
+    def _overlay_text(self) -> str:
+        """The corner line: "overlay 6000" while drawn; a hidden one says how to show it."""
+        if self.dicom_overlay_groups:
+            return "overlay " + ", ".join(f"{group:04X}" for group in self.dicom_overlay_groups)
+        series = self.series
+        hidden = series is not None and not self.dicom_overlays_visible
+        if hidden and series is not None and series.overlays and series.overlays[self.index]:
+            return "overlay hidden (O)"
+        return ""
 
     def image_rect(self) -> QRectF:
         """The image's extent in scene millimetres."""
@@ -719,6 +859,7 @@ class SliceView(QWidget):
         bottom_left.append(
             f"Zoom {self.zoom_factor():.2f}×" + ("  inverted" if self.inverted else "")
         )
+        bottom_left.extend(line for line in (self._overlay_text(),) if line)
         self.corner["bottom_left"].setText("\n".join(bottom_left))
         self.corner["bottom_right"].setText(self._cursor_text)
         for name in ("top_left", "bottom_left", "bottom_right"):
@@ -818,6 +959,52 @@ class SliceView(QWidget):
         """All annotation text currently on screen (tests; the patient-data toggle)."""
         labels = [*self.corner.values(), self.message, self.caption, *self.markers.values()]
         return [label.text() for label in labels if label.isVisible() and label.text()]
+
+
+_ANNOTATION_COLOURS = (QColor(230, 230, 230), QColor(0, 0, 0, 110))
+_MARKER_COLOURS = (QColor(255, 210, 0), QColor(0, 0, 0, 0))
+
+
+def overlay_rgba(
+    masks: dict[int, np.ndarray], colours: dict[int, tuple[int, int, int]]
+) -> np.ndarray:
+    """(rows, columns, 4) uint8: each group's mask in its colour at `OVERLAY_ALPHA`, later
+    groups over earlier ones, transparent elsewhere."""
+    first = next(iter(masks.values()))
+    rgba = np.zeros((*first.shape, 4), dtype=np.uint8)
+    for group in sorted(masks):
+        rgba[masks[group]] = (*colours.get(group, OVERLAY_COLOURS[0]), OVERLAY_ALPHA)
+    return rgba
+
+
+def _rgb_array(image: QImage) -> np.ndarray:
+    """(height, width, 3) uint8 copy of `image`."""
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    buffer = np.frombuffer(rgb.constBits(), dtype=np.uint8)
+    rows = buffer.reshape(rgb.height(), rgb.bytesPerLine())[:, : rgb.width() * 3]
+    return rows.reshape(rgb.height(), rgb.width(), 3).copy()
+
+
+def _text_box(painter: QPainter, text: str, max_width: int, align: Qt.AlignmentFlag) -> QRectF:
+    """The padded box `text` takes when wrapped at `max_width`, at the origin."""
+    flags = int(align | Qt.AlignmentFlag.AlignTop) | int(Qt.TextFlag.TextWordWrap)
+    bounds = painter.boundingRect(QRectF(0, 0, max_width, 10_000), flags, text)
+    pad = 3
+    return QRectF(0, 0, bounds.width() + 2 * pad, bounds.height() + 2 * pad)
+
+
+def _paint_text(
+    painter: QPainter,
+    text: str,
+    box: QRectF,
+    align: Qt.AlignmentFlag,
+    colours: tuple[QColor, QColor],
+) -> None:
+    foreground, background = colours
+    painter.fillRect(box, background)
+    painter.setPen(foreground)
+    flags = int(align | Qt.AlignmentFlag.AlignTop) | int(Qt.TextFlag.TextWordWrap)
+    painter.drawText(box.adjusted(3, 3, -3, -3), flags, text)
 
 
 def _fit_label(label: QLabel, max_width: int) -> None:

@@ -83,6 +83,15 @@ def build_menus(window: MainWindow) -> None:
     )
     patient.setChecked(not window.config.hide_patient_data)
     view_menu.addAction(patient)
+    overlays = _action(
+        window,
+        "dicom_overlays",
+        "Show DICOM &overlays",
+        lambda visible: _set_dicom_overlays(window, visible),
+        checkable=True,
+    )
+    overlays.setChecked(True)  # drawn wherever a series has overlay planes
+    view_menu.addAction(overlays)
     levels = _action(
         window,
         "level_labels",
@@ -178,6 +187,11 @@ def _build_measure_menu(window: MainWindow, measure_menu: QMenu) -> None:
     measure_menu.addAction(
         _action(window, "measure_delete", "De&lete selected", controller.delete_selected)
     )
+
+
+def _set_dicom_overlays(window: MainWindow, visible: bool) -> None:
+    for view in window.pair.views:
+        view.set_dicom_overlays_visible(visible)
 
 
 def _on_active(window: MainWindow, method: str) -> Callable[..., None]:
