@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -91,3 +92,31 @@ def test_training_levels_refuses_options_only_a_classifier_reads(
     code = run(["train", str(studies), "--task", "levels", "--name", "x", "--arch", "resnet50"])
     assert code == EXIT_ERROR
     assert "--arch only apply to --task slices" in capsys.readouterr().err
+
+
+def test_a_field_of_view_without_the_sacrum_or_a_single_slice_gets_no_levels(
+    studies: Path,
+) -> None:
+    """Item 7: no guessed labels where the model cannot know, always with the reason."""
+    from spineview.dicom.load import load_series
+    from spineview.dicom.scan import scan_paths
+    from spineview.ml.level_inference import LevelLocator
+    from spineview.models.catalogue import find_model
+
+    locator = LevelLocator.load(find_model("levels-demo").path)
+    study = scan_paths([studies / "train_images"]).studies[0]
+    info = next(s for s in study.series if s.series_type.label == SAGITTAL_T2_STIR)
+    series = load_series(info)
+    assert locator.locate(series, study_uid=study.study_uid).levels is not None
+    rows = series.volume.shape[1]
+    upper_half = replace(series, volume=np.ascontiguousarray(series.volume[:, : rows // 2]))
+    cropped = locator.locate(upper_half, study_uid=study.study_uid)
+    assert cropped.levels is None and cropped.found == ()
+    assert cropped.reason.startswith("No disc levels: ")
+    single = replace(
+        series, volume=series.volume[:1], positions=series.positions[:1],
+        slice_tags=series.slice_tags[:1], source_files=series.source_files[:1],
+        overlays=series.overlays[:1],
+    )  # fmt: skip
+    one = locator.locate(single, study_uid=study.study_uid)
+    assert one.levels is None and "single slice" in one.reason
