@@ -49,6 +49,9 @@ class Config:
     """Load TensorFlow and the model in the background as soon as the window shows."""
     find_levels_on_open: bool = True
     """Find each opened study's disc levels in the background with the level model."""
+    level_model: str = "levels-demo"
+    """The level model the viewer finds disc levels with: a name (user models first) or a
+    folder (the training dialog's "Use this model" sets it for a level model)."""
     classify_on_open: bool = False
     """Classify each series as soon as it is loaded (series the model was not trained on are
     left for the user to start, after the warning)."""
@@ -115,6 +118,7 @@ _VALID: dict[str, Callable[[Any], bool]] = {
     "model": _is_model_reference,
     "load_model_at_start": _is_bool,
     "find_levels_on_open": _is_bool,
+    "level_model": _is_model_reference,
     "classify_on_open": _is_bool,
     "heatmap_method": _is_heatmap_method,
     "heatmap_opacity": _is_opacity,

@@ -18,7 +18,6 @@ from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayou
 
 from spineview.core.levels import LEVELS
 from spineview.models.quality_gate import Usability
-from spineview.ui.levels_controller import LEVEL_MODEL
 
 ERROR_STYLE = "color: #c62828;"
 GOOD_STYLE = "color: #2e7d32;"
@@ -85,14 +84,9 @@ class LevelTrainingReport(QWidget):
         return item.text() if item is not None else ""
 
 
-def level_result_summary(
-    folder: Path,
-    test: Mapping[str, Any],
-    usability: Usability,
-    viewer_model: Path | None,
-) -> str:
+def level_result_summary(folder: Path, test: Mapping[str, Any], usability: Usability) -> str:
     """The level run's result as rich text: where it was saved, the test figures against the
-    baseline, the quality gate's verdict and reason, and which level model the viewer uses."""
+    baseline, the quality gate's verdict and reason, and how the viewer may use it."""
     baseline = test.get("mean_position_baseline", {})
     within_mm = test.get("within_mm", 5)
     lines = [
@@ -111,14 +105,10 @@ def level_result_summary(
             f"<span style='{ERROR_STYLE}'>✖ not usable: {html.escape(usability.reason)} — try "
             "more epochs or more marked studies</span>"
         )
-    if viewer_model is not None and viewer_model == folder:
-        lines.append("The viewer now finds disc levels with this model.")
-    else:
-        other = html.escape(viewer_model.name) if viewer_model is not None else "none"
+    if usability.usable:
         lines.append(
-            f"The viewer keeps finding disc levels with {other}: it uses the level model named "
-            f"{LEVEL_MODEL} (yours before the bundled one); a level model is never a slice "
-            "classifier."
+            "<i>Use this model</i> makes the viewer find the disc levels of every study with "
+            "it (a level model is never a slice classifier)."
         )
     return "<br>".join(lines)
 

@@ -15,16 +15,14 @@ from PySide6.QtCore import QObject
 
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.series_type import SAGITTAL_T1, SAGITTAL_T2_STIR
-from spineview.errors import Cancelled, SpineViewError, error_text
-from spineview.models.catalogue import list_models
+from spineview.errors import Cancelled, ModelLoadError, SpineViewError, error_text
+from spineview.models.catalogue import find_model, require_task
 from spineview.models.level_result import StudyLevels
 from spineview.ui.binding import bind_slot
 from spineview.workers import JobRunner, LocateLevelsJob, ModelIdentity
 
 logger = logging.getLogger(__name__)
 
-LEVEL_MODEL = "levels-demo"
-"""The level model the viewer uses: the user's model of this name, else the bundled one."""
 SOURCE_TYPES = (SAGITTAL_T2_STIR, SAGITTAL_T1)
 
 
@@ -38,30 +36,40 @@ def source_series(study: StudyInfo) -> SeriesInfo | None:
     return None
 
 
-def level_model() -> ModelIdentity | None:
-    """The level model to use (its folder and weights' checksum), or None when none is
-    installed. A user's level model of the name LEVEL_MODEL comes before the bundled one, then
-    any other level model."""
-    models, _problems = list_models(task="levels")
-    if not models:
-        return None
-    chosen = sorted(models, key=lambda info: (info.manifest.name != LEVEL_MODEL, info.bundled))[0]
-    return (chosen.path, chosen.manifest.weights_sha256)
+def level_model(reference: str) -> tuple[ModelIdentity | None, str]:
+    """The level model `reference` names (a name, the user's before a bundled one, or a
+    folder) as its folder and weights' checksum, or None and why it cannot be used: not
+    found, not a level model, or not usable by its quality gate (a level model that misplaces
+    discs would mislabel every view)."""
+    try:
+        info = find_model(reference)
+        require_task(info.path, "levels")
+    except ModelLoadError as error:
+        return None, str(error)
+    usability = info.manifest.usability
+    if not usability.usable:
+        return None, f"the level model {info.manifest.name} is not usable: {usability.reason}"
+    return (info.path, info.manifest.weights_sha256), ""
 
 
 class LevelsController(QObject):
     def __init__(
-        self, runner: JobRunner, show_levels: Callable[[StudyLevels], None], parent: QObject
+        self,
+        runner: JobRunner,
+        show_levels: Callable[[StudyLevels], None],
+        model_reference: Callable[[], str],
+        parent: QObject,
     ) -> None:
         super().__init__(parent)
         self.runner = runner
         self.show_levels = show_levels
+        self.model_reference = model_reference
         self._jobs: list[LocateLevelsJob] = []
 
     def find(self, studies: list[StudyInfo]) -> None:
         """Start finding the levels of `studies` (what is still running for others stops)."""
         self.cancel()
-        model = level_model() if studies else None
+        model, unusable = level_model(self.model_reference()) if studies else (None, "")
         for study in studies:
             info = source_series(study)
             if info is None:
@@ -74,11 +82,7 @@ class LevelsController(QObject):
                 )
                 continue
             if model is None:
-                self.show_levels(
-                    StudyLevels(
-                        study.study_uid, None, "No disc levels: no level model is installed"
-                    )
-                )
+                self.show_levels(StudyLevels(study.study_uid, None, f"No disc levels: {unusable}"))
                 continue
             job = LocateLevelsJob(info, model)
             job.signals.finished.connect(bind_slot(self._found))

@@ -27,6 +27,7 @@ from spineview.core.heatmap import HeatmapMethod
 from spineview.core.level_display import no_levels_text
 from spineview.dicom.index import SeriesInfo
 from spineview.errors import error_text
+from spineview.models.catalogue import read_manifest
 from spineview.models.level_result import StudyLevels
 from spineview.session import Session
 from spineview.ui.classification import ClassificationController, ViewerHooks
@@ -129,7 +130,9 @@ class MainWindow(QMainWindow):
                 series_results=lambda results: self.browser.set_results(results),  # noqa: PLW0108
             ),
         )
-        self.level_finder = LevelsController(self.runner, self.show_levels, self)
+        self.level_finder = LevelsController(
+            self.runner, self.show_levels, lambda: self.config.level_model, self
+        )
         self.measurements = MeasurementsController(
             self.session.measurements,
             self.panels.measurements,
@@ -447,12 +450,25 @@ class MainWindow(QMainWindow):
         return self.training_dialog
 
     def _use_trained_model(self, folder: Path) -> None:
+        if read_manifest(folder).task == "levels":
+            self._use_level_model(folder)
+            return
         self.model_picker.refresh()
         used = self.model_picker.select_model(folder)  # asks first for a model not usable
         if used:
             self.classification.load_selected_model()
         if self.training_dialog is not None:
             self.training_dialog.model_use_answered(folder, used)
+
+    def _use_level_model(self, folder: Path) -> None:
+        """Find disc levels with the level model `folder` from now on (the dialog offers only
+        usable ones), the open studies' levels again at once."""
+        self.config.level_model = str(folder)
+        if self.session.scan_result is not None and self.config.find_levels_on_open:
+            self.level_finder.find(self.session.scan_result.studies)
+        self.status_label.setText(f"Disc levels are now found with {folder.name}")
+        if self.training_dialog is not None:
+            self.training_dialog.model_use_answered(folder, True)
 
     # --- recent folders and window state -------------------------------------------------
 

@@ -63,7 +63,6 @@ from spineview.models.training_plan import (
 from spineview.ui.binding import bind_slot
 from spineview.ui.garbage_collection import collect_everything
 from spineview.ui.level_training_view import LevelTrainingReport, level_result_summary
-from spineview.ui.levels_controller import level_model
 from spineview.ui.training_views import TrainingCurves, TrainingReport, format_metric
 from spineview.workers import (
     JobRunner,
@@ -751,10 +750,7 @@ class TrainingDialog(QDialog):
         self._log(f"Saved {folder} ({seconds}); {level_figures_text(test)}")
         for problem in result.problems:
             self._log(f"note: {problem}")
-        viewer = level_model()
-        summary = level_result_summary(
-            folder, test, result.info.manifest.usability, viewer[0] if viewer else None
-        )
+        summary = level_result_summary(folder, test, result.info.manifest.usability)
         self.level_report.show_result(test, summary)
         self.pages.setCurrentWidget(self.level_report)
         self.status_label.setText(f"Done in {seconds}: {level_figures_text(test)}")
@@ -878,13 +874,20 @@ class TrainingDialog(QDialog):
         self.cancel_button.setEnabled(training)
         self.trained_buttons.setVisible(state == "done")
         levels = self.trained_levels is not None
-        self.use_button.setEnabled(not levels)
-        self.use_button.setToolTip(
-            "A disc level model is not a slice classifier: the viewer picks its level model "
-            "by itself"
-            if levels
-            else "Make this model the viewer's slice classifier"
+        usable = (
+            self.trained_levels is not None and self.trained_levels.info.manifest.usability.usable
         )
+        self.use_button.setEnabled(not levels or usable)
+        if not levels:
+            tooltip = "Make this model the viewer's slice classifier"
+        elif usable:
+            tooltip = (
+                "Make this model the viewer's level model (it finds the disc levels of every "
+                "study opened; it is never a slice classifier)"
+            )
+        else:
+            tooltip = "This level model is not usable (see its quality gate): not offered"
+        self.use_button.setToolTip(tooltip)
         self.open_report_button.setText("Open model folder" if levels else "Open report folder")
         self.show_curves_button.setVisible(not levels)
         self.progress.setVisible(state != "idle" or self.progress.value() > 0)
@@ -896,6 +899,8 @@ class TrainingDialog(QDialog):
     def _use_model(self) -> None:
         if self.trained is not None:
             self.use_model.emit(self.trained.model_folder)
+        elif self.trained_levels is not None:
+            self.use_model.emit(self.trained_levels.info.path)
 
     def model_use_answered(self, folder: Path, used: bool) -> None:
         """The viewer's answer to `use_model`: put to use, or declined (the user said no to a

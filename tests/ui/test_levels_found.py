@@ -3,6 +3,8 @@ demo-like study's axial stacks come to read L1/L2 … L5/S1 with no label given.
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +15,8 @@ from pytestqt.qtbot import QtBot
 from spineview.config import Config
 from spineview.core.levels import LEVELS
 from spineview.data.synth import SynthOptions, synthesize
+from spineview.models.catalogue import find_model
+from spineview.ui.levels_controller import level_model
 from spineview.ui.main_window import MainWindow
 from tests.ui.conftest import open_and_wait
 
@@ -67,3 +71,35 @@ def test_opening_other_paths_forgets_and_cancels(
     window.open_paths([tmp_path])  # an empty folder: nothing found, the search stops
     qtbot.waitUntil(lambda: not window.level_finder.is_busy(), timeout=60_000)
     assert window.session.study_levels == {}
+
+
+def test_the_viewer_takes_only_a_usable_level_model(tmp_path: Path) -> None:
+    bundled = find_model("levels-demo").path
+    identity, reason = level_model("levels-demo")
+    assert identity is not None and identity[0] == bundled and reason == ""
+    assert level_model("cnn-demo")[0] is None
+    assert "is a slice classifier, not a level model" in level_model("cnn-demo")[1]
+    assert "no model named" in level_model("no-such-model")[1]
+    untested = tmp_path / "untested-levels"
+    shutil.copytree(bundled, untested)
+    manifest = json.loads((untested / "manifest.json").read_text())
+    manifest["metrics"] = {}
+    (untested / "manifest.json").write_text(json.dumps(manifest))
+    identity, reason = level_model(str(untested))
+    assert identity is None and "is not usable" in reason
+
+
+def test_a_trained_level_model_put_to_use_finds_the_open_studys_levels_again(
+    finding_window: MainWindow, qtbot: QtBot, demo_like: Path, tmp_path: Path
+) -> None:
+    window = finding_window
+    copy = tmp_path / "my-levels"
+    shutil.copytree(find_model("levels-demo").path, copy)
+    open_and_wait(qtbot, window, demo_like)
+    (study,) = window.session.scan_result.studies  # type: ignore[union-attr]
+    qtbot.waitUntil(lambda: study.study_uid in window.session.study_levels, timeout=120_000)
+    window.session.study_levels.clear()
+    window._use_trained_model(copy)
+    assert window.config.level_model == str(copy)
+    qtbot.waitUntil(lambda: study.study_uid in window.session.study_levels, timeout=120_000)
+    assert window.session.study_levels[study.study_uid].levels is not None
