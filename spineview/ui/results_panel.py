@@ -27,10 +27,12 @@ from PySide6.QtGui import QColor, QFont, QPalette
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QFrame,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSizePolicy,
     QSlider,
     QVBoxLayout,
@@ -50,6 +52,9 @@ if TYPE_CHECKING:
 DEFAULT_OPACITY = 0.5
 NOT_CLASSIFIED = "Not classified"
 INFO_COLUMN_WIDTH = 380
+PREFERRED_HEIGHT = 170
+"""The Results dock's starting height: verdict, two lines, the controls and the curve; the
+rest of the text scrolls (the viewports get the room)."""
 CURVE_COLOUR = QColor("#4f8fd6")
 Y_PADDING = 0.08
 """Room above 1 and below 0, so the end tick labels and points on 0 or 1 stay whole."""
@@ -152,15 +157,7 @@ class ResultsPanel(QWidget):
         header.addWidget(self.cancel_button)
         column.addLayout(header)
         column.addWidget(self.progress)
-        column.addWidget(self.summary_label)
-        column.addWidget(self.rule_label)
-        column.addWidget(self.model_label)
-        column.addWidget(self.usability_label)
-        column.addWidget(self.demo_label)
-        column.addWidget(self.warnings_label)
-        column.addWidget(self.decision_label)
-        column.addWidget(self.force_button)
-        column.addStretch(1)
+        column.addWidget(self._scrolling_details(), 1)  # the dock stays compact: text scrolls
         column.addLayout(self._controls)
         column.addWidget(self.healthy_check)  # its own row: the controls' row is full
         left = QWidget(self)
@@ -213,6 +210,28 @@ class ResultsPanel(QWidget):
         )
         self.force_button.clicked.connect(self.force_requested)
         self.force_button.hide()
+
+    def _scrolling_details(self) -> QScrollArea:
+        """The lines under the verdict (summary, rule, model, warnings, decision) in a
+        scroll area: they may need more height than the dock is given, the verdict line and
+        the heatmap controls stay in view."""
+        details = QWidget(self)
+        lines = QVBoxLayout(details)
+        lines.setContentsMargins(0, 0, 0, 0)
+        lines.setSpacing(2)
+        for widget in (self.summary_label, self.rule_label, self.model_label,
+                       self.usability_label, self.demo_label, self.warnings_label,
+                       self.decision_label, self.force_button):  # fmt: skip
+            lines.addWidget(widget)
+        lines.addStretch(1)
+        scroll = QScrollArea(self)
+        scroll.setObjectName("resultsDetails")
+        scroll.setWidget(details)
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setMinimumHeight(40)
+        return scroll
 
     def _text_label(self, name: str, *, wrap: bool = True) -> QLabel:
         label = QLabel(self)
@@ -316,10 +335,10 @@ class ResultsPanel(QWidget):
         self.plot.scene().sigMouseClicked.connect(self._plot_clicked)
 
     def sizeHint(self) -> QSize:
-        return QSize(900, 200)
+        return QSize(900, PREFERRED_HEIGHT)
 
     def minimumSizeHint(self) -> QSize:
-        return QSize(INFO_COLUMN_WIDTH + 200, 150)
+        return QSize(INFO_COLUMN_WIDTH + 200, 130)
 
     # --- results -------------------------------------------------------------------------
 

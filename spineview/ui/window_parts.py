@@ -18,7 +18,7 @@ from PySide6.QtWidgets import (
 from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.measurements_panel import MeasurementsPanel
 from spineview.ui.problems_panel import ProblemsPanel
-from spineview.ui.results_panel import ResultsPanel
+from spineview.ui.results_panel import PREFERRED_HEIGHT, ResultsPanel
 from spineview.ui.series_browser import SeriesBrowser
 from spineview.ui.slice_view import SliceView
 from spineview.ui.tag_browser import TagBrowser
@@ -125,6 +125,9 @@ class WindowDocks:
         window.resizeDocks(
             [self.docks["series"], self.docks["tags"]], [380, 360], Qt.Orientation.Horizontal
         )
+        window.resizeDocks(
+            [self.docks["results"]], [PREFERRED_HEIGHT], Qt.Orientation.Vertical
+        )  # compact: its text scrolls
         self.problems.count_changed.connect(self._problems_counted)
 
     def _dock(self, title: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
