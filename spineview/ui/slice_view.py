@@ -556,7 +556,10 @@ class SliceView(QWidget):
         texts = {"Software": "spineview"}
         series = self.series
         if series is not None:
-            lines = [self.corner["top_left"].text(), self.corner["bottom_left"].text()]
+            lines = [
+                self.corner["top_left"].text(),
+                _without_zoom(self.corner["bottom_left"].text()),
+            ]
             texts["Description"] = "\n".join(line for line in lines if line)
             texts["Source"] = f"series {series.series_uid}, slice {self.index + 1}"
         return texts
@@ -613,12 +616,13 @@ class SliceView(QWidget):
         bottom = height - margin
         for name, (side, top) in corners.items():
             label = self.corner[name]
-            if not (label.isVisible() and label.text()):
+            text = _without_zoom(label.text()) if label.isVisible() else ""
+            if not text:
                 continue
-            box = _text_box(painter, label.text(), half, side)
+            box = _text_box(painter, text, half, side)
             x = margin if side == left else width - margin - box.width()
             y = margin if top else height - margin - box.height()
-            _paint_text(painter, label.text(), box.translated(x, y), side, _ANNOTATION_COLOURS)
+            _paint_text(painter, text, box.translated(x, y), side, _ANNOTATION_COLOURS)
             if not top:
                 bottom = min(bottom, int(y))
         centre = Qt.AlignmentFlag.AlignHCenter
@@ -975,6 +979,16 @@ def overlay_rgba(
     for group in sorted(masks):
         rgba[masks[group]] = (*colours.get(group, OVERLAY_COLOURS[0]), OVERLAY_ALPHA)
     return rgba
+
+
+def _without_zoom(text: str) -> str:
+    """Corner text for an export at the image's own size, where the screen's zoom means
+    nothing ("Zoom 2.00×  inverted" keeps "inverted")."""
+    lines = [
+        ("inverted" if line.endswith("inverted") else "") if line.startswith("Zoom ") else line
+        for line in text.splitlines()
+    ]
+    return "\n".join(line for line in lines if line)
 
 
 def _rgb_array(image: QImage) -> np.ndarray:

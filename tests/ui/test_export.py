@@ -60,6 +60,7 @@ def test_export_has_the_image_size_and_its_windowed_pixels(view: SliceView, tmp_
     assert view.viewbox.viewRect() == visible  # the screen's zoom is put back
     assert text["Software"] == "spineview"
     assert "W 600  L 400" in text["Description"] and "Im 1/2" in text["Description"]
+    assert "Zoom" not in text["Description"]  # the screen's zoom means nothing here
 
 
 def test_export_draws_overlays_inversion_and_scene_items(view: SliceView, tmp_path: Path) -> None:
