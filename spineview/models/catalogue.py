@@ -201,7 +201,9 @@ TASK_NAMES = {"slices": "a slice classifier", "levels": "a level model"}
 
 def require_task(folder: Path, task: str) -> ModelManifest:
     """The manifest of the model folder `folder` if its model does `task`; ModelLoadError
-    saying what it is and what is wanted otherwise (a level model chosen to classify)."""
+    saying what it is and what is wanted otherwise (a level model chosen to classify). What a
+    killed save left is recovered first, as loading does."""
+    recover_folder(Path(folder))
     manifest = read_manifest(folder)
     if manifest.task != task:
         raise ModelLoadError(

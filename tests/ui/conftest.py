@@ -14,6 +14,8 @@ from spineview.data.synth import SynthOptions, synthesize
 from spineview.dicom.write import write_demo_study
 from spineview.ui.application import create_application
 from spineview.ui.main_window import MainWindow
+from spineview.ui.training_dialog import TrainingDialog
+from spineview.workers import JobRunner
 
 
 @pytest.fixture
@@ -38,9 +40,9 @@ def level_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-@pytest.fixture
-def window(application: QApplication, qtbot: QtBot) -> Iterator[MainWindow]:
-    main = MainWindow(Config(load_model_at_start=False, find_levels_on_open=False))
+def shown_window(qtbot: QtBot, config: Config) -> Iterator[MainWindow]:
+    """A main window with `config`, shown; on the way out closed, with no job left running."""
+    main = MainWindow(config)
     qtbot.addWidget(main)
     main.resize(1400, 900)
     main.show()
@@ -50,6 +52,32 @@ def window(application: QApplication, qtbot: QtBot) -> Iterator[MainWindow]:
     assert main.runner.running() == 0, "a background job outlived the window"
     assert main.runner.loads.activeThreadCount() == 0
     assert main.runner.thumbnails.activeThreadCount() == 0
+
+
+@pytest.fixture
+def window(application: QApplication, qtbot: QtBot) -> Iterator[MainWindow]:
+    """The viewer without TensorFlow at start and without the level search on open."""
+    yield from shown_window(qtbot, Config(load_model_at_start=False, find_levels_on_open=False))
+
+
+@pytest.fixture
+def runner(qapp: QApplication) -> Iterator[JobRunner]:
+    jobs = JobRunner()
+    yield jobs
+    assert jobs.stop(30_000), "a background job outlived the test"
+
+
+@pytest.fixture
+def dialog(runner: JobRunner, qtbot: QtBot) -> Iterator[TrainingDialog]:
+    """The training dialog, confirming every question, on its own job runner."""
+    form = TrainingDialog(runner, models_dir=None)
+    form.confirm = lambda title, text: True  # type: ignore[method-assign]
+    qtbot.addWidget(form)
+    form.show()
+    qtbot.waitExposed(form)
+    yield form
+    form.close()  # (pytest-qt may have closed it already)
+    qtbot.waitUntil(lambda: runner.running() == 0, timeout=30_000)
 
 
 def wait_until_loaded(qtbot: QtBot, main: MainWindow, timeout: int = 20_000) -> None:

@@ -18,7 +18,7 @@ from spineview.data.synth import SynthOptions, synthesize
 from spineview.models.catalogue import find_model
 from spineview.ui.levels_controller import level_model
 from spineview.ui.main_window import MainWindow
-from tests.ui.conftest import open_and_wait
+from tests.ui.conftest import open_and_wait, shown_window
 
 pytestmark = [pytest.mark.gui, pytest.mark.tf]
 
@@ -33,14 +33,7 @@ def demo_like(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture
 def finding_window(application: QApplication, qtbot: QtBot) -> Iterator[MainWindow]:
-    main = MainWindow(Config(load_model_at_start=False, find_levels_on_open=True))
-    qtbot.addWidget(main)
-    main.resize(1400, 900)
-    main.show()
-    qtbot.waitExposed(main)
-    yield main
-    main.close()
-    assert main.runner.running() == 0, "a background job outlived the window"
+    yield from shown_window(qtbot, Config(load_model_at_start=False, find_levels_on_open=True))
 
 
 def test_an_opened_study_gets_its_levels_from_the_bundled_model(

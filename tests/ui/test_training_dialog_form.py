@@ -11,14 +11,13 @@ import dataclasses
 import json
 import shutil
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
 from PySide6.QtCore import QPoint, Qt
 from PySide6.QtGui import QColor, QImage
-from PySide6.QtWidgets import QApplication, QPushButton, QWidget
+from PySide6.QtWidgets import QPushButton, QWidget
 from pytestqt.qtbot import QtBot
 
 from spineview.data.synth import SynthOptions, synthesize
@@ -63,25 +62,6 @@ def tiny_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("tiny-form") / "rsna"
     synthesize(root, SynthOptions(studies=14, seed=21, size=64), workers=2)
     return root
-
-
-@pytest.fixture
-def runner(qapp: QApplication) -> Iterator[JobRunner]:
-    jobs = JobRunner()
-    yield jobs
-    assert jobs.stop(30_000), "a background job outlived the test"
-
-
-@pytest.fixture
-def dialog(runner: JobRunner, qtbot: QtBot) -> Iterator[TrainingDialog]:
-    form = TrainingDialog(runner, models_dir=None)
-    form.confirm = lambda title, text: True  # type: ignore[method-assign]
-    qtbot.addWidget(form)
-    form.show()
-    qtbot.waitExposed(form)
-    yield form
-    form.close()  # (pytest-qt may have closed it already)
-    qtbot.waitUntil(lambda: runner.running() == 0, timeout=30_000)
 
 
 class FakeTrainJob(Job):

@@ -6,41 +6,19 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication
 from pytestqt.qtbot import QtBot
 
 from spineview.ml.level_training import LevelTrainingConfig
 from spineview.models.catalogue import list_models, user_models_dir
 from spineview.models.training_plan import TrainConfig
 from spineview.ui.training_dialog import LEVELS, SLICE_ONLY, SLICES, TrainingDialog
-from spineview.workers import JobRunner
 
 pytestmark = [pytest.mark.gui, pytest.mark.tf]
 
 TRAIN_TIMEOUT = 120_000
-
-
-@pytest.fixture
-def runner(qapp: QApplication) -> Iterator[JobRunner]:
-    jobs = JobRunner()
-    yield jobs
-    assert jobs.stop(30_000), "a background job outlived the test"
-
-
-@pytest.fixture
-def dialog(runner: JobRunner, qtbot: QtBot) -> Iterator[TrainingDialog]:
-    form = TrainingDialog(runner)
-    form.confirm = lambda title, text: True  # type: ignore[method-assign]
-    qtbot.addWidget(form)
-    form.show()
-    qtbot.waitExposed(form)
-    yield form
-    form.close()
-    qtbot.waitUntil(lambda: runner.running() == 0, timeout=30_000)
 
 
 def _check(qtbot: QtBot, dialog: TrainingDialog, dataset: Path) -> None:
