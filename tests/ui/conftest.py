@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from PySide6.QtWidgets import QApplication
+from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from spineview.config import Config
@@ -14,6 +14,7 @@ from spineview.data.synth import SynthOptions, synthesize
 from spineview.dicom.write import write_demo_study
 from spineview.ui.application import create_application
 from spineview.ui.main_window import MainWindow
+from spineview.ui.slice_view import SliceView
 from spineview.ui.training_dialog import TrainingDialog
 from spineview.workers import JobRunner
 
@@ -58,6 +59,20 @@ def shown_window(qtbot: QtBot, config: Config) -> Iterator[MainWindow]:
 def window(application: QApplication, qtbot: QtBot) -> Iterator[MainWindow]:
     """The viewer without TensorFlow at start and without the level search on open."""
     yield from shown_window(qtbot, Config(load_model_at_start=False, find_levels_on_open=False))
+
+
+@pytest.fixture
+def view(application: QApplication, qtbot: QtBot) -> Iterator[SliceView]:
+    """A SliceView in a window of its own (as in the main window, it has a parent: a
+    parentless one spins in `adopt_scene_orphans` while it is built)."""
+    frame = QWidget()
+    qtbot.addWidget(frame)
+    widget = SliceView(frame)
+    QVBoxLayout(frame).addWidget(widget)
+    frame.resize(500, 420)
+    frame.show()
+    qtbot.waitExposed(frame)
+    yield widget  # `frame` stays alive (it owns the view) until the test ends
 
 
 @pytest.fixture

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -11,7 +10,6 @@ import pyqtgraph as pg
 import pytest
 from PIL import Image
 from PySide6.QtGui import QColor, QPen
-from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from spineview.core.windowing import WindowPreset, apply_preset
@@ -22,18 +20,6 @@ from tests.ui.conftest import open_and_wait
 from tests.ui.test_overlay_view import overlay_series
 
 pytestmark = pytest.mark.gui
-
-
-@pytest.fixture
-def view(application: QApplication, qtbot: QtBot) -> Iterator[SliceView]:
-    frame = QWidget()
-    qtbot.addWidget(frame)
-    widget = SliceView(frame)
-    QVBoxLayout(frame).addWidget(widget)
-    frame.resize(500, 420)
-    frame.show()
-    qtbot.waitExposed(frame)
-    yield widget  # `frame` stays alive (it owns the view) until the test ends
 
 
 def _read(path: Path) -> tuple[np.ndarray, dict[str, str]]:

@@ -63,6 +63,19 @@ def open_levelled(qtbot: QtBot, window: MainWindow, levelled: LevelledStudy) -> 
     open_and_wait(qtbot, window, levelled.images)
 
 
+def open_sagittal_and_axial(
+    qtbot: QtBot, window: MainWindow, levelled: LevelledStudy
+) -> tuple[SliceView, SliceView]:
+    """The study open in 1×2: the levels' sagittal on the left, the first axial stack right."""
+    open_levelled(qtbot, window, levelled)
+    sagittal_key = levelled.result().source_series
+    assert sagittal_key is not None
+    return (
+        show_in(qtbot, window, 0, sagittal_key),
+        show_in(qtbot, window, 1, levelled.key("axial", 0)),
+    )
+
+
 def show_in(qtbot: QtBot, window: MainWindow, viewport: int, key: str) -> SliceView:
     window.pair.set_active(window.viewports[viewport])
     window.show_series(key)
@@ -108,11 +121,7 @@ def _row_tooltip(window: MainWindow, text: str) -> str:
 def test_views_show_the_nearest_level_and_the_labels_beside_the_spine(
     window: MainWindow, qtbot: QtBot, levelled: LevelledStudy
 ) -> None:
-    open_levelled(qtbot, window, levelled)
-    sagittal_key = levelled.result().source_series
-    assert sagittal_key is not None
-    sagittal = show_in(qtbot, window, 0, sagittal_key)
-    axial = show_in(qtbot, window, 1, levelled.key("axial", 0))
+    sagittal, axial = open_sagittal_and_axial(qtbot, window, levelled)
     assert not sagittal.level_labels.shown
     window.show_levels(levelled.result())
 
@@ -178,11 +187,7 @@ def _level_lines(view: SliceView) -> list[str]:
 def test_without_levels_nothing_is_labelled_and_the_reason_is_shown(
     window: MainWindow, qtbot: QtBot, levelled: LevelledStudy
 ) -> None:
-    open_levelled(qtbot, window, levelled)
-    sagittal_key = levelled.result().source_series
-    assert sagittal_key is not None
-    sagittal = show_in(qtbot, window, 0, sagittal_key)
-    axial = show_in(qtbot, window, 1, levelled.key("axial", 0))
+    sagittal, axial = open_sagittal_and_axial(qtbot, window, levelled)
     uid = levelled.study.study_uid
     before = window.browser.series_texts(uid)
     reason = "the sagittal series has a single slice"
@@ -200,10 +205,7 @@ def test_without_levels_nothing_is_labelled_and_the_reason_is_shown(
 def test_opening_new_paths_forgets_the_levels(
     window: MainWindow, qtbot: QtBot, levelled: LevelledStudy
 ) -> None:
-    open_levelled(qtbot, window, levelled)
-    sagittal_key = levelled.result().source_series
-    assert sagittal_key is not None
-    show_in(qtbot, window, 0, sagittal_key)
+    sagittal, _axial = open_sagittal_and_axial(qtbot, window, levelled)
     uid = levelled.study.study_uid
     window.show_levels(levelled.result())
     assert window.session.study_levels
@@ -214,5 +216,6 @@ def test_opening_new_paths_forgets_the_levels(
     assert window.session.study_levels == {}
     assert not any(row.startswith("L") for row in window.browser.series_texts(uid))
     assert all(not view.level_labels.shown for view in window.pair.views)
-    show_in(qtbot, window, 0, sagittal_key)
+    assert sagittal.series_key is not None
+    show_in(qtbot, window, 0, sagittal.series_key)
     assert not window.pair.views[0].level_labels.shown

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
 import pytest
 from PySide6.QtGui import QImage
-from PySide6.QtWidgets import QApplication, QVBoxLayout, QWidget
 from pytestqt.qtbot import QtBot
 
 from spineview.core.series import Series
@@ -59,20 +57,6 @@ def _cyan_pixels(view: SliceView) -> int:
     rgb = _rgb(view.grab().toImage()).astype(int)
     red, green, blue = rgb[..., 0], rgb[..., 1], rgb[..., 2]
     return int(((green - red > 80) & (blue - red > 80)).sum())
-
-
-@pytest.fixture
-def view(application: QApplication, qtbot: QtBot) -> Iterator[SliceView]:
-    """A SliceView in a window of its own (as in the main window, it has a parent: a
-    parentless one spins in `adopt_scene_orphans` while it is built)."""
-    frame = QWidget()
-    qtbot.addWidget(frame)
-    widget = SliceView(frame)
-    QVBoxLayout(frame).addWidget(widget)
-    frame.resize(400, 400)
-    frame.show()
-    qtbot.waitExposed(frame)
-    yield widget  # `frame` stays alive (it owns the view) until the test ends
 
 
 def test_overlay_is_drawn_on_its_slice_and_the_toggle_hides_it(view: SliceView) -> None:
