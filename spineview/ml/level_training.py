@@ -1,7 +1,8 @@
 """Training the disc level localiser on an RSNA-layout dataset.
 
-The examples (`data.level_examples`) are the marked sagittal T2/STIR series, each centred on
-its midline and, for training, one instance to either side too (inference does not know the
+The examples (`data.level_examples`) are the marked sagittal T2/STIR series and (by default)
+the same studies' sagittal T1 series with those marks projected onto them, each centred on its
+midline and, for training, one instance to either side too (inference does not know the
 midline). Studies are split whole into train / validation / test; every epoch draws a fresh
 random affine (scale, rotation, shift: the points move with the image) and intensity change
 for each training image; the weights with the smallest mean validation error are kept. The
@@ -57,6 +58,8 @@ class LevelTrainingConfig:
     precision: str = "auto"
     demo: bool = False
     augment: bool = True
+    with_t1: bool = True
+    """Also learn from the sagittal T1 series, the T2 marks projected onto them."""
 
 
 @dataclass
@@ -98,7 +101,11 @@ def train_levels(
     report("Reading the dataset", 0.0)
     dataset = read_rsna_dataset(config.dataset)
     examples, problems = level_examples(
-        dataset, size=LEVEL_INPUT_SIZE, scaling=SCALING, centre_offsets=CENTRE_OFFSETS
+        dataset,
+        size=LEVEL_INPUT_SIZE,
+        scaling=SCALING,
+        centre_offsets=CENTRE_OFFSETS,
+        with_t1=config.with_t1,
     )
     examples = [e for e in examples if e.pixel_spacing is not None and e.mask.any()]
     studies = sorted({e.study_id for e in examples})
@@ -129,6 +136,13 @@ def train_levels(
     report("Testing", 0.95)
     mean_position = _masked_mean(arrays.targets, arrays.mask)
     test_figures = evaluate_examples(locator, test, mean_position)
+    kinds = sorted({example.description for example in test})
+    if len(kinds) > 1:
+        test_figures["by_series_type"] = {
+            kind: evaluate_examples(locator, [e for e in test if e.description == kind],
+                                    mean_position)
+            for kind in kinds
+        }  # fmt: skip
     validation_figures = evaluate_examples(locator, validation, mean_position)
     metrics = {"test": test_figures, "validation": validation_figures}
     manifest = _manifest(config, precision, split, examples, train, history, trained_seconds)
@@ -333,7 +347,8 @@ def _manifest(
         "levels",
         config.name,
         description=(
-            "Finds the lumbar disc levels L1/L2…L5/S1 on a sagittal T2/STIR series."
+            "Finds the lumbar disc levels L1/L2…L5/S1 on a sagittal "
+            + ("T2/STIR or T1 series." if config.with_t1 else "T2/STIR series.")
             + (" Trained on synthetic studies." if config.demo else "")
         ),
         class_names=list(LEVELS),
@@ -351,6 +366,7 @@ def _manifest(
             "studies": counts,
             "training_images": len(train),
             "centre_offsets": list(CENTRE_OFFSETS),
+            "series_types": sorted({example.description for example in examples}),
             "epochs": config.epochs,
             "best_epoch": best.get("epoch"),
             "batch_size": config.batch_size,

@@ -124,6 +124,11 @@ def level_metrics_lines(metrics: Mapping[str, Any]) -> list[str]:
         for level, figures in per_level.items():
             if isinstance(figures, Mapping):
                 lines += _field(level, _level_error_text(figures))
+    by_type = test.get("by_series_type")
+    if isinstance(by_type, Mapping):
+        for kind, figures in by_type.items():
+            if isinstance(figures, Mapping):
+                lines += _field(kind, _level_error_text(figures))
     baseline = test.get("mean_position_baseline")
     if isinstance(baseline, Mapping):
         lines += _field("Baseline", "each level at its training mean position: "

@@ -71,3 +71,18 @@ def test_neighbours_repeat_at_the_ends_of_a_series() -> None:
     assert _neighbours([1, 2, 3, 4], 2, 3) == [1, 2, 3]
     assert _neighbours([1, 2, 3, 4], 1, 3) == [1, 1, 2]
     assert _neighbours([1, 2, 3, 4], 4, 3) == [3, 4, 4]
+
+
+def test_t1_examples_carry_the_t2_marks_projected_through_patient_space(synthetic: Path) -> None:
+    dataset = read_rsna_dataset(synthetic)
+    examples, problems = level_examples(dataset, size=64, with_t1=True)
+    assert problems == []
+    t2 = {e.study_id: e for e in examples if e.description == "Sagittal T2/STIR"}
+    t1 = {e.study_id: e for e in examples if e.description == "Sagittal T1"}
+    assert t1 and set(t1) <= set(t2)
+    for study, example in t1.items():
+        # both sagittal series of a synthetic study share one field of view (within a slight
+        # rotation and spacing), so the same disc sits at about the same fraction of the image
+        both = example.mask & t2[study].mask
+        assert both.sum() >= 4
+        assert np.abs(example.targets[both] - t2[study].targets[both]).max() < 0.03, study
