@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from spineview import __version__, cli_levels
+from spineview import __version__, cli_grades, cli_levels
 from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD, HeatmapMethod
 from spineview.core.text import format_dicom_date, format_probability
 from spineview.dicom.index import SeriesInfo, StudyInfo
@@ -35,7 +35,9 @@ if TYPE_CHECKING:
     from spineview.classify_tree import SeriesResult
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
-COMMANDS = ("info", "dataset", "synth", "train", "models", "classify", "levels", "bench")
+COMMANDS = (
+    "info", "dataset", "synth", "train", "models", "classify", "levels", "evaluate", "bench",
+)  # fmt: skip
 
 
 def build_gui_parser() -> argparse.ArgumentParser:
@@ -125,6 +127,7 @@ def build_parser() -> argparse.ArgumentParser:
     heatmaps.add_argument("--max-slices", type=int, default=200, help="slices evaluated at most")
     _add_classify_parser(commands)
     cli_levels.add_levels_parser(commands)
+    cli_grades.add_evaluate_parser(commands)
 
     _add_bench_parser(commands)
     return parser
@@ -308,6 +311,8 @@ def run(argv: Sequence[str] | None = None) -> int:
             return command_train(args, sys.stdout, sys.stderr)
         if args.command == "levels":
             return cli_levels.command_levels(args, sys.stdout, sys.stderr)
+        if args.command == "evaluate":
+            return cli_grades.command_evaluate(args, sys.stdout, sys.stderr)
         if args.command == "models":
             if args.models_command == "fit-check":
                 return command_fit_check(args, sys.stdout, sys.stderr)
