@@ -16,6 +16,7 @@ from spineview.core.measurements import MeasurementStore
 from spineview.core.series import Series, StudyContext
 from spineview.dicom.index import SeriesInfo, StudyInfo, study_context
 from spineview.dicom.scan import ScanResult
+from spineview.models.grade_result import StudyGrades
 from spineview.models.level_result import StudyLevels
 
 DECODED_CACHE_BYTES = 2 * 1024**3
@@ -34,6 +35,8 @@ class Session:
         slices decoded so far."""
         self.study_levels: dict[str, StudyLevels] = {}
         """The disc levels found (or the reason there are none) per open study UID."""
+        self.study_grades: dict[str, StudyGrades] = {}
+        """The graded findings (or the reason there are none) per open study UID."""
         self.measurements = MeasurementStore()
         """Distances and angles per series key, kept while the study is open."""
 
@@ -43,6 +46,7 @@ class Session:
         self.series_info.clear()
         self.loaded.clear()
         self.study_levels.clear()
+        self.study_grades.clear()
         self.measurements.clear()
 
     def opened(self, result: ScanResult) -> list[SeriesInfo]:
@@ -60,6 +64,22 @@ class Session:
             return False
         self.study_levels[result.study_uid] = result
         return True
+
+    def set_study_grades(self, result: StudyGrades) -> bool:
+        """Keep a study's graded findings; False (nothing kept) when that study is not open."""
+        if not self.study_series(result.study_uid):
+            return False
+        self.study_grades[result.study_uid] = result
+        return True
+
+    def grades_of(self, key: str) -> StudyGrades | None:
+        """The graded findings of series `key`'s study, if any were given."""
+        entry = self.series_info.get(key)
+        return None if entry is None else self.study_grades.get(entry[1].study_uid)
+
+    def study_series(self, study_uid: str) -> list[SeriesInfo]:
+        """The indexed series of an open study (empty for a study not open)."""
+        return [info for info, study in self.series_info.values() if study.study_uid == study_uid]
 
     def levels_of(self, key: str) -> StudyLevels | None:
         """The disc levels of series `key`'s study, if any were given."""

@@ -28,10 +28,12 @@ from spineview.core.level_display import no_levels_text
 from spineview.dicom.index import SeriesInfo
 from spineview.errors import error_text
 from spineview.models.catalogue import read_manifest
+from spineview.models.grade_result import StudyGrades
 from spineview.models.level_result import StudyLevels
 from spineview.session import Session
 from spineview.ui.classification import ClassificationController, ViewerHooks
 from spineview.ui.export_location import default_export_folder
+from spineview.ui.findings_grid import FindingsController, FindingsHooks
 from spineview.ui.levels_controller import LevelsController
 from spineview.ui.measurements_controller import MeasureHooks, MeasurementsController
 from spineview.ui.problems_panel import ProblemItem
@@ -144,6 +146,19 @@ class MainWindow(QMainWindow):
             ),
             self,
         )
+        self.findings = FindingsController(
+            self.session,
+            self.panels.findings,
+            FindingsHooks(
+                viewports=lambda: [v for v in self.viewports if not v.isHidden()],
+                active=lambda: self.active,
+                load=self.loader.show,
+                summary=self.results.set_findings,
+                show_dock=self.docks["findings"].show,
+                status=self.status_label.setText,
+            ),
+            self,
+        )
         build_menus(self)
         self.set_layout(self.config.default_layout)
         self._set_active(self.viewports[0])
@@ -199,6 +214,7 @@ class MainWindow(QMainWindow):
         """Scan files/folders in the background; the first image shows as soon as it decodes."""
         self.cancel_loading()
         self.session.clear()
+        self.findings.clear()
         self.classification.forget_series()
         self.browser.set_studies([])
         self.problems.clear()
@@ -287,14 +303,18 @@ class MainWindow(QMainWindow):
     def _series_shown(self, viewport: Viewport, complete: bool) -> None:
         viewport.sync_slider()
         self._show_view_levels(viewport.view)
+        self.findings.refresh()
         self._update_tags()
         self.pair.update_cross_reference()
         self._update_histogram()
         self.classification.series_shown()
         if complete:  # from the cache
             self.classification.series_loaded(viewport.view)
+            self.findings.series_arrived(viewport)
 
     def _slice_arrived(self, viewport: Viewport, index: int, done: int) -> None:
+        if done == 1:
+            self.findings.series_arrived(viewport)
         if done == 1 or viewport.view.index == index:
             self._update_tags()
             self.pair.update_cross_reference()
@@ -325,6 +345,16 @@ class MainWindow(QMainWindow):
             self._show_view_levels(view)
         if not found:
             self.status_label.setText(no_levels_text(result.reason))
+
+    # --- graded findings -----------------------------------------------------------------
+
+    def show_grades(self, result: StudyGrades) -> None:
+        """A study's graded findings, or the reason there are none: the Findings dock shows
+        them as a grid (clicking a cell shows the finding on the views), the sagittal level
+        labels the worst grade per level, the Results dock a summary line. A result for a
+        study no longer open is dropped."""
+        if not self.findings.show(result):
+            logger.info("graded findings for a study that is no longer open: dropped")
 
     def set_level_labels_visible(self, visible: bool) -> None:
         """L: show or hide the disc level labels and the nearest-level line of every view."""
@@ -361,6 +391,7 @@ class MainWindow(QMainWindow):
         self._update_histogram()
         self.classification.series_shown()
         self.measurements.refresh_panel()
+        self.findings.refresh()
 
     def _view_slice_changed(self, view: SliceView) -> None:
         if view is self.active.view:

@@ -203,6 +203,8 @@ class ResultsPanel(QWidget):
         self.usability_label = self._text_label("resultsModelNotUsable")
         self.warnings_label = self._text_label("resultsWarnings")
         self.decision_label = self._text_label("resultsDecision")
+        self.findings_label = self._text_label("resultsFindings")
+        self.findings_label.hide()
         self.force_button = QPushButton("Show verdict anyway", self)
         self.force_button.setObjectName("resultsForce")
         self.force_button.setToolTip(
@@ -212,16 +214,17 @@ class ResultsPanel(QWidget):
         self.force_button.hide()
 
     def _scrolling_details(self) -> QScrollArea:
-        """The lines under the verdict (summary, rule, model, warnings, decision) in a
-        scroll area: they may need more height than the dock is given, the verdict line and
-        the heatmap controls stay in view."""
+        """The lines under the verdict (summary, rule, model, warnings, decision, then the
+        studies' graded findings) in a scroll area: they may need more height than the dock
+        is given, the verdict line and the heatmap controls stay in view."""
         details = QWidget(self)
         lines = QVBoxLayout(details)
         lines.setContentsMargins(0, 0, 0, 0)
         lines.setSpacing(2)
         for widget in (self.summary_label, self.rule_label, self.model_label,
                        self.usability_label, self.demo_label, self.warnings_label,
-                       self.decision_label, self.force_button):  # fmt: skip
+                       self.decision_label, self.force_button,
+                       self.findings_label):  # fmt: skip
             lines.addWidget(widget)
         lines.addStretch(1)
         scroll = QScrollArea(self)
@@ -415,6 +418,15 @@ class ResultsPanel(QWidget):
             self._current = min(max(self._current, 0), self._count - 1)
             self.current_line.setValue(self._current + 1)
         self._update_summary()
+
+    def set_findings(self, text: str) -> None:
+        """The graded findings of the open studies, a line or two each ("" hides them); kept
+        while series are classified (they belong to the studies, not to a series)."""
+        self.findings_label.setText(text)
+        self.findings_label.setVisible(bool(text))
+
+    def findings_text(self) -> str:
+        return self.findings_label.text() if self.findings_label.isVisibleTo(self) else ""
 
     # --- overlay controls ----------------------------------------------------------------
 

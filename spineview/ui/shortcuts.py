@@ -65,6 +65,7 @@ SHORTCUTS: tuple[Shortcut, ...] = (
     Shortcut("results", ("Ctrl+R",), "Show / hide the classification results", "Panels"),
     Shortcut("problems", ("Ctrl+Shift+P",), "Show / hide the problems panel", "Panels"),
     Shortcut("measurements", ("Ctrl+M",), "Show / hide the measurements", "Panels"),
+    Shortcut("findings", ("Ctrl+Shift+F",), "Show / hide the graded findings", "Panels"),
     Shortcut("shortcuts", ("F1",), "This list of shortcuts", "Help"),
 )
 

@@ -45,6 +45,8 @@ from spineview.core.windowing import (
     needs_inversion,
     window_from_drag,
 )
+from spineview.models.findings_display import LevelMark
+from spineview.ui.crop_outline import CropOutline
 from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.heat_scale import HeatScale
 from spineview.ui.level_labels import LevelLabels
@@ -212,6 +214,9 @@ class SliceView(QWidget):
         """The disc levels of the shown series' study (None: none to show)."""
         self.levels_visible = True
         self.level_labels = LevelLabels(self.viewbox)
+        self.level_marks: dict[str, LevelMark] = {}
+        """The worst grade per level of the study's findings, beside the level labels."""
+        self.crop_outline = CropOutline(self.viewbox)
         self.measure = MeasureLayer(self)
         adopt_scene_orphans(self.graphics)
         self.graphics.scene().sigMouseMoved.connect(self._mouse_moved)
@@ -332,6 +337,8 @@ class SliceView(QWidget):
         self._user_zoomed = False
         self.classification = None
         self.disc_levels = None
+        self.level_marks = {}
+        self.crop_outline.clear()
         self.clear_heatmap()
         if series is None:
             self.loaded = np.zeros(0, dtype=bool)
@@ -351,6 +358,8 @@ class SliceView(QWidget):
             return
         first = not self.loaded.any()
         self.loaded[index] = True
+        if first and index != self.index:
+            self.crop_outline.clear()  # it was on another slice
         if first:
             self.index = index
         if first or index == self.index:
@@ -365,6 +374,7 @@ class SliceView(QWidget):
         if index == self.index:
             return
         self.index = index
+        self.crop_outline.clear()  # it outlined the slice left
         self._render()
         self.slice_changed.emit(index)
 
@@ -525,6 +535,19 @@ class SliceView(QWidget):
         self.levels_visible = visible
         self._update_annotations()
 
+    def set_level_marks(self, marks: dict[str, LevelMark]) -> None:
+        """The worst grade per level of the study's findings, drawn beside the level labels."""
+        self.level_marks = marks
+        self._update_annotations()
+
+    def show_crop_box(self, box: tuple[float, float, float, float] | None) -> None:
+        """Outline `box` ((x0, y0, x1, y1) pixels of the current slice: the region a grading
+        model read) until another slice or series is shown; None removes it."""
+        if box is None or self.series is None:
+            self.crop_outline.clear()
+            return
+        self.crop_outline.show(box, self.series.pixel_spacing or (1.0, 1.0))
+
     def _level_text(self) -> str:
         """The corner line of the nearest disc level (drawing the labels on the way)."""
         series, levels = self.series, self.disc_levels
@@ -533,7 +556,8 @@ class SliceView(QWidget):
             return ""
         plane = series.plane(self.index)
         spacing = series.pixel_spacing or (1.0, 1.0)
-        self.level_labels.show(slice_labels(levels, plane, spacing, series.slice_spacing))
+        labels = slice_labels(levels, plane, spacing, series.slice_spacing)
+        self.level_labels.show(labels, self.level_marks)
         return slice_level_text(levels, plane)
 
     def set_patient_data_visible(self, visible: bool) -> None:

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from spineview.ui.findings_grid import FindingsGrid
 from spineview.ui.garbage_collection import adopt_scene_orphans
 from spineview.ui.measurements_panel import MeasurementsPanel
 from spineview.ui.problems_panel import ProblemsPanel
@@ -99,7 +100,8 @@ class StatusLine:
 
 
 class WindowDocks:
-    """The panels in docks: series, tags, histogram, results, problems, measurements."""
+    """The panels in docks: series, tags, histogram, results, problems, measurements,
+    findings."""
 
     def __init__(self, window: QMainWindow) -> None:
         self.window = window
@@ -109,6 +111,7 @@ class WindowDocks:
         self.histogram = HistogramPanel()
         self.results = ResultsPanel()
         self.measurements = MeasurementsPanel()
+        self.findings = FindingsGrid()
         left, right = Qt.DockWidgetArea.LeftDockWidgetArea, Qt.DockWidgetArea.RightDockWidgetArea
         bottom = Qt.DockWidgetArea.BottomDockWidgetArea
         self.docks = {
@@ -118,9 +121,10 @@ class WindowDocks:
             "results": self._dock("Results", self.results, bottom),
             "problems": self._dock("Problems", self.problems, bottom),
             "measurements": self._dock("Measurements", self.measurements, right),
+            "findings": self._dock("Findings", self.findings, left),  # under the series
         }
         # the images get the room: tags and histogram on request (Panels menu; Ctrl+T: tags)
-        for name in ("problems", "histogram", "tags", "measurements"):
+        for name in ("problems", "histogram", "tags", "measurements", "findings"):
             self.docks[name].hide()
         window.resizeDocks(
             [self.docks["series"], self.docks["tags"]], [380, 360], Qt.Orientation.Horizontal
