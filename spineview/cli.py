@@ -36,7 +36,8 @@ if TYPE_CHECKING:
 
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
 COMMANDS = (
-    "info", "dataset", "synth", "train", "models", "classify", "levels", "evaluate", "bench",
+    "info", "dataset", "synth", "train", "models", "classify", "levels", "grade", "evaluate",
+    "bench",
 )  # fmt: skip
 
 
@@ -128,6 +129,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_classify_parser(commands)
     cli_levels.add_levels_parser(commands)
     cli_grades.add_evaluate_parser(commands)
+    cli_grades.add_grade_parser(commands)
 
     _add_bench_parser(commands)
     return parser
@@ -199,8 +201,9 @@ def _add_train_parser(commands: Any) -> None:
     train = commands.add_parser("train", help="train a slice classifier or a level model")
     train.add_argument("dataset", type=Path, help="RSNA-layout folder or one folder per class")
     train.add_argument(
-        "--task", choices=("slices", "levels"), default="slices",
-        help="slices: a slice classifier (default); levels: a disc level model (RSNA layout)",
+        "--task", choices=("slices", "levels", "grades"), default="slices",
+        help="slices: a slice classifier (default); levels: a disc level model; grades: a "
+        "grading model of the 25 RSNA findings (both need the RSNA layout)",
     )  # fmt: skip
     train.add_argument("--name", required=True, help="model name (letters, digits, - _ .)")
     train.add_argument(
@@ -308,9 +311,13 @@ def run(argv: Sequence[str] | None = None) -> int:
         if args.command == "train":
             if args.task == "levels":
                 return cli_levels.command_train_levels(args, sys.stdout, sys.stderr)
+            if args.task == "grades":
+                return cli_grades.command_train_grades(args, sys.stdout, sys.stderr)
             return command_train(args, sys.stdout, sys.stderr)
         if args.command == "levels":
             return cli_levels.command_levels(args, sys.stdout, sys.stderr)
+        if args.command == "grade":
+            return cli_grades.command_grade(args, sys.stdout, sys.stderr)
         if args.command == "evaluate":
             return cli_grades.command_evaluate(args, sys.stdout, sys.stderr)
         if args.command == "models":

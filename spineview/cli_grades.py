@@ -14,6 +14,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
+from spineview.cli_options import slice_only_options_given
 from spineview.data.rsna_format import TRAIN_CSV
 from spineview.models.rsna_metric import (
     PRIOR_SMOOTHING,
@@ -28,7 +29,8 @@ from spineview.models.rsna_metric import (
     write_submission,
 )
 
-EXIT_OK, EXIT_ERROR = 0, 1
+EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
+DEFAULT_GRADE_MODEL = "grades-demo"
 MAX_NOTES = 10
 
 
@@ -55,6 +57,104 @@ def add_evaluate_parser(commands: Any) -> None:
         "--write-prior", type=Path, metavar="FILE",
         help="also write the constant prior as a submission for the scored studies",
     )  # fmt: skip
+
+
+def add_grade_parser(commands: Any) -> None:
+    grade = commands.add_parser(
+        "grade", help="grade the 25 RSNA 2024 findings of every study under DICOM paths"
+    )
+    grade.add_argument("paths", nargs="+", type=Path, metavar="PATH", help="files or folders")
+    grade.add_argument(
+        "--model",
+        default=DEFAULT_GRADE_MODEL,
+        help="grading model name or folder (default: %(default)s)",
+    )
+    grade.add_argument(
+        "--levels-model", default="levels-demo",
+        help="level model name or folder that places the crops (default: %(default)s)",
+    )  # fmt: skip
+    grade.add_argument(
+        "--out", type=Path, required=True, help="submission CSV: row_id,normal_mild,moderate,severe"
+    )
+    grade.add_argument(
+        "--json", action="store_true",
+        help="also write OUT with .json: each finding's series, instance, crop box, confidence "
+        "and each study's decision",
+    )  # fmt: skip
+
+
+def command_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from spineview.dicom.scan import scan_paths
+    from spineview.grade_tree import grade_scan, write_grades
+    from spineview.ml.grade_inference import Grader
+    from spineview.ml.level_inference import LevelLocator
+    from spineview.models.catalogue import find_model
+    from spineview.terminal import TerminalProgress
+
+    if args.out.suffix.lower() != ".csv":
+        print(f"spineview grade: {args.out}: the submission must end in .csv", file=err)
+        return EXIT_ERROR
+    grader = Grader.load(find_model(args.model).path)
+    locator = LevelLocator.load(find_model(args.levels_model).path)
+    usability = grader.manifest.usability
+    if not usability.usable:
+        print(f"warning: model not usable: {usability.reason}", file=err)
+    scan_progress = TerminalProgress(err)
+    scan = scan_paths(list(args.paths), progress=scan_progress)
+    scan_progress.finish()
+    if not scan.studies:
+        print("spineview grade: no DICOM images found", file=err)
+        return EXIT_NO_IMAGES
+    progress = TerminalProgress(err, label="grading", unit="studies")
+    graded = grade_scan(scan, grader, locator, progress=progress)
+    progress.finish()
+    json_path = write_grades(graded, args.out, with_json=args.json, model=grader.name)
+    for study in graded:
+        if study.grades.decision == "declined":
+            print(f"study {study.study_id}: {study.grades.reason} (the prior for all 25)", file=err)
+    written = f" and {json_path}" if json_path is not None else ""
+    out.write(f"{len(graded)} studies, {25 * len(graded)} rows written to {args.out}{written}\n")
+    return EXIT_OK
+
+
+def command_train_grades(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from spineview.ml.grade_training import GradeTrainingConfig, train_grades
+    from spineview.models.catalogue import user_model_folder
+
+    given = slice_only_options_given(args)
+    if given:
+        print(f"spineview train: {given} only apply to --task slices", file=err)
+        return EXIT_ERROR
+    folder = user_model_folder(args.name)
+    if args.out is not None:
+        folder = Path(args.out) / args.name
+    fields = {"epochs": args.epochs, "learning_rate": args.learning_rate}
+    config = GradeTrainingConfig(
+        dataset=args.dataset, name=args.name, out=folder, seed=args.seed,
+        precision=args.precision, demo=args.demo,
+        **{key: value for key, value in fields.items() if value is not None},
+    )  # fmt: skip
+
+    def report(what: str, _fraction: float) -> None:
+        out.write(what + "\n")
+        out.flush()
+
+    result = train_grades(config, progress=report)
+    test = result.metrics.get("test", {})
+    usability = result.info.manifest.usability
+    interval = test.get("difference_ci") or [float("nan")] * 2
+    out.write(
+        f"\nsaved {result.info.path} (temperature {result.info.manifest.temperature:g})\n"
+        f"test ({test.get('studies', 0)} studies, {test.get('rows_scored', 0)} rows): score "
+        f"{test.get('score', float('nan')):.4f}, constant prior "
+        f"{test.get('prior', {}).get('score', float('nan')):.4f}, ratio "
+        f"{test.get('ratio_to_prior', float('nan')):.2f}; difference 95 % interval "
+        f"{interval[0]:+.3f} to {interval[1]:+.3f}\n"
+        f"quality gate: {'usable' if usability.usable else 'NOT USABLE'}: {usability.reason}\n"
+    )
+    for problem in result.problems:
+        out.write(f"note: {problem}\n")
+    return EXIT_OK
 
 
 def command_evaluate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

@@ -6,15 +6,11 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
+from spineview.cli_options import slice_only_options_given
 from spineview.terminal import TerminalProgress
 
 DEFAULT_LEVEL_MODEL = "levels-demo"
 EXIT_OK, EXIT_ERROR, EXIT_NO_IMAGES = 0, 1, 2
-SLICE_ONLY_OPTIONS = (
-    "recipe", "start_from", "freeze_features", "arch", "augmentation", "max_examples",
-    "patience", "imagenet_weights",
-)  # fmt: skip
-"""`spineview train` options that only a slice classifier's training reads."""
 
 
 def add_levels_parser(commands: Any) -> None:
@@ -37,14 +33,9 @@ def command_train_levels(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
     from spineview.ml.level_training import LevelTrainingConfig, train_levels
     from spineview.models.catalogue import user_model_folder
 
-    parser_defaults = {"recipe": "default", "freeze_features": False}
-    given = [
-        name for name in SLICE_ONLY_OPTIONS
-        if getattr(args, name, None) not in (None, parser_defaults.get(name))
-    ]  # fmt: skip
+    given = slice_only_options_given(args)
     if given:
-        options = ", ".join("--" + name.replace("_", "-") for name in given)
-        print(f"spineview train: {options} only apply to --task slices", file=err)
+        print(f"spineview train: {given} only apply to --task slices", file=err)
         return EXIT_ERROR
     folder = user_model_folder(args.name)  # checks the name
     if args.out is not None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from spineview.core.files import write_text_atomic
 from spineview.core.levels import LEVELS
-from spineview.dicom.index import SeriesInfo
+from spineview.data.rsna_images import rsna_ids
 from spineview.dicom.load import load_series
 from spineview.dicom.scan import ScanResult
 from spineview.dicom.series_type import SAGITTAL_T1, SAGITTAL_T2_STIR
@@ -90,19 +90,6 @@ class LevelsReport:
 
 def _mm(value: float | str) -> str:
     return value if isinstance(value, str) else f"{value:.2f}"
-
-
-def rsna_ids(info: SeriesInfo) -> tuple[str, str]:
-    """(study id, series id): the folder names of an RSNA tree, else the UIDs."""
-    folder = info.files[0].parent if info.files else None
-    if (
-        folder is not None
-        and folder.name.isdigit()
-        and folder.parent.name.isdigit()
-        and all(path.parent == folder for path in info.files)
-    ):
-        return folder.parent.name, folder.name
-    return info.study_uid, info.series_uid
 
 
 def locate_levels(

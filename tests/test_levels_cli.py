@@ -116,7 +116,7 @@ def test_a_field_of_view_without_the_sacrum_or_a_single_slice_gets_no_levels(
     single = replace(
         series, volume=series.volume[:1], positions=series.positions[:1],
         slice_tags=series.slice_tags[:1], source_files=series.source_files[:1],
-        overlays=series.overlays[:1],
+        overlays=series.overlays[:1], instance_numbers=series.instance_numbers[:1],
     )  # fmt: skip
     one = locator.locate(single, study_uid=study.study_uid)
     assert one.levels is None and "single slice" in one.reason

@@ -23,11 +23,11 @@ from spineview.core.geometry import row_col_normal
 from spineview.core.levels import LevelMap
 from spineview.data.rsna import read_rsna_dataset
 from spineview.data.rsna_format import SAGITTAL_T1, SAGITTAL_T2_STIR
+from spineview.data.rsna_images import rsna_ids
 from spineview.data.rsna_levels import study_level_maps
 from spineview.data.synth import SynthOptions, synthesize
 from spineview.dicom.load import load_series
 from spineview.dicom.scan import scan_paths
-from spineview.locate_tree import rsna_ids
 from spineview.models.level_metrics import WITHIN_MM
 from spineview.models.metrics import wilson_interval
 

@@ -37,7 +37,8 @@ class Series:
     floating volume with at least one pixel; `positions` of shape (slices, 3), floating (NaN
     rows are slices without a position); `orientation` None or 6 cosines; `pixel_spacing`
     None or two lengths and `slice_thickness` None or one length (finite, above zero: see
-    `is_length`); `slice_tags`, `source_files` and `overlays` empty or one per slice. Values
+    `is_length`); `slice_tags`, `source_files`, `overlays` and `instance_numbers` empty or one
+    per slice. Values
     inside the arrays are not examined (no pass over the volume).
     """
 
@@ -64,6 +65,11 @@ class Series:
     """BodyPartExamined of the first slice (a hint only)."""
     presentation_lut_shape: str = ""
     """PresentationLUTShape of the first slice (INVERSE: shown inverted)."""
+    key: str = ""
+    """The index key it was loaded from (`SeriesInfo.key`): unique where the UID is not (a
+    series split by orientation or time point shares its UID)."""
+    instance_numbers: list[int | None] = field(default_factory=list)
+    """InstanceNumber of each slice (empty when not known)."""
     overlays: list[dict[int, np.ndarray]] = field(default_factory=list)
     """Per slice, DICOM overlay group (0x6000…) → bool mask on the slice's pixel grid; an
     empty dict where the slice has none. Empty or one per slice."""
@@ -111,7 +117,7 @@ class Series:
         thickness = self.slice_thickness
         if thickness is not None and not is_length(thickness):
             return f"slice_thickness is {thickness!r}; expected None or a finite number above zero"
-        for name in ("slice_tags", "source_files", "overlays"):
+        for name in ("slice_tags", "source_files", "overlays", "instance_numbers"):
             count = len(getattr(self, name))
             if count not in (0, n):
                 return f"{name} has {count} entries; expected 0 or {n}, one per slice"

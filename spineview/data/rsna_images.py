@@ -12,6 +12,7 @@ from pathlib import Path
 
 from spineview.data.problems import ProblemLog
 from spineview.data.rsna_tables import parse_id
+from spineview.dicom.index import SeriesInfo
 
 
 @dataclass(frozen=True)
@@ -108,3 +109,16 @@ def _entries(folder: Path, problems: ProblemLog) -> list[os.DirEntry[str]]:
         problems.add(folder, "unreadable", f"cannot list the folder ({error.strerror or error})")
         return []
     return sorted(entries, key=lambda entry: entry.name)
+
+
+def rsna_ids(info: SeriesInfo) -> tuple[str, str]:
+    """(study id, series id): the folder names of an RSNA tree, else the UIDs."""
+    folder = info.files[0].parent if info.files else None
+    if (
+        folder is not None
+        and folder.name.isdigit()
+        and folder.parent.name.isdigit()
+        and all(path.parent == folder for path in info.files)
+    ):
+        return folder.parent.name, folder.name
+    return info.study_uid, info.series_uid

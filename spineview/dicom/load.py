@@ -247,6 +247,7 @@ def _make_series(info: SeriesInfo, *, volume: np.ndarray, study: StudyContext | 
     orientation = info.slices[0].orientation
     return Series(
         series_uid=info.series_uid,
+        key=info.key,
         description=info.description,
         series_number=info.series_number,
         modality=info.modality,
@@ -263,6 +264,7 @@ def _make_series(info: SeriesInfo, *, volume: np.ndarray, study: StudyContext | 
         voi_luts=[],
         slice_tags=[{} for _ in info.slices],
         source_files=[ref.path for ref in info.slices],
+        instance_numbers=[ref.header.instance_number for ref in info.slices],
         overlays=[{} for _ in info.slices],
         order_uncertain=info.order_uncertain,
         order_note=info.order_note,

@@ -120,6 +120,10 @@ def _build(
         from spineview.ml.level_model import build_level_network
 
         return build_level_network(keras, architecture)
+    if architecture.id == "grades":
+        from spineview.ml.grade_model import build_grade_network
+
+        return build_grade_network(keras, architecture)
     return _build_resnet50(keras, architecture, imagenet_weights)
 
 

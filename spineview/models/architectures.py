@@ -20,9 +20,10 @@ class Architecture:
     """Square input side in pixels."""
     channels: int
     """Input channels (1 = grayscale; 3 = grayscale replicated by preprocessing)."""
-    output: Literal["sigmoid", "softmax", "heatmaps"]
+    output: Literal["sigmoid", "softmax", "heatmaps", "grades"]
     """sigmoid: one unit, P(class 1); softmax: one unit per class; heatmaps: one map of logits
-    per class (a level model: where each disc is)."""
+    per class (a level model: where each disc is); grades: a softmax over the classes for each
+of the five conditions (a grading model reads one crop and answers for its condition)."""
     gradcam_layer: str
     """The convolutional layer the class-activation maps read (inside `backbone` where there
     is one)."""
@@ -44,9 +45,10 @@ class Architecture:
     head_input_layer: str = ""
     """The layer whose output feeds the output layer: what dropout masks, or the last-layer
     posterior (`models.head_posterior`) is fitted on, where there is no dropout."""
-    task: Literal["slices", "levels"] = "slices"
+    task: Literal["slices", "levels", "grades"] = "slices"
     """What a model of it does: "slices" classifies each slice (healthy / degenerative);
-    "levels" finds the lumbar disc levels on a sagittal series."""
+    "levels" finds the lumbar disc levels on a sagittal series; "grades" grades the RSNA 2024
+    findings (Normal/Mild, Moderate, Severe) from crops around each level."""
 
     def uncertainty_method(self, has_posterior: bool) -> str:
         """How a model of this architecture samples its uncertainty: Monte-Carlo dropout where
@@ -117,6 +119,22 @@ ARCHITECTURES: dict[str, Architecture] = {
             "disc level L1/L2…L5/S1; each point is the heatmap's soft-argmax, its confidence "
             "the heatmap's mass near that point; input the mid-sagittal slice and its two "
             "neighbours as 3 channels, 128×128."
+        ),
+    ),
+    "grades": Architecture(
+        id="grades",
+        input_size=64,
+        channels=5,
+        output="grades",
+        gradcam_layer="conv4",
+        num_classes=3,
+        task="grades",
+        distribution_layers=("pool",),
+        description=(
+            "Finding grader: four 3×3 convolution blocks (32, 64, 96, 128, batch normalisation, "
+            "2×2 max pooling), global average pooling, Dense 128, dropout 0.3, and a 3-way "
+            "softmax (Normal/Mild, Moderate, Severe) for each of the five conditions; input a "
+            "48 mm crop around one finding, 64×64, five slices as channels."
         ),
     ),
 }

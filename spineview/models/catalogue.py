@@ -196,7 +196,11 @@ def find_model(reference: str | Path) -> ModelInfo:
     raise ModelLoadError(f"no model named {str(reference)!r} (models found: {known})")
 
 
-TASK_NAMES = {"slices": "a slice classifier", "levels": "a level model"}
+TASK_NAMES = {
+    "slices": "a slice classifier",
+    "levels": "a level model",
+    "grades": "a grading model",
+}
 
 
 def require_task(folder: Path, task: str) -> ModelManifest:

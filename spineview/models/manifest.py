@@ -28,6 +28,7 @@ from spineview import __version__
 from spineview.core.preprocess import INTENSITY_SCALINGS
 from spineview.errors import ModelLoadError
 from spineview.models.architectures import ARCHITECTURES, Architecture
+from spineview.models.grade_metrics import judge_grade_usability
 from spineview.models.level_metrics import judge_level_usability
 from spineview.models.quality_gate import Usability, judge_usability
 
@@ -118,6 +119,8 @@ class ModelManifest:
         (`level_metrics.judge_level_usability` for a level model)."""
         if self.task == "levels":
             return judge_level_usability(self.metrics)
+        if self.task == "grades":
+            return judge_grade_usability(self.metrics)
         return judge_usability(self.metrics, self.class_names)
 
     def to_dict(self) -> dict[str, Any]:
@@ -273,10 +276,10 @@ _CHECKS: dict[str, tuple[Callable[[Any], bool], str]] = {
     "channels": (lambda v: _is_int(v) and v > 0, "a positive integer"),
     "class_names": (_is_class_names, "a list of distinct non-empty names"),
     "output": (
-        lambda v: v in ("sigmoid", "softmax", "heatmaps"),
-        '"sigmoid", "softmax" or "heatmaps"',
+        lambda v: v in ("sigmoid", "softmax", "heatmaps", "grades"),
+        '"sigmoid", "softmax", "heatmaps" or "grades"',
     ),
-    "task": (lambda v: v in ("slices", "levels"), '"slices" or "levels"'),
+    "task": (lambda v: v in ("slices", "levels", "grades"), '"slices", "levels" or "grades"'),
     "preprocessing": (_is_text, "a text"),
     "intensity_scaling": (
         lambda v: v in INTENSITY_SCALINGS,

@@ -43,6 +43,7 @@ Choices of spineview where the competition's code is silent or would fail:
 from __future__ import annotations
 
 import csv
+import io
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spineview.core.files import write_text_atomic
 from spineview.data.problems import DatasetProblem, ProblemLog
 from spineview.data.rsna import CONDITION_FAMILY, FAMILIES
 from spineview.data.rsna_format import CONDITIONS, LABEL_COLUMNS, LEVELS
@@ -357,13 +359,15 @@ def _problem_text(path: Path, problems: Sequence[str]) -> str:
 
 
 def write_submission(path: Path, probabilities: Mapping[str, np.ndarray]) -> None:
-    """Write study → (25, 3) probabilities as a submission CSV (25 rows per study, file order)."""
-    with Path(path).open("w", newline="", encoding="utf-8") as stream:
-        writer = csv.writer(stream)
-        writer.writerow(SUBMISSION_COLUMNS)
-        for study_id, rows in probabilities.items():
-            for column, values in zip(LABEL_COLUMNS, np.asarray(rows), strict=True):
-                writer.writerow([f"{study_id}_{column}", *(repr(float(v)) for v in values)])
+    """Write study → (25, 3) probabilities as a submission CSV (25 rows per study, file
+    order), atomically: a reader never sees half a file."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(SUBMISSION_COLUMNS)
+    for study_id, rows in probabilities.items():
+        for column, values in zip(LABEL_COLUMNS, np.asarray(rows), strict=True):
+            writer.writerow([f"{study_id}_{column}", *(repr(float(v)) for v in values)])
+    write_text_atomic(Path(path), buffer.getvalue(), mode=0o644)
 
 
 # --- the constant prior --------------------------------------------------------------------

@@ -38,7 +38,7 @@ def resnet() -> Any:
 
 
 def test_registry_describes_both_reference_networks() -> None:
-    assert set(ARCHITECTURES) == {"cnn", "resnet50", "levels"}
+    assert set(ARCHITECTURES) == {"cnn", "resnet50", "levels", "grades"}
     assert set(SLICE_ARCHITECTURES) == {"cnn", "resnet50"}
     levels = ARCHITECTURES["levels"]
     assert (levels.task, levels.output, levels.num_classes) == ("levels", "heatmaps", 5)
@@ -58,7 +58,7 @@ def test_registry_describes_both_reference_networks() -> None:
 
 
 def test_unknown_architecture_names_the_allowlist() -> None:
-    with pytest.raises(ModelLoadError, match=r"'vgg16'.*cnn, levels, resnet50"):
+    with pytest.raises(ModelLoadError, match=r"'vgg16'.*cnn, grades, levels, resnet50"):
         build_model("vgg16")
 
 
