@@ -195,6 +195,12 @@ def _add_bench_parser(commands: Any) -> None:
     )
     levels.add_argument("--studies", type=int, default=20, help="synthetic studies (default 20)")
     levels.add_argument("--model", default="levels-demo", help="level model name or folder")
+    grade = bench_commands.add_parser(
+        "grade", help="seconds per study (levels + 25 findings) and training crops/s"
+    )
+    grade.add_argument("--studies", type=int, default=10, help="synthetic studies (default 10)")
+    grade.add_argument("--model", default="grades-demo", help="grading model name or folder")
+    grade.add_argument("--levels-model", default="levels-demo", help="level model")
 
 
 def _add_train_parser(commands: Any) -> None:
@@ -263,6 +269,9 @@ def run_bench(args: argparse.Namespace) -> dict[str, Any]:
         ),
         "load": lambda: bench.bench_load(files=args.files, matrix=args.matrix),
         "levels": lambda: bench.bench_levels(studies=args.studies, model=args.model),
+        "grade": lambda: bench.bench_grade(
+            studies=args.studies, model=args.model, levels_model=args.levels_model
+        ),
     }
     return runners[args.bench_command]()
 

@@ -49,6 +49,10 @@ class Config:
     """Load TensorFlow and the model in the background as soon as the window shows."""
     find_levels_on_open: bool = True
     """Find each opened study's disc levels in the background with the level model."""
+    grade_model: str = "grades-demo"
+    """The grading model the viewer grades each study's findings with (a name or a folder)."""
+    grade_on_levels: bool = True
+    """Grade a study's findings as soon as its disc levels are found."""
     level_model: str = "levels-demo"
     """The level model the viewer finds disc levels with: a name (user models first) or a
     folder (the training dialog's "Use this model" sets it for a level model)."""
@@ -119,6 +123,8 @@ _VALID: dict[str, Callable[[Any], bool]] = {
     "load_model_at_start": _is_bool,
     "find_levels_on_open": _is_bool,
     "level_model": _is_model_reference,
+    "grade_model": _is_model_reference,
+    "grade_on_levels": _is_bool,
     "classify_on_open": _is_bool,
     "heatmap_method": _is_heatmap_method,
     "heatmap_opacity": _is_opacity,

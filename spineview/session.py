@@ -100,6 +100,12 @@ class Session:
                     named[key] = level
         return named
 
+    def study(self, study_uid: str) -> StudyInfo | None:
+        """The open study `study_uid`, or None."""
+        if self.scan_result is None:
+            return None
+        return next((s for s in self.scan_result.studies if s.study_uid == study_uid), None)
+
     def knows(self, key: str) -> bool:
         return key in self.series_info
 

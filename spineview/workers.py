@@ -23,6 +23,7 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from spineview.core.heatmap import HeatmapMethod
+from spineview.core.levels import LevelMap
 from spineview.core.presets import AUTO
 from spineview.core.series import Series, StudyContext
 from spineview.core.windowing import apply_preset
@@ -34,6 +35,7 @@ from spineview.dicom.load import fill_series, new_series
 from spineview.dicom.scan import ScanResult, scan_paths
 from spineview.errors import Cancelled, SpineViewError
 from spineview.ml.series_classification import classify_series
+from spineview.models.grade_result import StudyGrades
 from spineview.models.level_result import StudyLevels
 from spineview.models.predictions import SeriesOutcome
 from spineview.models.series_decision import HeaderFinding
@@ -43,6 +45,7 @@ from spineview.models.verdict import (
 
 if TYPE_CHECKING:
     from spineview.ml.gradcam import GradCam, HeatMap
+    from spineview.ml.grade_inference import Grader
     from spineview.ml.inference import Classifier
     from spineview.ml.level_inference import LevelLocator
     from spineview.ml.level_training import LevelTrainResult
@@ -380,6 +383,41 @@ class LocateLevelsJob(Job[StudyLevels]):
             source_key=self.info.key,
             instance_numbers=[ref.header.instance_number for ref in self.info.slices],
         )
+
+
+class GradeStudyJob(Job[StudyGrades]):
+    """Grade a study's 25 findings: decode its sagittal and axial series, crop around each
+    finding from the disc levels found, run the grading model (kept for the next study)."""
+
+    pool: ClassVar[PoolName] = "inference"
+    _graders: ClassVar[dict[ModelIdentity, Grader]] = {}
+
+    def __init__(
+        self, study_uid: str, levels: LevelMap, infos: Sequence[SeriesInfo], model: ModelIdentity
+    ) -> None:
+        super().__init__()
+        self.study_uid = study_uid
+        self.levels = levels
+        self.infos = list(infos)
+        self.model = model
+
+    def work(self) -> StudyGrades:
+        series: dict[str, list[Series]] = {}
+        for info in self.infos:
+            loaded = new_series(info)
+            fill_series(loaded, info, cancel=self.cancel_event)
+            series.setdefault(info.series_type.label, []).append(loaded)
+        grader = self._graders.get(self.model)
+        if grader is None:
+            from spineview.ml.architectures import import_keras
+            from spineview.ml.grade_inference import Grader
+
+            with tensorflow_loading.during():
+                import_keras()
+                grader = Grader.load(self.model[0])
+            self._graders.clear()  # one grading model at a time
+            self._graders[self.model] = grader
+        return grader.grade_study(self.study_uid, self.levels, series)[1]
 
 
 class PlanTrainingJob(Job["TrainingPlan"]):

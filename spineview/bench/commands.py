@@ -334,3 +334,14 @@ def bench_levels(studies: int = 20, model: str = "levels-demo") -> dict[str, Any
     from spineview.models.catalogue import find_model
 
     return {**measure_levels(studies, find_model(model).path), "cpu_count": os.cpu_count()}
+
+
+def bench_grade(
+    studies: int = 10, model: str = "grades-demo", levels_model: str = "levels-demo"
+) -> dict[str, Any]:
+    """Grading speed and training throughput (spineview.bench.grades)."""
+    from spineview.bench.grades import measure_grading
+    from spineview.models.catalogue import find_model
+
+    folder, levels = find_model(model).path, find_model(levels_model).path
+    return {**measure_grading(studies, folder, levels), "cpu_count": os.cpu_count()}

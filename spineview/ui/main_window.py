@@ -34,6 +34,7 @@ from spineview.session import Session
 from spineview.ui.classification import ClassificationController, ViewerHooks
 from spineview.ui.export_location import default_export_folder
 from spineview.ui.findings_grid import FindingsController, FindingsHooks
+from spineview.ui.grades_controller import GradesController
 from spineview.ui.levels_controller import LevelsController
 from spineview.ui.measurements_controller import MeasureHooks, MeasurementsController
 from spineview.ui.problems_panel import ProblemItem
@@ -134,6 +135,9 @@ class MainWindow(QMainWindow):
         )
         self.level_finder = LevelsController(
             self.runner, self.show_levels, lambda: self.config.level_model, self
+        )
+        self.grader = GradesController(
+            self.runner, self.show_grades, lambda: self.config.grade_model, self
         )
         self.measurements = MeasurementsController(
             self.session.measurements,
@@ -249,6 +253,7 @@ class MainWindow(QMainWindow):
     def cancel_loading(self) -> None:
         self.classification.cancel()
         self.level_finder.cancel()
+        self.grader.cancel()
         self.scanner.cancel()
         self.loader.cancel()
 
@@ -345,6 +350,9 @@ class MainWindow(QMainWindow):
             self._show_view_levels(view)
         if not found:
             self.status_label.setText(no_levels_text(result.reason))
+        study = self.session.study(result.study_uid)
+        if study is not None and self.config.grade_on_levels:
+            self.grader.grade(result, study)
 
     # --- graded findings -----------------------------------------------------------------
 
