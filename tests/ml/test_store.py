@@ -132,7 +132,10 @@ def test_manifest_rejects_missing_fields() -> None:
     [
         ("{not json", "not valid JSON"),
         ("[1, 2]", "not a JSON object"),
-        (_manifest_dict(architecture="evil"), "unknown architecture 'evil'.*cnn, grades, levels, resnet50"),
+        (
+            _manifest_dict(architecture="evil"),
+            "unknown architecture 'evil'.*cnn, grades, levels, resnet50",
+        ),
         (_manifest_dict(format_version=MANIFEST_FORMAT_VERSION + 1), "newer.*update spineview"),
     ],
     ids=["corrupt-json", "not-an-object", "unknown-architecture", "newer-format"],
