@@ -96,3 +96,20 @@ def test_a_trained_level_model_put_to_use_finds_the_open_studys_levels_again(
     assert window.config.level_model == str(copy)
     qtbot.waitUntil(lambda: study.study_uid in window.session.study_levels, timeout=120_000)
     assert window.session.study_levels[study.study_uid].levels is not None
+
+
+def test_a_study_with_levels_is_graded_and_its_findings_shown(
+    finding_window: MainWindow, qtbot: QtBot, demo_like: Path
+) -> None:
+    window = finding_window
+    open_and_wait(qtbot, window, demo_like)
+    (study,) = window.session.scan_result.studies  # type: ignore[union-attr]
+    grades = window.session.study_grades
+    qtbot.waitUntil(lambda: study.study_uid in grades, timeout=180_000)
+    graded = grades[study.study_uid]
+    assert graded is not None and graded.decision == "accepted", graded
+    assert graded.model_name == "grades-demo" and len(graded.findings) == 25
+    keys = set(window.session.series_info)
+    for finding in graded.findings:
+        assert finding.series_key in keys and finding.crop_box is not None
+        assert abs(sum(finding.probabilities) - 1.0) < 1e-6 and max(finding.probabilities) < 1.0
