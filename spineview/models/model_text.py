@@ -136,6 +136,41 @@ def level_metrics_lines(metrics: Mapping[str, Any]) -> list[str]:
     return lines
 
 
+def grade_metrics_lines(metrics: Mapping[str, Any]) -> list[str]:
+    """A grading model's test figures: the RSNA score and its terms beside the prior's."""
+    test = metrics.get("test")
+    if not isinstance(test, Mapping) or not _is_number(test.get("score")):
+        return ["Grading", *_field("Test", "no figures recorded")]
+    found = test.get("prior")
+    prior: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+    lines = ["Grading (test split; RSNA 2024 score, lower is better)"]
+    lines += _field(
+        "Studies / rows", f"{test.get('studies', 0)} studies, {test.get('rows_scored', 0)} rows"
+    )
+    lines += _field("Score", _score_pair(test.get("score"), prior.get("score")))
+    for group, loss in (test.get("losses") or {}).items():
+        lines += _field(
+            group.capitalize(), _score_pair(loss, (prior.get("losses") or {}).get(group))
+        )
+    lines += _field(
+        "Any severe",
+        _score_pair(test.get("any_severe_spinal"), prior.get("any_severe_spinal")),
+    )
+    interval = test.get("difference_ci")
+    if _is_number(test.get("ratio_to_prior")) and isinstance(interval, list):
+        lines += _field(
+            "Against prior",
+            f"ratio {test['ratio_to_prior']:.2f}; difference 95 % interval "
+            f"{interval[0]:+.3f} to {interval[1]:+.3f}",
+        )
+    return lines
+
+
+def _score_pair(ours: Any, prior: Any) -> str:
+    text = f"{ours:.3f}" if _is_number(ours) else "n/a"
+    return text + (f" (constant prior {prior:.3f})" if _is_number(prior) else "")
+
+
 def _gate_lines(usability: Usability) -> list[str]:
     return [
         "Quality gate",
@@ -170,6 +205,10 @@ def model_listing(info: ModelInfo) -> str:
     )
     if manifest.task == "levels":
         auc_text = level_figures_text(manifest.metrics.get("test", {}))
+    elif manifest.task == "grades":
+        test = manifest.metrics.get("test", {})
+        score, prior = test.get("score"), (test.get("prior") or {}).get("score")
+        auc_text = f"test score {_score_pair(score, prior)}"
     usability = manifest.usability
     mark = "" if usability.usable else f"  [{NOT_USABLE_MARK}]"
     lines = [
@@ -238,6 +277,10 @@ def model_details(info: ModelInfo) -> str:
 
     if manifest.task == "levels":
         lines += ["", *level_metrics_lines(manifest.metrics), "", *_gate_lines(usability)]
+        return "\n".join(lines)
+    if manifest.task == "grades":
+        lines += _field("Temperature", _number(manifest.temperature))
+        lines += ["", *grade_metrics_lines(manifest.metrics), "", *_gate_lines(usability)]
         return "\n".join(lines)
 
     lines += ["", "Calibration"]
