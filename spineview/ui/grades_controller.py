@@ -15,29 +15,16 @@ from PySide6.QtCore import QObject
 
 from spineview.dicom.index import StudyInfo
 from spineview.dicom.series_type import AXIAL_T2, SAGITTAL_T1, SAGITTAL_T2_STIR
-from spineview.errors import Cancelled, ModelLoadError, SpineViewError, error_text
-from spineview.models.catalogue import find_model, require_task
+from spineview.errors import Cancelled, SpineViewError, error_text
 from spineview.models.grade_result import StudyGrades
 from spineview.models.level_result import StudyLevels
 from spineview.ui.binding import bind_slot
-from spineview.workers import GradeStudyJob, JobRunner, ModelIdentity
+from spineview.ui.study_jobs import StudyJobs, usable_model
+from spineview.workers import GradeStudyJob, JobRunner
 
 logger = logging.getLogger(__name__)
 
 GRADED_TYPES = (SAGITTAL_T2_STIR, SAGITTAL_T1, AXIAL_T2)
-
-
-def grade_model(reference: str) -> tuple[ModelIdentity | None, str]:
-    """The grading model `reference` names, or None and why it cannot be used."""
-    try:
-        info = find_model(reference)
-        require_task(info.path, "grades")
-    except ModelLoadError as error:
-        return None, str(error)
-    usability = info.manifest.usability
-    if not usability.usable:
-        return None, f"the grading model {info.manifest.name} is not usable: {usability.reason}"
-    return (info.path, info.manifest.weights_sha256), ""
 
 
 class GradesController(QObject):
@@ -49,10 +36,9 @@ class GradesController(QObject):
         parent: QObject,
     ) -> None:
         super().__init__(parent)
-        self.runner = runner
         self.show_grades = show_grades
         self.model_reference = model_reference
-        self._jobs: list[GradeStudyJob] = []
+        self.jobs = StudyJobs(runner, self)
 
     def grade(self, levels: StudyLevels, study: StudyInfo) -> None:
         """Grade `study` from its levels (or decline it with their reason)."""
@@ -62,7 +48,7 @@ class GradesController(QObject):
                 StudyGrades(study.study_uid, (), f"no disc levels: {reason}", "declined")
             )
             return
-        model, unusable = grade_model(self.model_reference())
+        model, unusable = usable_model(self.model_reference(), "grades")
         if model is None:
             self.show_grades(StudyGrades(study.study_uid, (), unusable, "declined"))
             return
@@ -70,17 +56,13 @@ class GradesController(QObject):
         job = GradeStudyJob(study.study_uid, levels.levels, infos, model)
         job.signals.finished.connect(bind_slot(self._graded))
         job.signals.failed.connect(bind_slot(self._failed, study.study_uid))
-        job.signals.ended.connect(bind_slot(self._ended))
-        self._jobs.append(job)
-        self.runner.start(job)
+        self.jobs.start(job)
 
     def cancel(self) -> None:
-        for job in self._jobs:
-            job.cancel()
-        self._jobs.clear()
+        self.jobs.cancel()
 
     def is_busy(self) -> bool:
-        return bool(self._jobs)
+        return self.jobs.is_busy()
 
     def _graded(self, result: StudyGrades) -> None:
         self.show_grades(result)
@@ -91,7 +73,3 @@ class GradesController(QObject):
         if not isinstance(error, SpineViewError):
             logger.error("grading a study failed", exc_info=error)
         self.show_grades(StudyGrades(study_uid, (), error_text(error), "declined"))
-
-    def _ended(self, job: GradeStudyJob) -> None:
-        if job in self._jobs:
-            self._jobs.remove(job)

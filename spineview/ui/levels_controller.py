@@ -15,10 +15,10 @@ from PySide6.QtCore import QObject
 
 from spineview.dicom.index import SeriesInfo, StudyInfo
 from spineview.dicom.series_type import SAGITTAL_T1, SAGITTAL_T2_STIR
-from spineview.errors import Cancelled, ModelLoadError, SpineViewError, error_text
-from spineview.models.catalogue import find_model, require_task
+from spineview.errors import Cancelled, SpineViewError, error_text
 from spineview.models.level_result import StudyLevels
 from spineview.ui.binding import bind_slot
+from spineview.ui.study_jobs import StudyJobs, usable_model
 from spineview.workers import JobRunner, LocateLevelsJob, ModelIdentity
 
 logger = logging.getLogger(__name__)
@@ -37,19 +37,8 @@ def source_series(study: StudyInfo) -> SeriesInfo | None:
 
 
 def level_model(reference: str) -> tuple[ModelIdentity | None, str]:
-    """The level model `reference` names (a name, the user's before a bundled one, or a
-    folder) as its folder and weights' checksum, or None and why it cannot be used: not
-    found, not a level model, or not usable by its quality gate (a level model that misplaces
-    discs would mislabel every view)."""
-    try:
-        info = find_model(reference)
-        require_task(info.path, "levels")
-    except ModelLoadError as error:
-        return None, str(error)
-    usability = info.manifest.usability
-    if not usability.usable:
-        return None, f"the level model {info.manifest.name} is not usable: {usability.reason}"
-    return (info.path, info.manifest.weights_sha256), ""
+    """The usable level model `reference` names, or None and why not (`usable_model`)."""
+    return usable_model(reference, "levels")
 
 
 class LevelsController(QObject):
@@ -61,10 +50,9 @@ class LevelsController(QObject):
         parent: QObject,
     ) -> None:
         super().__init__(parent)
-        self.runner = runner
         self.show_levels = show_levels
         self.model_reference = model_reference
-        self._jobs: list[LocateLevelsJob] = []
+        self.jobs = StudyJobs(runner, self)
 
     def find(self, studies: list[StudyInfo]) -> None:
         """Start finding the levels of `studies` (what is still running for others stops)."""
@@ -87,17 +75,13 @@ class LevelsController(QObject):
             job = LocateLevelsJob(info, model)
             job.signals.finished.connect(bind_slot(self._found))
             job.signals.failed.connect(bind_slot(self._failed, info))
-            job.signals.ended.connect(bind_slot(self._ended))
-            self._jobs.append(job)
-            self.runner.start(job)
+            self.jobs.start(job)
 
     def cancel(self) -> None:
-        for job in self._jobs:
-            job.cancel()
-        self._jobs.clear()
+        self.jobs.cancel()
 
     def is_busy(self) -> bool:
-        return bool(self._jobs)
+        return self.jobs.is_busy()
 
     def _found(self, result: StudyLevels) -> None:
         self.show_levels(result)
@@ -110,7 +94,3 @@ class LevelsController(QObject):
         self.show_levels(
             StudyLevels(info.study_uid, None, f"No disc levels: {error_text(error)}", info.key)
         )
-
-    def _ended(self, job: LocateLevelsJob) -> None:
-        if job in self._jobs:
-            self._jobs.remove(job)
