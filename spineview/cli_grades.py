@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 import numpy as np
 
-from spineview.cli_options import slice_only_options_given
+from spineview.cli_options import line_printer, task_training_fields
 from spineview.data.rsna_format import TRAIN_CSV
 from spineview.models.rsna_metric import (
     PRIOR_SMOOTHING,
@@ -119,27 +119,11 @@ def command_grade(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
 def command_train_grades(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from spineview.ml.grade_training import GradeTrainingConfig, train_grades
-    from spineview.models.catalogue import user_model_folder
 
-    given = slice_only_options_given(args)
-    if given:
-        print(f"spineview train: {given} only apply to --task slices", file=err)
+    fields = task_training_fields(args, err, ("epochs", "learning_rate"))
+    if fields is None:
         return EXIT_ERROR
-    folder = user_model_folder(args.name)
-    if args.out is not None:
-        folder = Path(args.out) / args.name
-    fields = {"epochs": args.epochs, "learning_rate": args.learning_rate}
-    config = GradeTrainingConfig(
-        dataset=args.dataset, name=args.name, out=folder, seed=args.seed,
-        precision=args.precision, demo=args.demo,
-        **{key: value for key, value in fields.items() if value is not None},
-    )  # fmt: skip
-
-    def report(what: str, _fraction: float) -> None:
-        out.write(what + "\n")
-        out.flush()
-
-    result = train_grades(config, progress=report)
+    result = train_grades(GradeTrainingConfig(**fields), progress=line_printer(out))
     test = result.metrics.get("test", {})
     usability = result.info.manifest.usability
     interval = test.get("difference_ci") or [float("nan")] * 2

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from spineview.cli_options import slice_only_options_given
+from spineview.cli_options import line_printer, task_training_fields
 from spineview.terminal import TerminalProgress
 
 DEFAULT_LEVEL_MODEL = "levels-demo"
@@ -31,29 +31,11 @@ def add_levels_parser(commands: Any) -> None:
 
 def command_train_levels(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from spineview.ml.level_training import LevelTrainingConfig, train_levels
-    from spineview.models.catalogue import user_model_folder
 
-    given = slice_only_options_given(args)
-    if given:
-        print(f"spineview train: {given} only apply to --task slices", file=err)
+    fields = task_training_fields(args, err, ("epochs", "batch_size", "learning_rate"))
+    if fields is None:
         return EXIT_ERROR
-    folder = user_model_folder(args.name)  # checks the name
-    if args.out is not None:
-        folder = Path(args.out) / args.name
-    fields = {
-        "epochs": args.epochs, "batch_size": args.batch_size, "learning_rate": args.learning_rate,
-    }  # fmt: skip
-    config = LevelTrainingConfig(
-        dataset=args.dataset, name=args.name, out=folder, seed=args.seed,
-        precision=args.precision, demo=args.demo,
-        **{key: value for key, value in fields.items() if value is not None},
-    )  # fmt: skip
-
-    def report(what: str, _fraction: float) -> None:
-        out.write(what + "\n")
-        out.flush()
-
-    result = train_levels(config, progress=report)
+    result = train_levels(LevelTrainingConfig(**fields), progress=line_printer(out))
     test = result.metrics.get("test", {})
     usability = result.info.manifest.usability
     verdict = "usable" if usability.usable else "NOT USABLE"
