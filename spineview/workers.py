@@ -46,10 +46,11 @@ from spineview.models.verdict import (
 if TYPE_CHECKING:
     from spineview.ml.gradcam import GradCam, HeatMap
     from spineview.ml.grade_inference import Grader
+    from spineview.ml.grade_training import GradeTrainResult
     from spineview.ml.inference import Classifier
     from spineview.ml.level_inference import LevelLocator
     from spineview.ml.level_training import LevelTrainResult
-    from spineview.models.level_dataset_check import LevelDatasetCheck
+    from spineview.models.level_dataset_check import GradeDatasetCheck, LevelDatasetCheck
     from spineview.models.training_plan import TrainConfig, TrainingPlan, TrainResult
 
 logger = logging.getLogger(__name__)
@@ -526,6 +527,73 @@ class LevelTrainJob(Job["LevelTrainResult"]):
 
         config = LevelTrainingConfig(self.dataset, self.name, self.out, **self.settings)
         result = train_levels(config, progress=self.signals.update.emit, cancel=self.cancel_event)
+        with self._lock:  # a cancel that came after the last check is not a cancelled run
+            self._saved = True
+            self.cancel_event.clear()
+        return result
+
+
+class GradeDatasetCheckJob(Job["GradeDatasetCheck"]):
+    """Check a folder for grade training (no TensorFlow, no decoding): its graded, marked
+    studies against the trainer's minimum."""
+
+    def __init__(self, dataset: Path) -> None:
+        super().__init__()
+        self.dataset = dataset
+
+    def work(self) -> GradeDatasetCheck:
+        from spineview.ml.grade_training import MIN_STUDIES  # (TensorFlow is imported later)
+        from spineview.models.level_dataset_check import check_grade_dataset
+
+        return check_grade_dataset(self.dataset, min_studies=MIN_STUDIES, cancel=self.cancel_event)
+
+
+class GradeTrainJob(Job["GradeTrainResult"]):
+    """Train, test against the prior and save a grading model as `out`; cancel between
+    batches (progress as LevelTrainJob's: a line and the fraction done)."""
+
+    pool: ClassVar[PoolName] = "training"
+
+    def __init__(self, dataset: Path, name: str, out: Path, **settings: Any) -> None:
+        super().__init__()
+        self.signals: LevelTrainSignals = LevelTrainSignals()
+        self.dataset = dataset
+        self.name = name
+        self.out = out
+        self.settings = settings
+        """GradeTrainingConfig fields: epochs, learning_rate, seed, ..."""
+        self._lock = threading.Lock()
+        self._saved = False
+
+    def cancel(self) -> None:
+        """Stop between batches; once the model is saved, too late: it ends as finished."""
+        with self._lock:
+            if not self._saved:
+                super().cancel()
+
+    @staticmethod
+    def defaults() -> dict[str, Any]:
+        """GradeTrainingConfig's default values (epochs, learning_rate, ...), for a form."""
+        import dataclasses
+
+        from spineview.ml.grade_training import GradeTrainingConfig
+
+        return {
+            field.name: field.default
+            for field in dataclasses.fields(GradeTrainingConfig)
+            if field.default is not dataclasses.MISSING
+        }
+
+    def work(self) -> GradeTrainResult:
+        from spineview.ml.architectures import import_keras
+
+        with tensorflow_loading.during():
+            import_keras()  # as TrainJob: the libraries load without stalling the GUI
+            freeze_long_lived_objects()
+        from spineview.ml.grade_training import GradeTrainingConfig, train_grades
+
+        config = GradeTrainingConfig(self.dataset, self.name, self.out, **self.settings)
+        result = train_grades(config, progress=self.signals.update.emit, cancel=self.cancel_event)
         with self._lock:  # a cancel that came after the last check is not a cancelled run
             self._saved = True
             self.cancel_event.clear()

@@ -5,6 +5,9 @@ T2/STIR series of an RSNA 2024 layout (`data.level_examples`): class folders, or
 without those points, cannot train one. The check lists the folder's files and CSVs only (no
 DICOM is decoded and TensorFlow is not needed), so the training dialog can say at once what a
 folder lacks.
+
+A grading model learns from the same marks (its crops are placed from the disc levels) and from
+the grades of `train.csv`: `check_grade_dataset` counts the marked studies that have grades.
 """
 
 from __future__ import annotations
@@ -15,7 +18,12 @@ from pathlib import Path
 
 from spineview.core.levels import LEVELS
 from spineview.data.rsna import RsnaDataset, read_rsna_dataset
-from spineview.data.rsna_format import COORDINATES_CSV, SAGITTAL_T2_STIR, TRAIN_CSV
+from spineview.data.rsna_format import (
+    COORDINATES_CSV,
+    SAGITTAL_T2_STIR,
+    SEVERITIES,
+    TRAIN_CSV,
+)
 from spineview.data.rsna_levels import LEVEL_CONDITION
 from spineview.errors import DatasetError, TrainingCancelled
 
@@ -35,6 +43,7 @@ class LevelDatasetCheck:
     """Studies in the folder."""
     marked_studies: int = 0
     """Studies with a sagittal T2/STIR series whose marked instance is on disk."""
+    marked_study_ids: frozenset[str] = frozenset()
     marked_series: int = 0
     level_counts: dict[str, int] = field(default_factory=dict)
     """Marked points per disc level (on the marked series)."""
@@ -60,12 +69,76 @@ def check_level_dataset(
 ) -> LevelDatasetCheck:
     """Check `folder` for level training; a folder that cannot train gets its reason in
     `errors` (never raised). A set `cancel` raises TrainingCancelled."""
-    folder = Path(folder)
+    dataset = _read_rsna(Path(folder), "a level model", cancel)
+    return dataset if isinstance(dataset, LevelDatasetCheck) else _count_marks(dataset)
+
+
+@dataclass(frozen=True)
+class GradeDatasetCheck:
+    """What a grading model would learn from in `dataset`: the studies with level marks
+    (`marks`, its errors aside) that have grades in train.csv, and why it cannot train."""
+
+    marks: LevelDatasetCheck
+    graded_studies: int = 0
+    """Marked studies with at least one grade in train.csv."""
+    grade_counts: dict[str, int] = field(default_factory=dict)
+    """Grades of those studies per severity (all 25 findings together)."""
+    errors: list[str] = field(default_factory=list)
+
+    @property
+    def can_train(self) -> bool:
+        return not self.errors
+
+    @property
+    def warnings(self) -> list[str]:
+        if self.can_train and self.graded_studies < FEW_LEVEL_STUDIES:
+            return [
+                f"only {self.graded_studies} graded studies (fewer than {FEW_LEVEL_STUDIES}): "
+                "the test split holds a few studies, so the interval against the prior is "
+                "wide and the model is likely judged not usable"
+            ]
+        return []
+
+
+def check_grade_dataset(
+    folder: Path, *, min_studies: int, cancel: threading.Event | None = None
+) -> GradeDatasetCheck:
+    """Check `folder` for grade training, which needs `min_studies` marked studies with grades
+    (the trainer's minimum, passed in: it lives with the trainer); reasons in `errors`."""
+    dataset = _read_rsna(Path(folder), "a grading model", cancel)
+    if isinstance(dataset, LevelDatasetCheck):
+        return GradeDatasetCheck(dataset, errors=dataset.errors)
+    marks = _count_marks(dataset)
+    graded = [
+        study
+        for study_id in marks.marked_study_ids
+        if (study := dataset.studies.get(study_id)) is not None and study.known_labels
+    ]
+    counts = {name: 0 for name in SEVERITIES}
+    for study in graded:
+        for value in study.known_labels.values():
+            counts[SEVERITIES[value]] += 1
+    errors = []
+    if len(graded) < min_studies:
+        errors.append(
+            f"only {len(graded)} studies have both spinal-canal level marks "
+            f"({LEVEL_CONDITION} rows of {COORDINATES_CSV}, on a sagittal T2/STIR series whose "
+            f"images are present) and grades in {TRAIN_CSV}; at least {min_studies} are needed "
+            "to train and test a grading model"
+        )
+    return GradeDatasetCheck(marks, len(graded), counts, errors)
+
+
+def _read_rsna(
+    folder: Path, model: str, cancel: threading.Event | None
+) -> RsnaDataset | LevelDatasetCheck:
+    """The RSNA dataset in `folder`, or a check saying why it is none (`model` learns from
+    its level marks)."""
     if not (folder / TRAIN_CSV).is_file() and folder.is_dir():
         return LevelDatasetCheck(
             folder,
             errors=[
-                f"{folder} is not in the RSNA 2024 layout (no {TRAIN_CSV}): a level model "
+                f"{folder} is not in the RSNA 2024 layout (no {TRAIN_CSV}): {model} "
                 f"learns from the spinal-canal points in {COORDINATES_CSV} on sagittal T2/STIR "
                 "series; class folders can train a slice classifier only"
             ],
@@ -76,7 +149,7 @@ def check_level_dataset(
         return LevelDatasetCheck(folder, errors=[str(error)])
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("the dataset check was cancelled")
-    return _count_marks(dataset)
+    return dataset
 
 
 def _count_marks(dataset: RsnaDataset) -> LevelDatasetCheck:
@@ -92,7 +165,8 @@ def _count_marks(dataset: RsnaDataset) -> LevelDatasetCheck:
         if point.instance_number not in series.instance_numbers:
             continue
         series_levels.setdefault((point.study_id, point.series_id), set()).add(point.level)
-    marked_studies = len({study for study, _series in series_levels})
+    marked_ids = frozenset(study for study, _series in series_levels)
+    marked_studies = len(marked_ids)
     counts = {level: sum(level in marked for marked in series_levels.values()) for level in LEVELS}
     errors = []
     if marked_studies < MIN_LEVEL_STUDIES:
@@ -110,6 +184,7 @@ def _count_marks(dataset: RsnaDataset) -> LevelDatasetCheck:
         dataset.root,
         studies=len(dataset.studies),
         marked_studies=marked_studies,
+        marked_study_ids=marked_ids,
         marked_series=len(series_levels),
         level_counts=counts,
         problems=[str(problem) for problem in dataset.problems],

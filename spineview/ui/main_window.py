@@ -489,8 +489,15 @@ class MainWindow(QMainWindow):
         return self.training_dialog
 
     def _use_trained_model(self, folder: Path) -> None:
-        if read_manifest(folder).task == "levels":
+        task = read_manifest(folder).task
+        if task == "levels":
             self._use_level_model(folder)
+            return
+        if task == "grades":  # the dialog offers only usable ones
+            self.config.grade_model = str(folder)
+            self.status_label.setText(f"Findings are now graded with {folder.name}")
+            if self.training_dialog is not None:
+                self.training_dialog.model_use_answered(folder, True)
             return
         self.model_picker.refresh()
         used = self.model_picker.select_model(folder)  # asks first for a model not usable

@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 from spineview.errors import SpineViewError, error_text
 from spineview.models.architectures import SLICE_ARCHITECTURES
 from spineview.models.catalogue import ModelInfo, delete_model, list_models, user_model_folder
-from spineview.models.level_dataset_check import LevelDatasetCheck
+from spineview.models.level_dataset_check import GradeDatasetCheck, LevelDatasetCheck
 from spineview.models.model_text import level_figures_text
 from spineview.models.quality_gate import judge_usability
 from spineview.models.training_plan import (
@@ -62,9 +62,16 @@ from spineview.models.training_plan import (
 )
 from spineview.ui.binding import bind_slot
 from spineview.ui.garbage_collection import collect_everything
+from spineview.ui.grade_training_view import (
+    GradeTrainingReport,
+    grade_figures_text,
+    grade_result_summary,
+)
 from spineview.ui.level_training_view import LevelTrainingReport, level_result_summary
 from spineview.ui.training_views import TrainingCurves, TrainingReport, format_metric
 from spineview.workers import (
+    GradeDatasetCheckJob,
+    GradeTrainJob,
     JobRunner,
     LevelDatasetCheckJob,
     LevelTrainJob,
@@ -73,22 +80,25 @@ from spineview.workers import (
 )
 
 if TYPE_CHECKING:
-    from spineview.workers import LevelTrainResult
+    from spineview.workers import GradeTrainResult, LevelTrainResult
 
 DEFAULT_RECIPE = "default"
 """The recipe the form starts on; its values come from TrainConfig and RECIPES at run time,
 so the dialog and the CLI share one default."""
 FROM_SCRATCH = "nothing (train from scratch)"
-SLICES, LEVELS = "slices", "levels"
+SLICES, LEVELS, GRADES = "slices", "levels", "grades"
 TASKS = {
     SLICES: "Slice classifier (healthy / degenerative)",
     LEVELS: "Disc levels (L1/L2–L5/S1)",
+    GRADES: "Findings grades (RSNA 2024)",
 }
 """What a model learns (the manifest's task) → the task choice's text."""
 SLICE_ONLY = (
-    "Only a slice classifier's training reads this: a disc level model has its own network, "
-    "trained from scratch with its own augmentation (scale, rotation, shift, gamma, noise)"
+    "Only a slice classifier's training reads this: a disc level model and a grading model "
+    "each have their own network, trained from scratch with their own augmentation"
 )
+OWN_NETWORK_TASKS = (LEVELS, GRADES)
+"""The tasks whose trainer reads none of the slice-only settings."""
 _ERROR_STYLE = "color: #c62828;"
 _WARNING_STYLE = "color: #b26a00;"
 
@@ -110,12 +120,14 @@ class TrainingDialog(QDialog):
         self.models_dir = models_dir
         self.plan: TrainingPlan | None = None
         self.level_check: LevelDatasetCheck | None = None  # the plan of a level model
+        self.grade_check: GradeDatasetCheck | None = None  # the plan of a grading model
         self.trained: TrainResult | None = None
         self.trained_levels: LevelTrainResult | None = None
-        self._plan_job: PlanTrainingJob | LevelDatasetCheckJob | None = None
+        self.trained_grades: GradeTrainResult | None = None
+        self._plan_job: PlanTrainingJob | LevelDatasetCheckJob | GradeDatasetCheckJob | None = None
         self._start_after_plan = False
-        self._train_job: TrainJob | LevelTrainJob | None = None
-        self._level_status: str | None = None  # a level run's last progress line
+        self._train_job: TrainJob | LevelTrainJob | GradeTrainJob | None = None
+        self._level_status: str | None = None  # a level or grading run's last progress line
         self._slice_tooltips: dict[QWidget, str] = {}  # kept while the task is levels
         self._training_started = 0.0
         self._close_when_stopped = False
@@ -206,13 +218,15 @@ class TrainingDialog(QDialog):
     def _build_model_box(self) -> QGroupBox:
         model = QGroupBox("Model")
         form = QFormLayout(model)
+        self._model_form = form
         self.task_combo = QComboBox()
         for task, text in TASKS.items():
             self.task_combo.addItem(text, task)
         self.task_combo.setToolTip(
             "What the model learns: healthy / degenerative per slice (RSNA layout or one folder "
-            "per class), or where the lumbar discs lie on a sagittal T2/STIR series (RSNA layout "
-            "with spinal-canal level marks)"
+            "per class), where the lumbar discs lie on a sagittal T2/STIR series (RSNA layout "
+            "with spinal-canal level marks), or the 25 findings' grades of a study (RSNA layout "
+            "with level marks and train.csv grades)"
         )
         self.task_combo.currentIndexChanged.connect(self._task_changed)
         self.name_edit = QLineEdit(f"my-model-{datetime.now():%Y%m%d-%H%M}")
@@ -323,9 +337,11 @@ class TrainingDialog(QDialog):
         self.curves = TrainingCurves()
         self.report = TrainingReport()
         self.level_report = LevelTrainingReport()
+        self.grade_report = GradeTrainingReport()
         self.pages.addWidget(self.curves)
         self.pages.addWidget(self.report)
         self.pages.addWidget(self.level_report)
+        self.pages.addWidget(self.grade_report)
         column.addWidget(self.pages, 3)
         self.trained_buttons = QWidget()
         row = QHBoxLayout(self.trained_buttons)
@@ -359,25 +375,31 @@ class TrainingDialog(QDialog):
         self._update_enabled()
 
     def task(self) -> str:
-        """The model's task: "slices" or "levels"."""
+        """The model's task: "slices", "levels" or "grades"."""
         return str(self.task_combo.currentData())
 
     def set_task(self, task: str) -> None:
         self.task_combo.setCurrentIndex(self.task_combo.findData(task))
 
     def _task_changed(self) -> None:
-        """Fill epochs, batch size and learning rate with the task's defaults (a level model's
-        from its trainer, a classifier's from the recipe) and check the dataset again."""
-        if self.task() == LEVELS:
-            defaults = LevelTrainJob.defaults()
+        """Fill epochs, batch size and learning rate with the task's defaults (a level or
+        grading model's from its trainer, a classifier's from the recipe) and check the
+        dataset again."""
+        task = self.task()
+        if task in OWN_NETWORK_TASKS:
+            defaults = (LevelTrainJob if task == LEVELS else GradeTrainJob).defaults()
             self.epochs_spin.setValue(int(defaults["epochs"]))
-            self.batch_spin.setValue(int(defaults["batch_size"]))
+            batch = defaults["batch_size"] if task == LEVELS else defaults["studies_per_batch"]
+            self.batch_spin.setValue(int(batch))
             self.learning_rate_spin.setValue(float(defaults["learning_rate"]))
         else:
             self.apply_recipe()
+        batch_label = self._model_form.labelForField(self.batch_spin)
+        if isinstance(batch_label, QLabel):  # a grading model's batches are whole studies
+            batch_label.setText("Studies per batch" if task == GRADES else "Batch size")
         self._show_recipe_changes()
         self._update_enabled()
-        self.plan, self.level_check = None, None
+        self.plan, self.level_check, self.grade_check = None, None, None
         if self.dataset_edit.text().strip():
             self.inspect()
 
@@ -488,9 +510,9 @@ class TrainingDialog(QDialog):
                 self.architecture_combo, self.imagenet_edit, self.augmentation_box)  # fmt: skip
 
     def _disable_slice_only_settings(self) -> None:
-        """With the level task: the slice-only settings disabled, their tooltips saying why
-        (their own come back with the slice task)."""
-        levels = self.task() == LEVELS
+        """With the level or grading task: the slice-only settings disabled, their tooltips
+        saying why (their own come back with the slice task)."""
+        levels = self.task() in OWN_NETWORK_TASKS
         for widget in self.slice_only_settings():
             if levels:
                 self._slice_tooltips.setdefault(widget, widget.toolTip())
@@ -591,11 +613,14 @@ class TrainingDialog(QDialog):
             self._plan_job.cancel()
         self._start_after_plan = then_start
         self.plan = None  # until the new inspection says otherwise
-        self.level_check = None
-        job: PlanTrainingJob | LevelDatasetCheckJob
+        self.level_check = self.grade_check = None
+        job: PlanTrainingJob | LevelDatasetCheckJob | GradeDatasetCheckJob
         if self.task() == LEVELS:
             job = LevelDatasetCheckJob(Path(self.dataset_edit.text().strip()).expanduser())
             job.signals.finished.connect(bind_slot(self._level_check_ready, job))
+        elif self.task() == GRADES:
+            job = GradeDatasetCheckJob(Path(self.dataset_edit.text().strip()).expanduser())
+            job.signals.finished.connect(bind_slot(self._grade_check_ready, job))
         else:
             job = PlanTrainingJob(self.config())
             job.signals.finished.connect(bind_slot(self._plan_ready, job))
@@ -637,13 +662,34 @@ class TrainingDialog(QDialog):
                 self._log("Not started: " + " ".join(check.errors))
                 self.status_label.setText("Cannot train a level model on this dataset")
 
-    def _plan_cancelled(self, job: PlanTrainingJob | LevelDatasetCheckJob) -> None:
+    def _grade_check_ready(self, job: GradeDatasetCheckJob, check: GradeDatasetCheck) -> None:
+        if job is not self._plan_job:
+            return
+        self._plan_job = None
+        self.grade_check = check
+        self.dataset_summary.setText(grade_check_summary(check))
+        problems = check.marks.problems
+        self.problems_view.setVisible(bool(problems))
+        self.problems_view.setPlainText("\n".join(problems))
+        if self._start_after_plan:
+            self._start_after_plan = False
+            if check.can_train:
+                self._start_level_training()
+            else:
+                self._log("Not started: " + " ".join(check.errors))
+                self.status_label.setText("Cannot train a grading model on this dataset")
+
+    def _plan_cancelled(
+        self, job: PlanTrainingJob | LevelDatasetCheckJob | GradeDatasetCheckJob
+    ) -> None:
         if job is self._plan_job:
             self._plan_job = None
             self._start_after_plan = False
 
     def _plan_failed(
-        self, job: PlanTrainingJob | LevelDatasetCheckJob, error: BaseException
+        self,
+        job: PlanTrainingJob | LevelDatasetCheckJob | GradeDatasetCheckJob,
+        error: BaseException,
     ) -> None:
         if job is not self._plan_job:
             return
@@ -674,7 +720,7 @@ class TrainingDialog(QDialog):
             "the new training finishes. Continue?",
         ):
             return
-        self.trained = self.trained_levels = None
+        self.trained = self.trained_levels = self.trained_grades = None
         self.curves.clear()
         self.pages.setCurrentWidget(self.curves)
         self.log.clear()
@@ -691,6 +737,7 @@ class TrainingDialog(QDialog):
         self.runner.start(job)
 
     def _start_level_training(self) -> None:
+        """Train a disc level or grading model (the task's), each with its own trainer."""
         name = self.name_edit.text().strip()
         try:
             folder = user_model_folder(name)  # checks the name
@@ -707,19 +754,31 @@ class TrainingDialog(QDialog):
             "the new training finishes. Continue?",
         ):
             return
-        self.trained = self.trained_levels = None
-        self.level_report.show_running()
-        self.pages.setCurrentWidget(self.level_report)
+        self.trained = self.trained_levels = self.trained_grades = None
         self.log.clear()
         dataset = Path(self.dataset_edit.text().strip()).expanduser()
-        self._log(f"Training the disc level model {name} on {dataset}")
-        job = LevelTrainJob(
-            dataset, name, folder, epochs=self.epochs_spin.value(),
-            batch_size=self.batch_spin.value(), learning_rate=self.learning_rate_spin.value(),
-            seed=self.seed_spin.value(),
-        )  # fmt: skip
+        job: LevelTrainJob | GradeTrainJob
+        if self.task() == GRADES:
+            self.grade_report.show_running()
+            self.pages.setCurrentWidget(self.grade_report)
+            self._log(f"Training the grading model {name} on {dataset}")
+            job = GradeTrainJob(
+                dataset, name, folder, epochs=self.epochs_spin.value(),
+                studies_per_batch=self.batch_spin.value(),
+                learning_rate=self.learning_rate_spin.value(), seed=self.seed_spin.value(),
+            )  # fmt: skip
+            job.signals.finished.connect(self._grades_finished)
+        else:
+            self.level_report.show_running()
+            self.pages.setCurrentWidget(self.level_report)
+            self._log(f"Training the disc level model {name} on {dataset}")
+            job = LevelTrainJob(
+                dataset, name, folder, epochs=self.epochs_spin.value(),
+                batch_size=self.batch_spin.value(), learning_rate=self.learning_rate_spin.value(),
+                seed=self.seed_spin.value(),
+            )  # fmt: skip
+            job.signals.finished.connect(self._level_finished)
         job.signals.update.connect(bind_slot(self._level_update, job))
-        job.signals.finished.connect(self._level_finished)
         job.signals.failed.connect(self._failed)
         job.signals.cancelled.connect(self._cancelled)
         self._train_job = job
@@ -729,12 +788,13 @@ class TrainingDialog(QDialog):
         self._set_state("training")
         self.runner.start(job)
 
-    def _level_update(self, job: LevelTrainJob, text: str, fraction: float) -> None:
+    def _level_update(self, job: LevelTrainJob | GradeTrainJob, text: str, fraction: float) -> None:
         if job is not self._train_job:
             return
         self.progress.setRange(0, 1000)
         self.progress.setValue(round(1000 * fraction))
-        self.progress.setFormat("disc levels: %p %")
+        what = "findings grades" if isinstance(job, GradeTrainJob) else "disc levels"
+        self.progress.setFormat(f"{what}: %p %")
         elapsed = time.monotonic() - self._training_started
         self.status_label.setText(f"{text} · {_duration(elapsed)} elapsed")
         self._log(text)
@@ -754,6 +814,26 @@ class TrainingDialog(QDialog):
         self.level_report.show_result(test, summary)
         self.pages.setCurrentWidget(self.level_report)
         self.status_label.setText(f"Done in {seconds}: {level_figures_text(test)}")
+        self.model_saved.emit(folder)
+        self.refresh_start_models()
+        self.models_changed.emit()
+        if self._close_when_stopped:
+            self.close()
+
+    def _grades_finished(self, result: GradeTrainResult) -> None:
+        self._run_ended()
+        self.trained_grades = result
+        self._set_state("done")
+        folder = result.info.path
+        test = result.metrics.get("test", {})
+        seconds = _duration(time.monotonic() - self._training_started)
+        self._log(f"Saved {folder} ({seconds}); {grade_figures_text(test)}")
+        for problem in result.problems:
+            self._log(f"note: {problem}")
+        summary = grade_result_summary(folder, test, result.info.manifest.usability)
+        self.grade_report.show_result(test, summary)
+        self.pages.setCurrentWidget(self.grade_report)
+        self.status_label.setText(f"Done in {seconds}: {grade_figures_text(test)}")
         self.model_saved.emit(folder)
         self.refresh_start_models()
         self.models_changed.emit()
@@ -853,7 +933,7 @@ class TrainingDialog(QDialog):
             self.close()
 
     def _cancelled(self) -> None:
-        if isinstance(self._train_job, LevelTrainJob):
+        if isinstance(self._train_job, LevelTrainJob | GradeTrainJob):
             message = "Training " + level_cancel_message(self._level_status)
         else:
             message = "Training " + cancel_message(self._last_progress)
@@ -873,20 +953,25 @@ class TrainingDialog(QDialog):
         self.start_button.setEnabled(not training)  # both stay shown, in their places
         self.cancel_button.setEnabled(training)
         self.trained_buttons.setVisible(state == "done")
-        levels = self.trained_levels is not None
-        usable = (
-            self.trained_levels is not None and self.trained_levels.info.manifest.usability.usable
-        )
+        own = self.trained_levels or self.trained_grades  # a level or grading model
+        levels = own is not None
+        usable = own is not None and own.info.manifest.usability.usable
         self.use_button.setEnabled(not levels or usable)
+        kind = "grading" if self.trained_grades is not None else "level"
         if not levels:
             tooltip = "Make this model the viewer's slice classifier"
+        elif usable and self.trained_grades is not None:
+            tooltip = (
+                "Make this model the viewer's grading model (it grades the findings of every "
+                "study whose disc levels are found; it is never a slice classifier)"
+            )
         elif usable:
             tooltip = (
                 "Make this model the viewer's level model (it finds the disc levels of every "
                 "study opened; it is never a slice classifier)"
             )
         else:
-            tooltip = "This level model is not usable (see its quality gate): not offered"
+            tooltip = f"This {kind} model is not usable (see its quality gate): not offered"
         self.use_button.setToolTip(tooltip)
         self.open_report_button.setText("Open model folder" if levels else "Open report folder")
         self.show_curves_button.setVisible(not levels)
@@ -897,10 +982,9 @@ class TrainingDialog(QDialog):
     # --- after training ---------------------------------------------------------------------
 
     def _use_model(self) -> None:
-        if self.trained is not None:
-            self.use_model.emit(self.trained.model_folder)
-        elif self.trained_levels is not None:
-            self.use_model.emit(self.trained_levels.info.path)
+        folder = self.trained_folder()
+        if folder is not None:
+            self.use_model.emit(folder)
 
     def model_use_answered(self, folder: Path, used: bool) -> None:
         """The viewer's answer to `use_model`: put to use, or declined (the user said no to a
@@ -913,14 +997,15 @@ class TrainingDialog(QDialog):
     def _open_report(self) -> None:
         if self.trained is not None:
             QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.trained.model_folder / "report")))
-        elif self.trained_levels is not None:
-            QDesktopServices.openUrl(QUrl.fromLocalFile(str(self.trained_levels.info.path)))
+        elif (folder := self.trained_folder()) is not None:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(str(folder)))
 
     def trained_folder(self) -> Path | None:
-        """The folder of the model the last run saved (either task), None without one."""
+        """The folder of the model the last run saved (any task), None without one."""
         if self.trained is not None:
             return self.trained.model_folder
-        return self.trained_levels.info.path if self.trained_levels is not None else None
+        own = self.trained_levels or self.trained_grades
+        return own.info.path if own is not None else None
 
     def discard_model(self) -> None:
         folder = self.trained_folder()
@@ -934,7 +1019,7 @@ class TrainingDialog(QDialog):
             self._log(f"Could not delete {folder}: {error}")
             return
         self._log(f"Deleted {folder}")
-        self.trained = self.trained_levels = None
+        self.trained = self.trained_levels = self.trained_grades = None
         self._set_state("idle")
         self.refresh_start_models()
         self.models_changed.emit()
@@ -1050,18 +1135,38 @@ def level_check_summary(check: LevelDatasetCheck) -> str:
         )
     if check.problems:
         lines.append(f"{len(check.problems)} problems in the dataset (listed below)")
-    for error in check.errors:
-        lines.append(f"<span style='{_ERROR_STYLE}'>✖ {html.escape(error)}</span>")
-    if check.can_train:
-        if check.warnings:
-            lines.append(
-                f"<span style='{_WARNING_STYLE}'>⚠ training is possible, but "
-                + "; ".join(html.escape(warning) for warning in check.warnings)
-                + "</span>"
-            )
-        else:
-            lines.append("<span style='color: #2e7d32;'>✔ ready to train</span>")
-    return "<br>".join(lines)
+    return "<br>".join(lines + readiness_lines(check.errors, check.warnings))
+
+
+def readiness_lines(errors: list[str], warnings: list[str]) -> list[str]:
+    """A dataset check's verdict as rich-text lines: each error, else the warnings or ready."""
+    if errors:
+        return [f"<span style='{_ERROR_STYLE}'>✖ {html.escape(error)}</span>" for error in errors]
+    if warnings:
+        return [
+            f"<span style='{_WARNING_STYLE}'>⚠ training is possible, but "
+            + "; ".join(html.escape(warning) for warning in warnings)
+            + "</span>"
+        ]
+    return ["<span style='color: #2e7d32;'>✔ ready to train</span>"]
+
+
+def grade_check_summary(check: GradeDatasetCheck) -> str:
+    """What a folder holds for a grading model and whether it can train, as rich text."""
+    marks = check.marks
+    lines = []
+    if marks.studies:
+        lines.append(
+            f"<b>RSNA layout</b>: {marks.studies} studies, {marks.marked_studies} with "
+            f"spinal-canal level marks, {check.graded_studies} of them with grades in train.csv"
+        )
+        lines.append(
+            "Grades: "
+            + " · ".join(f"{html.escape(name)} {n}" for name, n in check.grade_counts.items())
+        )
+    if marks.problems:
+        lines.append(f"{len(marks.problems)} problems in the dataset (listed below)")
+    return "<br>".join(lines + readiness_lines(check.errors, check.warnings))
 
 
 def _epoch_cut_short(last: TrainProgress | None, epoch_end: TrainProgress) -> bool:
