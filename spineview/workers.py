@@ -46,10 +46,10 @@ from spineview.models.verdict import (
 if TYPE_CHECKING:
     from spineview.ml.gradcam import GradCam, HeatMap
     from spineview.ml.grade_inference import Grader
-    from spineview.ml.grade_training import GradeTrainResult
+    from spineview.ml.grade_training import GradeTrainResult  # noqa: F401  (job result, UI type)
     from spineview.ml.inference import Classifier
     from spineview.ml.level_inference import LevelLocator
-    from spineview.ml.level_training import LevelTrainResult
+    from spineview.ml.level_training import LevelTrainResult  # noqa: F401  (job result, UI type)
     from spineview.models.level_dataset_check import GradeDatasetCheck, LevelDatasetCheck
     from spineview.models.training_plan import TrainConfig, TrainingPlan, TrainResult
 
@@ -482,10 +482,12 @@ class LevelTrainSignals(JobSignals):
     update = Signal(str, float)  # what is happening (an epoch's line), fraction done 0-1
 
 
-class LevelTrainJob(Job["LevelTrainResult"]):
-    """Train, test and save a disc level model as `out`; cancel between batches."""
+class TaskTrainJob(Job[ResultT]):
+    """Train, test and save a level or grading model as `out` with the trainer `TRAINER`
+    ("module:config class:function" in spineview.ml); cancel between batches."""
 
     pool: ClassVar[PoolName] = "training"
+    TRAINER: ClassVar[tuple[str, str, str]]
 
     def __init__(self, dataset: Path, name: str, out: Path, **settings: Any) -> None:
         super().__init__()
@@ -494,7 +496,7 @@ class LevelTrainJob(Job["LevelTrainResult"]):
         self.name = name
         self.out = out
         self.settings = settings
-        """LevelTrainingConfig fields: epochs, batch_size, learning_rate, seed, ..."""
+        """The trainer's config fields: epochs, learning_rate, seed, ..."""
         self._lock = threading.Lock()
         self._saved = False
 
@@ -504,33 +506,46 @@ class LevelTrainJob(Job["LevelTrainResult"]):
             if not self._saved:
                 super().cancel()
 
-    @staticmethod
-    def defaults() -> dict[str, Any]:
-        """LevelTrainingConfig's default values (epochs, batch_size, ...), for a form."""
+    @classmethod
+    def _trainer(cls) -> tuple[Any, Any]:
+        import importlib
+
+        module, config, function = cls.TRAINER
+        loaded = importlib.import_module(f"spineview.ml.{module}")
+        return getattr(loaded, config), getattr(loaded, function)
+
+    @classmethod
+    def defaults(cls) -> dict[str, Any]:
+        """The trainer config's default values (epochs, learning_rate, ...), for a form (the
+        training modules import TensorFlow only when they train)."""
         import dataclasses
 
-        from spineview.ml.level_training import LevelTrainingConfig
-
+        config, _train = cls._trainer()
         return {
             field.name: field.default
-            for field in dataclasses.fields(LevelTrainingConfig)
+            for field in dataclasses.fields(config)
             if field.default is not dataclasses.MISSING
         }
 
-    def work(self) -> LevelTrainResult:
+    def work(self) -> ResultT:
         from spineview.ml.architectures import import_keras
 
         with tensorflow_loading.during():
             import_keras()  # as TrainJob: the libraries load without stalling the GUI
             freeze_long_lived_objects()
-        from spineview.ml.level_training import LevelTrainingConfig, train_levels
-
-        config = LevelTrainingConfig(self.dataset, self.name, self.out, **self.settings)
-        result = train_levels(config, progress=self.signals.update.emit, cancel=self.cancel_event)
+        config, train = self._trainer()
+        settings = config(self.dataset, self.name, self.out, **self.settings)
+        result = train(settings, progress=self.signals.update.emit, cancel=self.cancel_event)
         with self._lock:  # a cancel that came after the last check is not a cancelled run
             self._saved = True
             self.cancel_event.clear()
         return result
+
+
+class LevelTrainJob(TaskTrainJob["LevelTrainResult"]):
+    """Train a disc level model (`ml.level_training`)."""
+
+    TRAINER = ("level_training", "LevelTrainingConfig", "train_levels")
 
 
 class GradeDatasetCheckJob(Job["GradeDatasetCheck"]):
@@ -548,56 +563,10 @@ class GradeDatasetCheckJob(Job["GradeDatasetCheck"]):
         return check_grade_dataset(self.dataset, min_studies=MIN_STUDIES, cancel=self.cancel_event)
 
 
-class GradeTrainJob(Job["GradeTrainResult"]):
-    """Train, test against the prior and save a grading model as `out`; cancel between
-    batches (progress as LevelTrainJob's: a line and the fraction done)."""
+class GradeTrainJob(TaskTrainJob["GradeTrainResult"]):
+    """Train a grading model (`ml.grade_training`)."""
 
-    pool: ClassVar[PoolName] = "training"
-
-    def __init__(self, dataset: Path, name: str, out: Path, **settings: Any) -> None:
-        super().__init__()
-        self.signals: LevelTrainSignals = LevelTrainSignals()
-        self.dataset = dataset
-        self.name = name
-        self.out = out
-        self.settings = settings
-        """GradeTrainingConfig fields: epochs, learning_rate, seed, ..."""
-        self._lock = threading.Lock()
-        self._saved = False
-
-    def cancel(self) -> None:
-        """Stop between batches; once the model is saved, too late: it ends as finished."""
-        with self._lock:
-            if not self._saved:
-                super().cancel()
-
-    @staticmethod
-    def defaults() -> dict[str, Any]:
-        """GradeTrainingConfig's default values (epochs, learning_rate, ...), for a form."""
-        import dataclasses
-
-        from spineview.ml.grade_training import GradeTrainingConfig
-
-        return {
-            field.name: field.default
-            for field in dataclasses.fields(GradeTrainingConfig)
-            if field.default is not dataclasses.MISSING
-        }
-
-    def work(self) -> GradeTrainResult:
-        from spineview.ml.architectures import import_keras
-
-        with tensorflow_loading.during():
-            import_keras()  # as TrainJob: the libraries load without stalling the GUI
-            freeze_long_lived_objects()
-        from spineview.ml.grade_training import GradeTrainingConfig, train_grades
-
-        config = GradeTrainingConfig(self.dataset, self.name, self.out, **self.settings)
-        result = train_grades(config, progress=self.signals.update.emit, cancel=self.cancel_event)
-        with self._lock:  # a cancel that came after the last check is not a cancelled run
-            self._saved = True
-            self.cancel_event.clear()
-        return result
+    TRAINER = ("grade_training", "GradeTrainingConfig", "train_grades")
 
 
 class _LoadingCount:

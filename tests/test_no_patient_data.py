@@ -165,7 +165,9 @@ def test_the_viewer_s_messages_and_log_hold_no_patient_data(
 
     create_application()
     caplog.set_level(logging.DEBUG)
-    window = MainWindow(Config(load_model_at_start=False, find_levels_on_open=False))
+    window = MainWindow(
+        Config(load_model_at_start=False, find_levels_on_open=False, grade_on_levels=False)
+    )
     qtbot.addWidget(window)
     window.show()
     open_and_wait(qtbot, window, damaged_folder)

@@ -57,8 +57,10 @@ def shown_window(qtbot: QtBot, config: Config) -> Iterator[MainWindow]:
 
 @pytest.fixture
 def window(application: QApplication, qtbot: QtBot) -> Iterator[MainWindow]:
-    """The viewer without TensorFlow at start and without the level search on open."""
-    yield from shown_window(qtbot, Config(load_model_at_start=False, find_levels_on_open=False))
+    """The viewer without TensorFlow at start, the level search on open or grading."""
+    yield from shown_window(
+        qtbot, Config(load_model_at_start=False, find_levels_on_open=False, grade_on_levels=False)
+    )
 
 
 @pytest.fixture

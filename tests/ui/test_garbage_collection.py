@@ -83,7 +83,9 @@ def test_a_closed_window_leaves_no_live_qt_object_for_another_thread_to_destroy(
     """The hazard itself: the GUI thread drops a used window while a worker forces a
     collection. DEBUG_SAVEALL keeps what that collection would have destroyed, to inspect it
     here instead of destroying it there."""
-    window = MainWindow(Config(load_model_at_start=False, find_levels_on_open=False))
+    window = MainWindow(
+        Config(load_model_at_start=False, find_levels_on_open=False, grade_on_levels=False)
+    )
     window.show()
     qtbot.waitExposed(window)
     open_and_wait(qtbot, window, demo_folder)

@@ -233,7 +233,12 @@ def test_every_result_in_the_viewer_carries_the_warning(
 
     folder = _not_usable_model(real_weights=True)
     main = MainWindow(
-        Config(load_model_at_start=False, find_levels_on_open=False, model=str(folder))
+        Config(
+            load_model_at_start=False,
+            find_levels_on_open=False,
+            grade_on_levels=False,
+            model=str(folder),
+        )
     )
     qtbot.addWidget(main)
     main.resize(1400, 900)
@@ -267,7 +272,9 @@ def test_the_training_dialog_logs_whether_its_model_was_put_to_use(
     from spineview.ui.main_window import MainWindow
 
     folder = _not_usable_model("declined", real_weights=True)
-    main = MainWindow(Config(load_model_at_start=False, find_levels_on_open=False))
+    main = MainWindow(
+        Config(load_model_at_start=False, find_levels_on_open=False, grade_on_levels=False)
+    )
     qtbot.addWidget(main)
     try:
         before = main.model_picker.current_model()
