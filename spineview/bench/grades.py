@@ -56,7 +56,11 @@ def measure_grading(studies: int, model_folder: Path, levels_folder: Path) -> di
         "seed": BENCH_SEED,
         "seconds_per_study": round(float(np.mean(seconds)), 3),
         "seconds_per_study_max": round(float(np.max(seconds)), 3),
-        "declined_studies": sum(1 for entry in graded if entry.grades.decision == "declined"),
+        "declined": [
+            f"study {entry.study_id}: {entry.grades.reason}"
+            for entry in graded
+            if entry.grades.decision == "declined"
+        ],
         "score": None if score is None else round(score, 4),
         "score_of_the_models_training_prior": None if prior is None else round(prior, 4),
         "training_crops_per_second": rates,
