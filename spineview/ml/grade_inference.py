@@ -25,9 +25,11 @@ from spineview.data.rsna_format import (
     SAGITTAL_T2_STIR,
     label_column,
 )
+from spineview.models.distribution_check import DistributionCheck
 from spineview.models.grade_result import Finding, StudyGrades, all_findings_order
 from spineview.models.manifest import ModelManifest
 from spineview.models.precision import resolve_precision
+from spineview.models.series_decision import decide_series
 
 
 @dataclass
@@ -35,15 +37,17 @@ class Grader:
     model: Any
     manifest: ModelManifest
     folder: Path | None
+    check: DistributionCheck | None = None
+    _network: Any = None
 
     @classmethod
     def load(cls, folder: Path, *, precision: str = "auto") -> Grader:
         from spineview.ml.store import load_model
-        from spineview.models.catalogue import require_task
+        from spineview.models.catalogue import load_distribution_check, require_task
 
         require_task(Path(folder), "grades")
         model, manifest = load_model(Path(folder), precision=resolve_precision(precision))
-        return cls(model, manifest, Path(folder))
+        return cls(model, manifest, Path(folder), load_distribution_check(Path(folder), manifest))
 
     @property
     def name(self) -> str:
@@ -57,16 +61,23 @@ class Grader:
             return np.asarray(stored, dtype=np.float64)
         return np.full((len(LABEL_COLUMNS), 3), 1 / 3)
 
-    def probabilities(self, crops: Sequence[GradeCrop]) -> np.ndarray:
-        """(len(crops), 3) calibrated probabilities, each for its crop's own condition."""
+    def probabilities(self, crops: Sequence[GradeCrop]) -> tuple[np.ndarray, np.ndarray]:
+        """(len(crops), 3) calibrated probabilities, each for its crop's own condition, and
+        each crop's pooled features (what the distribution check measures)."""
+        from spineview.ml.grade_model import with_features
+
         if not crops:
-            return np.zeros((0, 3))
+            return np.zeros((0, 3)), np.zeros((0, 0))
+        if self._network is None:
+            self._network = with_features(self.model)
         images = np.stack([model_view(crop.pixels) for crop in crops]).astype(np.float32)
-        outputs = np.asarray(self.model(images, training=False), dtype=np.float64)
+        outputs, features = self._network(images, training=False)
         conditions = [column_condition(label_column(c.condition, c.level)) for c in crops]
-        logits = outputs[np.arange(len(crops)), conditions] / self.manifest.temperature
+        logits = np.asarray(outputs, dtype=np.float64)[np.arange(len(crops)), conditions]
+        logits /= self.manifest.temperature
         probabilities = np.exp(logits - logits.max(axis=1, keepdims=True))
-        return probabilities / probabilities.sum(axis=1, keepdims=True)
+        probabilities /= probabilities.sum(axis=1, keepdims=True)
+        return probabilities, np.asarray(features, dtype=np.float64)
 
     def grade_study(
         self,
@@ -90,7 +101,13 @@ class Grader:
         )
         found: dict[tuple[str, str], Finding] = {}
         numbers = {s.key: s.instance_numbers for group in series.values() for s in group}
-        for crop, values in zip(crops, self.probabilities(crops), strict=True):
+        probabilities, features = self.probabilities(crops)
+        distances = self.check.distances(features) if self.check is not None and crops else None
+        decision = decide_series([], distances, self.check, self.name, unit="crop")
+        if decision.status == "declined":
+            reason = f"{self.name} declines the study: {'; '.join(decision.reasons)}"
+            return self.prior.copy(), StudyGrades(study_uid, (), reason, "declined", self.name)
+        for crop, values in zip(crops, probabilities, strict=True):
             rows[LABEL_COLUMNS.index(label_column(crop.condition, crop.level))] = values
             known = numbers.get(crop.series_key) or []
             number = known[crop.slice_index] if crop.slice_index < len(known) else None
@@ -103,7 +120,9 @@ class Grader:
         reason = f"{self.name} on {len(findings)} of 25 findings"
         if missing:
             reason += f" ({missing} without a crop get the training prior)"
-        return rows, StudyGrades(study_uid, findings, reason, "accepted", self.name)
+        if decision.reasons:
+            reason += "; " + "; ".join(decision.reasons)
+        return rows, StudyGrades(study_uid, findings, reason, decision.status, self.name)
 
 
 def column_condition(column: str) -> int:

@@ -48,6 +48,14 @@ def build_grade_network(keras: ModuleType, architecture: Architecture) -> keras.
     return keras.Model(inputs, outputs, name=architecture.id)
 
 
+def with_features(model: Any) -> Any:
+    """The network giving its outputs and its pooled features (what the distribution check
+    measures) in one pass."""
+    import keras
+
+    return keras.Model(model.inputs[0], [model.output, model.get_layer("pool").output])
+
+
 def slot_logits(logits: Any) -> Any:
     """(studies * 25, 5, 3) network outputs → (studies, 25, 3): each slot's own condition."""
     import tensorflow as tf

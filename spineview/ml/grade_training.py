@@ -28,7 +28,8 @@ from spineview.data.rsna import read_rsna_dataset
 from spineview.data.rsna_format import LABEL_COLUMNS, SEVERITIES
 from spineview.data.synth import synthetic_source
 from spineview.errors import DatasetError, TrainingCancelled, TrainingError
-from spineview.models.catalogue import ModelInfo
+from spineview.models.catalogue import Fitted, ModelInfo
+from spineview.models.distribution_check import fit_distribution_check
 from spineview.models.grade_metrics import score_report
 from spineview.models.manifest import ModelManifest
 from spineview.models.rsna_metric import (
@@ -104,6 +105,17 @@ def train_grades(
         name: _evaluate(model, parts[name], labels, prior, temperature)
         for name in ("validation", "test")
     }
+    fitted = Fitted()
+    try:
+        fitted = Fitted(
+            distribution=fit_distribution_check(
+                ("pool",),
+                crop_features(model, parts["train"]),
+                crop_features(model, parts["validation"]),
+            )
+        )
+    except ValueError as error:  # too few crops to fit
+        problems.append(f"no distribution check: {error}")
     manifest = _manifest(config, precision, parts, history, time.perf_counter() - started)
     manifest.temperature = temperature
     # the answer for a finding no crop could be taken for (the same as evaluate's prior)
@@ -113,7 +125,7 @@ def train_grades(
 
     if cancel is not None and cancel.is_set():
         raise TrainingCancelled("training cancelled; no model was saved")
-    info = save_model(model, manifest, config.out, weights_storage="float32")
+    info = save_model(model, manifest, config.out, weights_storage="float32", fitted=fitted)
     report("Saved", 1.0)
     return GradeTrainResult(info, metrics, history, problems)
 
@@ -150,6 +162,19 @@ def predict_studies(model: Any, studies: list[StudyCrops], temperature: float = 
         probabilities[~present] = np.nan
         out.append(probabilities)
     return np.concatenate(out) if out else np.zeros((0, len(LABEL_COLUMNS), 3))
+
+
+def crop_features(model: Any, studies: list[StudyCrops]) -> np.ndarray:
+    """The pooled features of every crop the studies have (no jitter), one row per crop."""
+    from spineview.ml.grade_model import with_features
+
+    network = with_features(model)
+    rows = [np.zeros((0, 0))]
+    for start in range(0, len(studies), 8):
+        images, _grades, present = _batch(studies[start : start + 8], None)
+        _outputs, features = network(images, training=False)
+        rows.append(np.asarray(features, dtype=np.float64)[present.reshape(-1)])
+    return np.concatenate(rows[1:]) if len(rows) > 1 else rows[0]
 
 
 def _with_prior(probabilities: np.ndarray, prior: np.ndarray) -> np.ndarray:

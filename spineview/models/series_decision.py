@@ -88,9 +88,12 @@ def decide_series(
     distances: np.ndarray | None,
     check: DistributionCheck | None,
     model_name: str,
+    *,
+    unit: str = "slice",
 ) -> SeriesDecision:
     """Apply the module's rule; `distances` are the slices' (NaN: no result), None with no
-    check."""
+    check. `unit` names what the distances are of in the reasons (a grading model's are the
+    crops of a study's findings: "crop")."""
     reasons = [finding.text for finding in findings]
     declined = any(finding.declines for finding in findings)
     flagged = bool(findings)
@@ -108,7 +111,7 @@ def decide_series(
                 declined = True
             if share >= DECLINE_SHARE or (share >= FLAG_SHARE and len(far) >= FLAG_MIN_SLICES):
                 flagged = True
-                reasons.append(_far_reason(far, count, values, check, model_name))
+                reasons.append(_far_reason(far, count, values, check, model_name, unit))
     else:
         reasons.append(f"the image content was not checked: {model_name} has no distribution check")
     status: DecisionStatus = "declined" if declined else "flagged" if flagged else "accepted"
@@ -118,14 +121,22 @@ def decide_series(
 
 
 def _far_reason(
-    far: tuple[int, ...], count: int, distances: np.ndarray, check: DistributionCheck, model: str
+    far: tuple[int, ...],
+    count: int,
+    distances: np.ndarray,
+    check: DistributionCheck,
+    model: str,
+    unit: str = "slice",
 ) -> str:
-    where = f"slice {slice_ranges(far)}" if len(far) == 1 else f"slices {slice_ranges(far)}"
+    plural = unit if len(far) == 1 else f"{unit}s"
+    where = f"{plural} {slice_ranges(far)} ({len(far)} of {count})"
+    if unit != "slice":
+        where = f"{len(far)} of {count} {unit}s"
     verb = "is" if len(far) == 1 else "are"
     return (
-        f"{where} ({len(far)} of {count}) {verb} far from anything {model} was trained on "
+        f"{where} {verb} far from anything {model} was trained on "
         f"(distance up to {np.nanmax(distances[list(far)]):.1f}; {check.percentile:g} % of its "
-        f"validation slices are below {check.threshold:.1f})"
+        f"validation {unit}s are below {check.threshold:.1f})"
     )
 
 

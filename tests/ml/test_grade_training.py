@@ -79,3 +79,28 @@ def test_cancelled_grading_training_saves_nothing(tiny_dataset: Path, tmp_path: 
             GradeTrainingConfig(tiny_dataset, "x", tmp_path / "x", epochs=1), cancel=cancel
         )
     assert not (tmp_path / "x").exists()
+
+
+def test_crops_unlike_the_training_ones_are_not_graded_as_if_known(
+    trained: Path, tiny_dataset: Path
+) -> None:
+    from dataclasses import replace
+
+    from spineview.ml.grade_inference import Grader
+
+    grader = Grader.load(trained)
+    assert grader.check is not None  # fitted on the training crops
+    dataset = read_rsna_dataset(tiny_dataset)
+    maps, _problems = study_level_maps(dataset)
+    study_id = sorted(maps)[0]
+    series = study_series(tiny_dataset / IMAGES_FOLDER / study_id)
+    rng = np.random.default_rng(0)
+    noise = {
+        kind: [replace(s, volume=rng.random(s.volume.shape).astype(np.float32) ** 8) for s in group]
+        for kind, group in series.items()
+    }
+    rows, grades = grader.grade_study("1.2.3", maps[study_id], noise)
+    assert grades.decision in ("flagged", "declined"), grades.reason
+    assert "far from anything tiny-grades was trained on" in grades.reason
+    if grades.decision == "declined":
+        assert grades.findings == () and np.allclose(rows, grader.prior)
