@@ -12,6 +12,7 @@ import dataclasses
 import html
 import math
 import time
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -633,51 +634,52 @@ class TrainingDialog(QDialog):
     def _plan_ready(self, job: PlanTrainingJob, plan: TrainingPlan) -> None:
         if job is not self._plan_job:
             return
-        self._plan_job = None
         self.plan = plan
-        self.dataset_summary.setText(plan_summary(plan))
-        self.problems_view.setVisible(bool(plan.problems))
-        self.problems_view.setPlainText("\n".join(plan.problems))
-        if self._start_after_plan:
-            self._start_after_plan = False
-            if plan.can_train:
-                self._start_training()
-            else:
-                self._log("Not started: " + " ".join(plan.errors))
-                self.status_label.setText("Cannot train with these settings (see the dataset)")
+        self._dataset_checked(
+            plan_summary(plan), plan.problems, plan.can_train, plan.errors,
+            self._start_training, "Cannot train with these settings (see the dataset)",
+        )  # fmt: skip
 
     def _level_check_ready(self, job: LevelDatasetCheckJob, check: LevelDatasetCheck) -> None:
         if job is not self._plan_job:
             return
-        self._plan_job = None
         self.level_check = check
-        self.dataset_summary.setText(level_check_summary(check))
-        self.problems_view.setVisible(bool(check.problems))
-        self.problems_view.setPlainText("\n".join(check.problems))
-        if self._start_after_plan:
-            self._start_after_plan = False
-            if check.can_train:
-                self._start_level_training()
-            else:
-                self._log("Not started: " + " ".join(check.errors))
-                self.status_label.setText("Cannot train a level model on this dataset")
+        self._dataset_checked(
+            level_check_summary(check), check.problems, check.can_train, check.errors,
+            self._start_level_training, "Cannot train a level model on this dataset",
+        )  # fmt: skip
 
     def _grade_check_ready(self, job: GradeDatasetCheckJob, check: GradeDatasetCheck) -> None:
         if job is not self._plan_job:
             return
-        self._plan_job = None
         self.grade_check = check
-        self.dataset_summary.setText(grade_check_summary(check))
-        problems = check.marks.problems
+        self._dataset_checked(
+            grade_check_summary(check), check.marks.problems, check.can_train, check.errors,
+            self._start_level_training, "Cannot train a grading model on this dataset",
+        )  # fmt: skip
+
+    def _dataset_checked(
+        self,
+        summary: str,
+        problems: Sequence[str],
+        can_train: bool,
+        errors: Sequence[str],
+        start: Callable[[], None],
+        cannot: str,
+    ) -> None:
+        """Show a finished dataset check of any task; start training if Start was pressed
+        while it ran and the dataset allows it (else say why not)."""
+        self._plan_job = None
+        self.dataset_summary.setText(summary)
         self.problems_view.setVisible(bool(problems))
         self.problems_view.setPlainText("\n".join(problems))
         if self._start_after_plan:
             self._start_after_plan = False
-            if check.can_train:
-                self._start_level_training()
+            if can_train:
+                start()
             else:
-                self._log("Not started: " + " ".join(check.errors))
-                self.status_label.setText("Cannot train a grading model on this dataset")
+                self._log("Not started: " + " ".join(errors))
+                self.status_label.setText(cannot)
 
     def _plan_cancelled(
         self, job: PlanTrainingJob | LevelDatasetCheckJob | GradeDatasetCheckJob
