@@ -17,7 +17,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-from spineview import __version__, cli_grades, cli_levels
+from spineview import __version__, cli_grades, cli_levels, cli_options
 from spineview.core.heatmap import DEFAULT_HEATMAP_METHOD, HeatmapMethod
 from spineview.core.text import format_dicom_date, format_probability
 from spineview.dicom.index import SeriesInfo, StudyInfo
@@ -242,6 +242,11 @@ def _add_train_parser(commands: Any) -> None:
     )  # fmt: skip
     train.add_argument("--imagenet-weights", type=Path, help="local ResNet50 ImageNet .h5 file")
     train.add_argument("--out", type=Path, help="models folder (default: the user models folder)")
+    train.add_argument(
+        "--levels-model", metavar="NAME|FOLDER",
+        help="--task grades: place the training crops where this level model finds the discs "
+        "(default: at the marked levels)",
+    )  # fmt: skip
     train.add_argument("--demo", action="store_true", help="mark as a demo model (synthetic data)")
 
 
@@ -442,6 +447,8 @@ def command_train(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     from spineview.ml.train import TrainingStage, TrainProgress, train_model
     from spineview.models.quality_gate import judge_usability
 
+    if cli_options.refuse_levels_model(args, err):
+        return EXIT_ERROR
     try:
         config = _train_config(args)
     except ModelLoadError as error:

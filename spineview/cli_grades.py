@@ -123,6 +123,11 @@ def command_train_grades(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
     fields = task_training_fields(args, err, ("epochs", "learning_rate"))
     if fields is None:
         return EXIT_ERROR
+    if args.levels_model is not None:
+        from spineview.models.catalogue import find_model, require_task
+
+        fields["levels_model"] = find_model(args.levels_model).path
+        require_task(fields["levels_model"], "levels")
     result = train_grades(GradeTrainingConfig(**fields), progress=line_printer(out))
     test = result.metrics.get("test", {})
     usability = result.info.manifest.usability

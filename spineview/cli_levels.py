@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any, TextIO
 
-from spineview.cli_options import line_printer, task_training_fields
+from spineview.cli_options import line_printer, refuse_levels_model, task_training_fields
 from spineview.terminal import TerminalProgress
 
 DEFAULT_LEVEL_MODEL = "levels-demo"
@@ -33,7 +33,7 @@ def command_train_levels(args: argparse.Namespace, out: TextIO, err: TextIO) -> 
     from spineview.ml.level_training import LevelTrainingConfig, train_levels
 
     fields = task_training_fields(args, err, ("epochs", "batch_size", "learning_rate"))
-    if fields is None:
+    if fields is None or refuse_levels_model(args, err):
         return EXIT_ERROR
     result = train_levels(LevelTrainingConfig(**fields), progress=line_printer(out))
     test = result.metrics.get("test", {})

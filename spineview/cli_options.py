@@ -24,6 +24,15 @@ def slice_only_options_given(args: argparse.Namespace) -> str:
     return ", ".join("--" + name.replace("_", "-") for name in given)
 
 
+def refuse_levels_model(args: argparse.Namespace, err: TextIO) -> bool:
+    """True (the reason on `err`) when --levels-model is given to a task that does not read
+    it: only a grading model's training places crops with a level model."""
+    if getattr(args, "levels_model", None) is None:
+        return False
+    print("spineview train: --levels-model only applies to --task grades", file=err)
+    return True
+
+
 def task_training_fields(
     args: argparse.Namespace, err: TextIO, tuned: tuple[str, ...]
 ) -> dict[str, Any] | None:

@@ -53,3 +53,13 @@ def test_every_study_gets_its_25_rows_and_the_json_its_evidence(
 
 def test_grade_wants_a_csv(studies: Path, tmp_path: Path) -> None:
     assert run(["grade", str(studies), "--out", str(tmp_path / "x.txt")]) != EXIT_OK
+
+
+def test_levels_model_is_checked_and_only_for_the_grading_task(
+    studies: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = ["train", str(studies), "--name", "x"]
+    assert run([*base, "--task", "grades", "--levels-model", "cnn-demo"]) != EXIT_OK
+    assert "is a slice classifier, not a level model" in capsys.readouterr().err
+    assert run([*base, "--task", "levels", "--levels-model", "levels-demo"]) != EXIT_OK
+    assert "--levels-model only applies to --task grades" in capsys.readouterr().err

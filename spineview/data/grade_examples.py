@@ -11,6 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
+from spineview.core.levels import LevelMap
 from spineview.core.series import Series
 from spineview.data.grade_crops import CACHE_PX, CACHE_SLICES, GradeCrop, grade_crops
 from spineview.data.rsna import RsnaDataset
@@ -66,14 +67,21 @@ def study_series(folder: Path) -> dict[str, list[Series]]:
     return found
 
 
+LevelFinder = Callable[[dict[str, list[Series]]], LevelMap | None]
+"""Disc levels from a study's decoded series by type (a level model), or None."""
+
+
 def grade_examples(
     dataset: RsnaDataset,
     *,
+    find_levels: LevelFinder | None = None,
     progress: Callable[[int, int], None] | None = None,
     cancel: threading.Event | None = None,
 ) -> tuple[list[StudyCrops], list[str]]:
     """Every study with marked levels and a train.csv row, and a sentence for each study left
-    out (no levels could be placed, no series readable)."""
+    out (no levels could be placed, no series readable). With `find_levels` (a level model)
+    the crops are placed where it finds the discs, as inference places them, and a study it
+    finds none in keeps its marked levels (said in the sentences)."""
     maps, problems = study_level_maps(dataset)
     examples: list[StudyCrops] = []
     studies = sorted(maps, key=int)
@@ -82,8 +90,15 @@ def grade_examples(
             raise TrainingCancelled("training cancelled; no model was saved")
         study = dataset.studies[study_id]
         series = study_series(dataset.root / IMAGES_FOLDER / study_id)
+        levels = maps[study_id]
+        if find_levels is not None:
+            found = find_levels(series)
+            if found is None:
+                problems.append(f"study {study_id}: the level model found no levels; marks used")
+            else:
+                levels = found
         crops = grade_crops(
-            maps[study_id],
+            levels,
             sagittal_t2=_first(series, SAGITTAL_T2_STIR),
             sagittal_t1=_first(series, SAGITTAL_T1),
             axials=series.get(AXIAL_T2, []),

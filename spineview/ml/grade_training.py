@@ -61,6 +61,9 @@ class GradeTrainingConfig:
     seed: int = 0
     precision: str = "auto"
     demo: bool = False
+    levels_model: Path | None = None
+    """A level model folder: place the training crops where it finds the discs (as `spineview
+    grade` does) instead of at the marked levels."""
 
 
 @dataclass
@@ -81,7 +84,9 @@ def train_grades(
     report = progress or (lambda _what, _fraction: None)
     report("Reading the dataset and cutting the crops", 0.0)
     dataset = read_rsna_dataset(config.dataset)
-    examples, problems = grade_examples(dataset, cancel=cancel)
+    examples, problems = grade_examples(
+        dataset, find_levels=_level_finder(config.levels_model), cancel=cancel
+    )
     labels = {e.study_id: dataset.studies[e.study_id].labels for e in examples}
     if len(examples) < MIN_STUDIES:
         raise DatasetError(
@@ -128,6 +133,23 @@ def train_grades(
     info = save_model(model, manifest, config.out, weights_storage="float32", fitted=fitted)
     report("Saved", 1.0)
     return GradeTrainResult(info, metrics, history, problems)
+
+
+def _level_finder(folder: Path | None) -> Any:
+    """A `grade_examples` level finder reading each study's sagittal T2/STIR (else T1) with
+    the level model in `folder`; None without one."""
+    if folder is None:
+        return None
+    from spineview.data.rsna_format import SAGITTAL_T1, SAGITTAL_T2_STIR
+    from spineview.ml.level_inference import LevelLocator
+
+    locator = LevelLocator.load(folder)
+
+    def find(series: dict[str, list[Any]]) -> Any:
+        source = (series.get(SAGITTAL_T2_STIR) or series.get(SAGITTAL_T1) or [None])[0]
+        return None if source is None else locator.locate(source, study_uid="").levels
+
+    return find
 
 
 def _batch(
@@ -316,6 +338,7 @@ def _manifest(
             "synthetic_source": synthetic_source(config.dataset),
             "studies": {name: len(studies) for name, studies in parts.items()},
             "split": "rsna_metric.study_split (as spineview evaluate splits)",
+            "crops_placed_by": str(config.levels_model or "the marked levels"),
             "epochs": config.epochs,
             "best_epoch": best.get("epoch"),
             "studies_per_batch": config.studies_per_batch,

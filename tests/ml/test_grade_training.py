@@ -104,3 +104,18 @@ def test_crops_unlike_the_training_ones_are_not_graded_as_if_known(
     assert "far from anything tiny-grades was trained on" in grades.reason
     if grades.decision == "declined":
         assert grades.findings == () and np.allclose(rows, grader.prior)
+
+
+def test_training_crops_can_be_placed_by_the_level_model(
+    tiny_dataset: Path, tmp_path: Path
+) -> None:
+    from spineview.models.catalogue import find_model
+
+    levels = find_model("levels-demo").path
+    config = GradeTrainingConfig(
+        tiny_dataset, "placed", tmp_path / "placed", epochs=1, levels_model=levels
+    )
+    result = train_grades(config)
+    assert read_manifest(result.info.path).training["crops_placed_by"] == str(levels)
+    # the tiny studies are 64 px: where the level model declines one, its marks are used
+    assert all("marks used" in p for p in result.problems if "level model" in p)
