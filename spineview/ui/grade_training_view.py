@@ -15,42 +15,29 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTableWidgetItem, QWidget
 
 from spineview.models.quality_gate import Usability
 from spineview.ui.level_training_view import ERROR_STYLE, GOOD_STYLE
+from spineview.ui.result_table import ResultTable
 
 GROUPS = ("spinal", "foraminal", "subarticular")
 ROWS = ("score", *GROUPS, "any severe spinal")
 COLUMNS = ("model", "constant prior")
 
 
-class GradeTrainingReport(QWidget):
+class GradeTrainingReport(ResultTable):
     """A summary (figures, verdict, what Use this model does) and a table of the test score and
     its terms for the model and the constant prior."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        self.table = QTableWidget(len(ROWS), len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setVerticalHeaderLabels(list(ROWS))
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        super().__init__(ROWS, COLUMNS, parent)
         prior_header = QTableWidgetItem(COLUMNS[1])
         prior_header.setToolTip(
             "Each finding's grade frequencies on the training split, whatever the images: what "
             "a model that learnt nothing from them would score"
         )
         self.table.setHorizontalHeaderItem(1, prior_header)
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
         self.show_running()
 
     def show_running(self) -> None:
@@ -66,16 +53,8 @@ class GradeTrainingReport(QWidget):
         prior: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
         for column, figures in enumerate((test, prior)):
             for row, value in enumerate(_terms(figures)):
-                item = QTableWidgetItem(_score(value))
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(row, column, item)
+                self.set_cell(row, column, _score(value))
         self.table.resizeColumnsToContents()
-
-    def cell(self, row: str, column: str) -> str:
-        """The table's text for a row ("score", a group, "any severe spinal") and a column
-        ("model", "constant prior") (tests)."""
-        item = self.table.item(ROWS.index(row), COLUMNS.index(column))
-        return item.text() if item is not None else ""
 
 
 def grade_result_summary(folder: Path, test: Mapping[str, Any], usability: Usability) -> str:

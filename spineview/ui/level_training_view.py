@@ -13,11 +13,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, TypeGuard
 
-from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from spineview.core.levels import LEVELS
 from spineview.models.quality_gate import Usability
+from spineview.ui.result_table import ResultTable
 
 ERROR_STYLE = "color: #c62828;"
 GOOD_STYLE = "color: #2e7d32;"
@@ -26,30 +26,18 @@ BASELINE_ROW = "baseline"
 """The table's last row: each level at its training mean position (a model that learnt nothing)."""
 
 
-class LevelTrainingReport(QWidget):
+class LevelTrainingReport(ResultTable):
     """A summary (figures, verdict, which level model the viewer uses) and a table of the test
     errors overall, per level and for the baseline."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.summary = QLabel()
-        self.summary.setWordWrap(True)
-        self.summary.setTextFormat(Qt.TextFormat.RichText)
-        self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.summary.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
-        rows = ["all levels", *LEVELS, BASELINE_ROW]
-        self.table = QTableWidget(len(rows), len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(list(COLUMNS))
-        self.table.setVerticalHeaderLabels(rows)
-        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
-        self.table.verticalHeaderItem(len(rows) - 1).setToolTip(
-            "Each level placed at its mean position in the training split: what a model that "
-            "learnt nothing would score"
-        )
-        layout.addWidget(self.summary)
-        layout.addWidget(self.table, 1)
+        super().__init__(["all levels", *LEVELS, BASELINE_ROW], COLUMNS, parent)
+        header = self.table.verticalHeaderItem(len(self.rows) - 1)
+        if header is not None:
+            header.setToolTip(
+                "Each level placed at its mean position in the training split: what a model "
+                "that learnt nothing would score"
+            )
         self.show_running()
 
     def show_running(self) -> None:
@@ -72,16 +60,8 @@ class LevelTrainingReport(QWidget):
                 share_text(figures.get("within"), figures.get("within_ci")),
             )
             for column, text in enumerate(cells):
-                item = QTableWidgetItem(text)
-                item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
-                self.table.setItem(row, column, item)
+                self.set_cell(row, column, text)
         self.table.resizeColumnsToContents()
-
-    def cell(self, row: str, column: str) -> str:
-        """The table's text for a row ("all levels", a level, "baseline") and column (tests)."""
-        rows = ["all levels", *LEVELS, BASELINE_ROW]
-        item = self.table.item(rows.index(row), COLUMNS.index(column))
-        return item.text() if item is not None else ""
 
 
 def level_result_summary(folder: Path, test: Mapping[str, Any], usability: Usability) -> str:
