@@ -61,25 +61,6 @@ def test_findings_grades_turns_off_what_only_a_slice_classifier_reads(
     assert dialog._model_form.labelForField(dialog.batch_spin).text() == "Batch size"
 
 
-def test_class_folders_cannot_train_a_grading_model(
-    dialog: TrainingDialog, qtbot: QtBot, tmp_path: Path
-) -> None:
-    for name in ("healthy", "degenerative"):
-        (tmp_path / "classes" / name).mkdir(parents=True)
-        (tmp_path / "classes" / name / "1.dcm").write_bytes(b"")
-    _check(qtbot, dialog, tmp_path / "classes")
-    check = dialog.grade_check
-    assert check is not None and not check.can_train
-    summary = dialog.dataset_summary.text()
-    assert "✖" in summary and "not in the RSNA 2024 layout" in summary
-    assert "a grading model learns" in summary
-    assert "class folders can train a slice classifier only" in summary
-    dialog.start()
-    qtbot.waitUntil(lambda: "Not started" in dialog.log.toPlainText(), timeout=30_000)
-    assert not dialog.is_training
-    assert not (user_models_dir() / dialog.name_edit.text()).exists()
-
-
 def test_the_check_needs_the_trainers_minimum_of_graded_studies(level_dataset: Path) -> None:
     check = check_grade_dataset(level_dataset, min_studies=MIN_STUDIES)
     assert check.can_train and check.graded_studies == 12

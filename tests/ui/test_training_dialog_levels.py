@@ -14,7 +14,7 @@ from pytestqt.qtbot import QtBot
 from spineview.ml.level_training import LevelTrainingConfig
 from spineview.models.catalogue import list_models, user_models_dir
 from spineview.models.training_plan import TrainConfig
-from spineview.ui.training_dialog import LEVELS, SLICE_ONLY, SLICES, TrainingDialog
+from spineview.ui.training_dialog import GRADES, LEVELS, SLICE_ONLY, SLICES, TrainingDialog
 
 pytestmark = [pytest.mark.gui, pytest.mark.tf]
 
@@ -63,18 +63,27 @@ def test_disc_levels_turns_off_what_only_a_slice_classifier_reads(
     assert dialog.epochs_spin.value() == slice_epochs
 
 
-def test_class_folders_cannot_train_a_level_model(
-    dialog: TrainingDialog, qtbot: QtBot, tmp_path: Path
+@pytest.mark.parametrize(
+    ("task", "check_name", "words"),
+    [
+        (LEVELS, "level_check", "class folders can train a slice classifier only"),
+        (GRADES, "grade_check", "a grading model learns"),
+    ],
+)
+def test_class_folders_cannot_train_a_level_or_grading_model(
+    dialog: TrainingDialog, qtbot: QtBot, tmp_path: Path, task: str, check_name: str, words: str
 ) -> None:
     for name in ("healthy", "degenerative"):
         (tmp_path / "classes" / name).mkdir(parents=True)
         (tmp_path / "classes" / name / "1.dcm").write_bytes(b"")
-    _check(qtbot, dialog, tmp_path / "classes")
-    check = dialog.level_check
+    dialog.set_task(task)
+    dialog.set_dataset(tmp_path / "classes")
+    qtbot.waitUntil(lambda: getattr(dialog, check_name) is not None, timeout=30_000)
+    check = getattr(dialog, check_name)
     assert check is not None and not check.can_train
     summary = dialog.dataset_summary.text()
     assert "✖" in summary and "not in the RSNA 2024 layout" in summary
-    assert "class folders can train a slice classifier only" in summary
+    assert words in summary and "class folders can train a slice classifier only" in summary
     dialog.start()
     qtbot.waitUntil(lambda: "Not started" in dialog.log.toPlainText(), timeout=30_000)
     assert not dialog.is_training
