@@ -117,7 +117,6 @@ def locate_levels(
                 series,
                 study_uid=info.study_uid,
                 source_key=info.key,
-                instance_numbers=[ref.header.instance_number for ref in info.slices],
             )
         except DicomLoadError as error:
             result = StudyLevels(info.study_uid, None, f"No disc levels: {error}", info.key)

@@ -382,7 +382,6 @@ class LocateLevelsJob(Job[StudyLevels]):
             series,
             study_uid=self.info.study_uid,
             source_key=self.info.key,
-            instance_numbers=[ref.header.instance_number for ref in self.info.slices],
         )
 
 

@@ -113,7 +113,6 @@ def _read_one(
     loaded = time.perf_counter()
     result = locator.locate(
         series, study_uid=info.study_uid, source_key=info.key,
-        instance_numbers=[ref.header.instance_number for ref in info.slices],
     )  # fmt: skip
     tally.locate_seconds += time.perf_counter() - loaded
     tally.decode_seconds += loaded - began

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -25,33 +24,17 @@ from spineview.data.rsna_format import (
     SAGITTAL_T2_STIR,
     label_column,
 )
-from spineview.models.distribution_check import DistributionCheck
+from spineview.ml.task_model import TaskModel
 from spineview.models.grade_result import Finding, StudyGrades, all_findings_order
-from spineview.models.manifest import ModelManifest
-from spineview.models.precision import resolve_precision
 from spineview.models.series_decision import decide_series
 
 
 @dataclass
-class Grader:
-    model: Any
-    manifest: ModelManifest
-    folder: Path | None
-    check: DistributionCheck | None = None
+class Grader(TaskModel):
+    """A loaded grading model, ready to grade a study's findings."""
+
+    TASK = "grades"
     _network: Any = None
-
-    @classmethod
-    def load(cls, folder: Path, *, precision: str = "auto") -> Grader:
-        from spineview.ml.store import load_model
-        from spineview.models.catalogue import load_distribution_check, require_task
-
-        require_task(Path(folder), "grades")
-        model, manifest = load_model(Path(folder), precision=resolve_precision(precision))
-        return cls(model, manifest, Path(folder), load_distribution_check(Path(folder), manifest))
-
-    @property
-    def name(self) -> str:
-        return self.manifest.name
 
     @property
     def prior(self) -> np.ndarray:

@@ -220,24 +220,17 @@ def _fit(
     report: GradeProgress,
     cancel: threading.Event | None,
 ) -> list[dict[str, float]]:
-    import keras
-    import tensorflow as tf
-
     from spineview.ml.grade_model import metric_loss, slot_logits
+    from spineview.ml.train_step import compiled_step
 
     steps = max(1, int(np.ceil(len(train) / config.studies_per_batch)))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, decay_steps=steps * config.epochs, alpha=0.05
+    step = compiled_step(
+        model,
+        lambda outputs, grades, present: metric_loss(slot_logits(outputs), grades, present),
+        learning_rate=config.learning_rate,
+        total_steps=steps * config.epochs,
+        final_fraction=0.05,
     )
-    optimizer = keras.optimizers.Adam(schedule)
-
-    @tf.function(reduce_retracing=True)
-    def step(images: Any, grades: Any, present: Any) -> Any:
-        with tf.GradientTape() as tape:
-            loss = metric_loss(slot_logits(model(images, training=True)), grades, present)
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return loss
 
     rng = np.random.default_rng(config.seed)
     history: list[dict[str, float]] = []

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -19,11 +18,9 @@ import numpy as np
 from spineview.core.levels import LEVELS, LevelMap
 from spineview.core.series import Series
 from spineview.data.level_examples import LEVEL_CHANNELS, level_input
-from spineview.models.distribution_check import DistributionCheck
+from spineview.ml.task_model import TaskModel
 from spineview.models.level_decision import answer_problem, doubt_text, series_problem
 from spineview.models.level_result import FoundLevel, StudyLevels
-from spineview.models.manifest import ModelManifest
-from spineview.models.precision import resolve_precision
 
 CENTRE_CANDIDATES = (0, -1, 1)
 """Offsets from the middle slice read as the possible midline."""
@@ -31,28 +28,11 @@ PREDICT_BATCH = 32
 
 
 @dataclass
-class LevelLocator:
+class LevelLocator(TaskModel):
     """A loaded level model, ready to read sagittal series."""
 
-    model: Any
-    manifest: ModelManifest
-    folder: Path | None
-    check: DistributionCheck | None = None
+    TASK = "levels"
     _features: Any = None
-
-    @classmethod
-    def load(cls, folder: Path, *, precision: str = "auto") -> LevelLocator:
-        """Load a level model folder (checked as `store.load_model` checks any model)."""
-        from spineview.ml.store import load_model
-        from spineview.models.catalogue import load_distribution_check, require_task
-
-        require_task(Path(folder), "levels")
-        model, manifest = load_model(Path(folder), precision=resolve_precision(precision))
-        return cls(model, manifest, Path(folder), load_distribution_check(Path(folder), manifest))
-
-    @property
-    def name(self) -> str:
-        return self.manifest.name
 
     def predict(self, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Points (n, 5, 2) as fractions, confidences (n, 5) and the image-averaged bottleneck
@@ -85,10 +65,9 @@ class LevelLocator:
         *,
         study_uid: str,
         source_key: str | None = None,
-        instance_numbers: Sequence[int | None] | None = None,
     ) -> StudyLevels:
-        """The disc levels `series` shows, or the reason none is named. `instance_numbers`
-        (one per slice, in the series' order) name the instance each level is found on."""
+        """The disc levels `series` shows (each on an instance of `series.instance_numbers`),
+        or the reason none is named."""
         problem = series_problem(series)
         if problem:
             return self._declined(study_uid, source_key, problem)
@@ -120,7 +99,7 @@ class LevelLocator:
         refusal = answer_problem(levels, confidences, distance, threshold)
         if refusal:
             return self._declined(study_uid, source_key, refusal)
-        number = _instance_number(instance_numbers, centre)
+        number = _instance_number(series.instance_numbers, centre)
         found = tuple(
             FoundLevel(point.level, number, pixels[point.level][2], pixels[point.level][3],
                        point.position, point.confidence)
@@ -149,7 +128,8 @@ def _neighbour_slices(volume: np.ndarray, centre: int) -> list[np.ndarray]:
     return [volume[min(max(centre + k, 0), last)] for k in range(-half, half + 1)]
 
 
-def _instance_number(numbers: Sequence[int | None] | None, index: int) -> int:
-    if numbers is not None and index < len(numbers) and numbers[index] is not None:
+def _instance_number(numbers: Sequence[int | None], index: int) -> int:
+    """The slice's InstanceNumber, else its 1-based position (a series built without them)."""
+    if index < len(numbers) and numbers[index] is not None:
         return int(numbers[index])  # type: ignore[arg-type]
     return index + 1

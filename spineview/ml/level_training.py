@@ -194,25 +194,18 @@ def _fit(
     report: LevelProgress,
     cancel: threading.Event | None,
 ) -> list[dict[str, float]]:
-    import keras
-    import tensorflow as tf
-
     from spineview.ml.level_model import level_loss
+    from spineview.ml.train_step import compiled_step
 
     model = locator.model
     steps_per_epoch = max(1, int(np.ceil(len(train.images) / config.batch_size)))
-    schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, decay_steps=steps_per_epoch * config.epochs, alpha=0.02
+    step = compiled_step(
+        model,
+        lambda outputs, targets, mask: level_loss(targets, mask, outputs),
+        learning_rate=config.learning_rate,
+        total_steps=steps_per_epoch * config.epochs,
+        final_fraction=0.02,
     )
-    optimizer = keras.optimizers.Adam(schedule)
-
-    @tf.function(reduce_retracing=True)
-    def step(images: Any, targets: Any, mask: Any) -> Any:
-        with tf.GradientTape() as tape:
-            loss = level_loss(targets, mask, model(images, training=True))
-        variables = model.trainable_variables
-        optimizer.apply_gradients(zip(tape.gradient(loss, variables), variables, strict=True))
-        return loss
 
     rng = np.random.default_rng(config.seed)
     history: list[dict[str, float]] = []

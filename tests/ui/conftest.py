@@ -15,7 +15,7 @@ from spineview.dicom.write import write_demo_study
 from spineview.ui.application import create_application
 from spineview.ui.main_window import MainWindow
 from spineview.ui.slice_view import SliceView
-from spineview.ui.training_dialog import TrainingDialog
+from spineview.ui.training_dialog import LEVELS, TrainingDialog
 from spineview.workers import JobRunner
 
 
@@ -111,3 +111,26 @@ def wait_until_loaded(qtbot: QtBot, main: MainWindow, timeout: int = 20_000) -> 
 def open_and_wait(qtbot: QtBot, main: MainWindow, folder: Path) -> None:
     main.open_paths([folder])
     wait_until_loaded(qtbot, main)
+
+
+def start_task_training(
+    qtbot: QtBot,
+    dialog: TrainingDialog,
+    task: str,
+    dataset: Path,
+    name: str,
+    epochs: int,
+    batch: int | None = None,
+) -> None:
+    """Choose `task` and `dataset`, wait for its check, and start a run of `epochs`."""
+    dialog.set_task(task)
+    dialog.set_dataset(dataset)
+    check = "level_check" if task == LEVELS else "grade_check"
+    qtbot.waitUntil(lambda: getattr(dialog, check) is not None, timeout=30_000)
+    assert getattr(dialog, check).can_train
+    dialog.name_edit.setText(name)
+    dialog.epochs_spin.setValue(epochs)
+    if batch is not None:
+        dialog.batch_spin.setValue(batch)
+    dialog.start_button.click()
+    qtbot.waitUntil(lambda: dialog.is_training, timeout=30_000)

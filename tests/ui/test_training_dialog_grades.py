@@ -8,6 +8,7 @@ import json
 from pathlib import Path
 
 import pytest
+from PySide6.QtWidgets import QLabel
 from pytestqt.qtbot import QtBot
 
 from spineview.ml.grade_training import MIN_STUDIES, GradeTrainingConfig
@@ -15,25 +16,17 @@ from spineview.models.catalogue import find_model, list_models, user_models_dir
 from spineview.models.level_dataset_check import check_grade_dataset
 from spineview.ui.main_window import MainWindow
 from spineview.ui.training_dialog import GRADES, SLICE_ONLY, SLICES, TrainingDialog
+from tests.ui.conftest import start_task_training
 
 pytestmark = [pytest.mark.gui, pytest.mark.tf]
 
 TRAIN_TIMEOUT = 120_000
 
 
-def _check(qtbot: QtBot, dialog: TrainingDialog, dataset: Path) -> None:
-    dialog.set_task(GRADES)
-    dialog.set_dataset(dataset)
-    qtbot.waitUntil(lambda: dialog.grade_check is not None, timeout=30_000)
-
-
-def _start(qtbot: QtBot, dialog: TrainingDialog, dataset: Path, name: str, epochs: int) -> None:
-    _check(qtbot, dialog, dataset)
-    assert dialog.grade_check is not None and dialog.grade_check.can_train
-    dialog.name_edit.setText(name)
-    dialog.epochs_spin.setValue(epochs)
-    dialog.start_button.click()
-    qtbot.waitUntil(lambda: dialog.is_training, timeout=30_000)
+def _batch_label(dialog: TrainingDialog) -> str:
+    label = dialog._model_form.labelForField(dialog.batch_spin)
+    assert isinstance(label, QLabel)
+    return label.text()
 
 
 def test_findings_grades_turns_off_what_only_a_slice_classifier_reads(
@@ -53,12 +46,12 @@ def test_findings_grades_turns_off_what_only_a_slice_classifier_reads(
     assert dialog.epochs_spin.value() == defaults.epochs
     assert dialog.batch_spin.value() == defaults.studies_per_batch
     assert dialog.learning_rate_spin.value() == pytest.approx(defaults.learning_rate)
-    assert dialog._model_form.labelForField(dialog.batch_spin).text() == "Studies per batch"
+    assert _batch_label(dialog) == "Studies per batch"
     dialog.set_task(SLICES)
     assert dialog.recipe_combo.isEnabled() and dialog.augmentation_box.isEnabled()
     assert [widget.toolTip() for widget in dialog.slice_only_settings()] == slice_tooltips
     assert dialog.epochs_spin.value() == slice_epochs
-    assert dialog._model_form.labelForField(dialog.batch_spin).text() == "Batch size"
+    assert _batch_label(dialog) == "Batch size"
 
 
 def test_the_check_needs_the_trainers_minimum_of_graded_studies(level_dataset: Path) -> None:
@@ -75,7 +68,7 @@ def test_a_short_grading_run_shows_its_figures_and_lists_the_model(
 ) -> None:
     changed: list[bool] = []
     dialog.models_changed.connect(lambda: changed.append(True))
-    _start(qtbot, dialog, level_dataset, "dialog-grades", epochs=2)
+    start_task_training(qtbot, dialog, GRADES, level_dataset, "dialog-grades", 2)
     summary = dialog.dataset_summary.text()
     assert "12 of them with grades" in summary and "⚠" in summary  # few studies: a warning
     qtbot.waitUntil(lambda: not dialog.is_training, timeout=TRAIN_TIMEOUT)
@@ -112,7 +105,7 @@ def test_a_short_grading_run_shows_its_figures_and_lists_the_model(
 def test_cancelling_a_grading_run_saves_nothing(
     dialog: TrainingDialog, qtbot: QtBot, level_dataset: Path
 ) -> None:
-    _start(qtbot, dialog, level_dataset, "cancelled-grades", epochs=30)
+    start_task_training(qtbot, dialog, GRADES, level_dataset, "cancelled-grades", 30)
     qtbot.waitUntil(lambda: "Epoch 1/30" in dialog.log.toPlainText(), timeout=TRAIN_TIMEOUT)
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: not dialog.is_training, timeout=30_000)

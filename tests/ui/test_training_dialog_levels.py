@@ -15,26 +15,11 @@ from spineview.ml.level_training import LevelTrainingConfig
 from spineview.models.catalogue import list_models, user_models_dir
 from spineview.models.training_plan import TrainConfig
 from spineview.ui.training_dialog import GRADES, LEVELS, SLICE_ONLY, SLICES, TrainingDialog
+from tests.ui.conftest import start_task_training
 
 pytestmark = [pytest.mark.gui, pytest.mark.tf]
 
 TRAIN_TIMEOUT = 120_000
-
-
-def _check(qtbot: QtBot, dialog: TrainingDialog, dataset: Path) -> None:
-    dialog.set_task(LEVELS)
-    dialog.set_dataset(dataset)
-    qtbot.waitUntil(lambda: dialog.level_check is not None, timeout=30_000)
-
-
-def _start(qtbot: QtBot, dialog: TrainingDialog, dataset: Path, name: str, epochs: int) -> None:
-    _check(qtbot, dialog, dataset)
-    assert dialog.level_check is not None and dialog.level_check.can_train
-    dialog.name_edit.setText(name)
-    dialog.epochs_spin.setValue(epochs)
-    dialog.batch_spin.setValue(8)
-    dialog.start_button.click()
-    qtbot.waitUntil(lambda: dialog.is_training, timeout=30_000)
 
 
 def test_disc_levels_turns_off_what_only_a_slice_classifier_reads(
@@ -107,7 +92,7 @@ def test_a_short_level_run_shows_its_figures_and_lists_the_model(
 ) -> None:
     changed: list[bool] = []
     dialog.models_changed.connect(lambda: changed.append(True))
-    _start(qtbot, dialog, level_dataset, "dialog-levels", epochs=2)
+    start_task_training(qtbot, dialog, LEVELS, level_dataset, "dialog-levels", 2, batch=8)
     assert "ready to train" in dialog.dataset_summary.text() or "⚠" in dialog.dataset_summary.text()
     for widget in dialog.slice_only_settings():
         assert not widget.isEnabled()
@@ -143,7 +128,7 @@ def test_a_short_level_run_shows_its_figures_and_lists_the_model(
 def test_cancelling_a_level_run_saves_nothing(
     dialog: TrainingDialog, qtbot: QtBot, level_dataset: Path
 ) -> None:
-    _start(qtbot, dialog, level_dataset, "cancelled-levels", epochs=30)
+    start_task_training(qtbot, dialog, LEVELS, level_dataset, "cancelled-levels", 30, batch=8)
     qtbot.waitUntil(lambda: "Epoch 1/30" in dialog.log.toPlainText(), timeout=TRAIN_TIMEOUT)
     dialog.cancel_button.click()
     qtbot.waitUntil(lambda: not dialog.is_training, timeout=30_000)
